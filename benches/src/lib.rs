@@ -1,0 +1,1 @@
+//! Expiry and attach throughput benchmarks, each beside a baseline measured in the same run.

@@ -1,0 +1,244 @@
+//! Rebuilding a Registry from persisted rows: the one load path shared by the daemon (after
+//! a restart) and the simulator (after a simulated crash).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::clock::MonotonicClock;
+use crate::deadline_queue::DeadlineQueue;
+use crate::registry::tables::{dense_index, Builder, Master, Worker};
+use crate::registry::{Record, RecordKey, Registry, RegistryConfig};
+use crate::{MasterId, Timestamp};
+
+/// Why persisted rows could not be loaded. Every variant means the storage holds something
+/// the Registry never writes: a bug or a foreign writer, to be looked at, never guessed at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecoveryError {
+    /// Masters, builders and workers are never deleted, so their ids run from 1 without gaps.
+    IdGap { kind: &'static str, missing: u64 },
+    DuplicateKey(RecordKey),
+    DuplicateName { kind: &'static str, name: String },
+    DanglingReference { record: RecordKey, missing: RecordKey },
+}
+
+impl std::fmt::Display for RecoveryError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryError::IdGap { kind, missing } => {
+                write!(formatter, "stored {kind}s skip id {missing}, which is never deleted")
+            }
+            RecoveryError::DuplicateKey(key) => write!(formatter, "row {key:?} is stored twice"),
+            RecoveryError::DuplicateName { kind, name } => {
+                write!(formatter, "two stored {kind}s are named {name:?}")
+            }
+            RecoveryError::DanglingReference { record, missing } => {
+                write!(formatter, "row {record:?} refers to {missing:?}, which is not stored")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecoveryError {}
+
+impl Registry {
+    /// A registry holding exactly the given rows, in any order, with every index rebuilt.
+    ///
+    /// Anything an inactive master still holds is left in place for `expireMasters` with
+    /// forced housekeeping to give back, as at every startup.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecoveryError`] when the rows are not a state the Registry could have written.
+    pub fn recover(
+        config: RegistryConfig,
+        rows: impl IntoIterator<Item = Record>,
+    ) -> Result<Registry, RecoveryError> {
+        let mut by_key = BTreeMap::new();
+        for row in rows {
+            let key = row.key();
+            if by_key.insert(key, row).is_some() {
+                return Err(RecoveryError::DuplicateKey(key));
+            }
+        }
+        let mut registry = Registry::new(config);
+        // BTreeMap order is key order: every kind of row arrives sorted by id, masters and
+        // builders before the links and rows that refer to them.
+        let mut links = Vec::new();
+        for (key, row) in by_key {
+            match row {
+                Record::Master(record) => {
+                    expect_next_id("master", registry.masters.len(), record.id.get())?;
+                    if registry
+                        .master_ids_by_name
+                        .insert(record.name.clone().into_boxed_str(), record.id)
+                        .is_some()
+                    {
+                        return Err(duplicate_name("master", record.name));
+                    }
+                    registry.masters.push(Master::new(record));
+                }
+                Record::Builder(record) => {
+                    expect_next_id("builder", registry.builders.len(), record.id.get())?;
+                    if registry
+                        .builder_ids_by_name
+                        .insert(record.name.clone().into_boxed_str(), record.id)
+                        .is_some()
+                    {
+                        return Err(duplicate_name("builder", record.name));
+                    }
+                    registry.builders.push(Builder {
+                        record,
+                        masters: BTreeSet::new(),
+                        next_build_number: 1,
+                    });
+                }
+                Record::Worker(record) => {
+                    expect_next_id("worker", registry.workers.len(), record.id.get())?;
+                    if registry
+                        .worker_ids_by_name
+                        .insert(record.name.clone().into_boxed_str(), record.id)
+                        .is_some()
+                    {
+                        return Err(duplicate_name("worker", record.name));
+                    }
+                    registry.workers.push(Worker {
+                        record,
+                        configured_on: BTreeSet::new(),
+                        connected_to: BTreeMap::new(),
+                    });
+                }
+                other => links.push((key, other)),
+            }
+        }
+        for (key, row) in links {
+            registry.restore_reference_row(key, row)?;
+        }
+        registry.rebuild_liveness_index();
+        Ok(registry)
+    }
+
+    /// Restores a row that refers to masters, builders or workers, all loaded by now.
+    fn restore_reference_row(&mut self, key: RecordKey, row: Record) -> Result<(), RecoveryError> {
+        match row {
+            Record::BuilderMaster { builder, master } => {
+                self.expect_master(key, master)?;
+                self.expect_builder(key, builder)?;
+                self.builder_row_mut(builder).masters.insert(master);
+                self.masters_mut_unchecked(master).builders.insert(builder);
+            }
+            Record::WorkerConfigured { worker, master } => {
+                self.expect_master(key, master)?;
+                self.expect_worker(key, worker)?;
+                self.worker_row_mut(worker).configured_on.insert(master);
+                self.masters_mut_unchecked(master).configured_workers.insert(worker);
+            }
+            Record::Service(record) => {
+                if let Some(owner) = record.owner {
+                    self.expect_master(key, owner)?;
+                    self.masters_mut_unchecked(owner).services.insert(record.id);
+                }
+                self.service_ids.observe(record.id.get());
+                let name_key = (record.kind, record.name.clone().into_boxed_str());
+                if self.service_ids_by_key.insert(name_key, record.id).is_some() {
+                    return Err(duplicate_name("service", record.name));
+                }
+                self.services.insert(record.id, record);
+            }
+            Record::BuildRequest(record) => {
+                self.expect_builder(key, record.builder)?;
+                if let Some(master) = record.claimed_by {
+                    self.expect_master(key, master)?;
+                    if !record.complete {
+                        self.masters_mut_unchecked(master).claimed_requests.insert(record.id);
+                    }
+                }
+                self.build_request_ids.observe(record.id.get());
+                self.build_requests.insert(record.id, record);
+            }
+            Record::Build(record) => {
+                self.expect_master(key, record.master)?;
+                self.expect_builder(key, record.builder)?;
+                self.expect_worker(key, record.worker)?;
+                if !self.build_requests.contains_key(&record.request) {
+                    return Err(RecoveryError::DanglingReference {
+                        record: key,
+                        missing: RecordKey::BuildRequest(record.request),
+                    });
+                }
+                if record.results.is_none() {
+                    self.masters_mut_unchecked(record.master).running_builds.insert(record.id);
+                }
+                let builder = self.builder_row_mut(record.builder);
+                builder.next_build_number = builder.next_build_number.max(record.number + 1);
+                self.build_ids.observe(record.id.get());
+                self.builds.insert(record.id, record);
+            }
+            Record::Master(_) | Record::Builder(_) | Record::Worker(_) => {
+                unreachable!("entity rows are restored before reference rows")
+            }
+        }
+        Ok(())
+    }
+
+    fn rebuild_liveness_index(&mut self) {
+        let entries: Vec<(Timestamp, MasterId)> = self
+            .masters
+            .iter()
+            .filter(|master| master.record.active)
+            .map(|master| (master.record.last_active, master.record.id))
+            .collect();
+        self.active_master_count = entries.len();
+        let latest = entries.iter().map(|&(moment, _)| moment).max().unwrap_or_default();
+        self.clock = MonotonicClock::starting_at(latest);
+        self.liveness = DeadlineQueue::from_unordered(entries);
+    }
+
+    fn masters_mut_unchecked(&mut self, id: MasterId) -> &mut Master {
+        match self.master_mut(id) {
+            Ok(master) => master,
+            Err(_) => unreachable!("callers check the master exists first"),
+        }
+    }
+
+    fn expect_master(&self, record: RecordKey, id: MasterId) -> Result<(), RecoveryError> {
+        match self.master_row(id) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(RecoveryError::DanglingReference {
+                record,
+                missing: RecordKey::Master(id),
+            }),
+        }
+    }
+
+    fn expect_builder(&self, record: RecordKey, id: crate::BuilderId) -> Result<(), RecoveryError> {
+        match dense_index(id.get()).and_then(|index| self.builders.get(index)) {
+            Some(_) => Ok(()),
+            None => Err(RecoveryError::DanglingReference {
+                record,
+                missing: RecordKey::Builder(id),
+            }),
+        }
+    }
+
+    fn expect_worker(&self, record: RecordKey, id: crate::WorkerId) -> Result<(), RecoveryError> {
+        match dense_index(id.get()).and_then(|index| self.workers.get(index)) {
+            Some(_) => Ok(()),
+            None => Err(RecoveryError::DanglingReference {
+                record,
+                missing: RecordKey::Worker(id),
+            }),
+        }
+    }
+}
+
+fn expect_next_id(kind: &'static str, loaded: usize, id: u64) -> Result<(), RecoveryError> {
+    let expected = loaded as u64 + 1;
+    if id == expected {
+        Ok(())
+    } else {
+        Err(RecoveryError::IdGap { kind, missing: expected })
+    }
+}
+
+fn duplicate_name(kind: &'static str, name: String) -> RecoveryError {
+    RecoveryError::DuplicateName { kind, name }
+}
