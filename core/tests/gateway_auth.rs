@@ -5,8 +5,7 @@ mod common;
 use common::{events, sent, worker, GatewayScenario};
 use rollcall_core::gateway::RejectionCause;
 use rollcall_core::{
-    CloseReason, ConnectionId, GatewayConfig, GatewayEvent, GatewayOutput, RejectReason,
-    ToWorker,
+    CloseReason, ConnectionId, GatewayConfig, GatewayEvent, GatewayOutput, RejectReason, ToWorker,
 };
 use std::sync::Arc;
 
@@ -17,7 +16,10 @@ fn builders(names: &[&str]) -> Arc<[String]> {
 fn scenario() -> GatewayScenario {
     GatewayScenario::new(
         GatewayConfig::default(),
-        &[worker("w1", "s3cret", &["mac", "linux"]), worker("w2", "other", &[])],
+        &[
+            worker("w1", "s3cret", &["mac", "linux"]),
+            worker("w2", "other", &[]),
+        ],
     )
 }
 
@@ -29,14 +31,22 @@ fn a_configured_worker_is_welcomed_then_told_its_builders() {
         outputs,
         vec![
             sent(1, ToWorker::Welcome),
-            sent(1, ToWorker::BuilderList { builders: builders(&["linux", "mac"]) }),
+            sent(
+                1,
+                ToWorker::BuilderList {
+                    builders: builders(&["linux", "mac"])
+                }
+            ),
             GatewayOutput::Event(GatewayEvent::Attached {
                 worker: "w1".into(),
                 connection: ConnectionId(1)
             }),
         ]
     );
-    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(1)));
+    assert_eq!(
+        scenario.gateway.attached_connection("w1"),
+        Some(ConnectionId(1))
+    );
     assert_eq!(scenario.gateway.attached_count(), 1);
 }
 
@@ -47,7 +57,12 @@ fn unknown_name_and_wrong_password_get_the_same_answer() {
     let wrong = scenario.hello(2, "w1", "guess");
     let answer = |connection| {
         vec![
-            sent(connection, ToWorker::Rejected { reason: RejectReason::AuthenticationFailed }),
+            sent(
+                connection,
+                ToWorker::Rejected {
+                    reason: RejectReason::AuthenticationFailed,
+                },
+            ),
             GatewayOutput::Close {
                 connection: ConnectionId(connection),
                 reason: CloseReason::AuthenticationFailed,
@@ -75,7 +90,10 @@ fn unknown_name_and_wrong_password_get_the_same_answer() {
         }]
     );
     assert_eq!(scenario.gateway.attached_count(), 0, "nothing else changes");
-    assert_eq!(scenario.gateway.poll_timeout(), Some(rollcall_core::Timestamp::from_millis(3_600_001)));
+    assert_eq!(
+        scenario.gateway.poll_timeout(),
+        Some(rollcall_core::Timestamp::from_millis(3_600_001))
+    );
 }
 
 #[test]
@@ -135,7 +153,9 @@ fn a_peer_close_detaches_and_a_keepalive_is_acknowledged() {
         }]
     );
     assert!(
-        !outputs.iter().any(|o| matches!(o, GatewayOutput::Close { .. })),
+        !outputs
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Close { .. })),
         "a connection the peer closed is not closed again"
     );
     assert_eq!(scenario.gateway.attached_connection("w1"), None);

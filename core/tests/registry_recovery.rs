@@ -38,7 +38,13 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
     let mut token = 0;
     let mut run = |registry: &mut Registry, seconds: u64, command: Command| {
         token += 1;
-        registry.handle(Timestamp::from_secs(seconds), RegistryInput { token: ReplyToken(token), command });
+        registry.handle(
+            Timestamp::from_secs(seconds),
+            RegistryInput {
+                token: ReplyToken(token),
+                command,
+            },
+        );
         let drained = drain_registry(registry);
         assert!(matches!(drained.reply, Some(Ok(_))), "{drained:?}");
         disk.apply(&drained.changes);
@@ -46,17 +52,99 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
     let (a, b) = (MasterId(1), MasterId(2));
     run(&mut registry, 1, Command::MasterActive { name: "a".into() });
     run(&mut registry, 1, Command::MasterActive { name: "b".into() });
-    run(&mut registry, 2, Command::SetBuilderList { master: a, builder_names: vec!["x".into(), "y".into()] });
-    run(&mut registry, 2, Command::SetConfiguredWorkers { master: a, worker_names: vec!["w".into()] });
-    run(&mut registry, 3, Command::ClaimService { master: b, kind: ServiceKind::Scheduler, name: "s".into() });
-    run(&mut registry, 4, Command::SubmitBuildRequest { master: b, builder_name: "x".into() });
-    run(&mut registry, 4, Command::SubmitBuildRequest { master: b, builder_name: "y".into() });
-    run(&mut registry, 5, Command::ClaimBuildRequests { master: a, requests: vec![rollcall_core::BuildRequestId(1)] });
-    run(&mut registry, 6, Command::StartBuild { master: a, request: rollcall_core::BuildRequestId(1), worker_name: "w".into() });
-    run(&mut registry, 7, Command::FinishBuild { master: a, build: rollcall_core::BuildId(1), results: Results::FAILURE });
-    run(&mut registry, 8, Command::StartBuild { master: a, request: rollcall_core::BuildRequestId(1), worker_name: "w".into() });
-    run(&mut registry, 9, Command::WorkerConnected { master: a, worker_name: "w".into(), connection: ConnectionId(3) });
-    run(&mut registry, 10, Command::SetBuilderList { master: a, builder_names: vec!["x".into()] });
+    run(
+        &mut registry,
+        2,
+        Command::SetBuilderList {
+            master: a,
+            builder_names: vec!["x".into(), "y".into()],
+        },
+    );
+    run(
+        &mut registry,
+        2,
+        Command::SetConfiguredWorkers {
+            master: a,
+            worker_names: vec!["w".into()],
+        },
+    );
+    run(
+        &mut registry,
+        3,
+        Command::ClaimService {
+            master: b,
+            kind: ServiceKind::Scheduler,
+            name: "s".into(),
+        },
+    );
+    run(
+        &mut registry,
+        4,
+        Command::SubmitBuildRequest {
+            master: b,
+            builder_name: "x".into(),
+        },
+    );
+    run(
+        &mut registry,
+        4,
+        Command::SubmitBuildRequest {
+            master: b,
+            builder_name: "y".into(),
+        },
+    );
+    run(
+        &mut registry,
+        5,
+        Command::ClaimBuildRequests {
+            master: a,
+            requests: vec![rollcall_core::BuildRequestId(1)],
+        },
+    );
+    run(
+        &mut registry,
+        6,
+        Command::StartBuild {
+            master: a,
+            request: rollcall_core::BuildRequestId(1),
+            worker_name: "w".into(),
+        },
+    );
+    run(
+        &mut registry,
+        7,
+        Command::FinishBuild {
+            master: a,
+            build: rollcall_core::BuildId(1),
+            results: Results::FAILURE,
+        },
+    );
+    run(
+        &mut registry,
+        8,
+        Command::StartBuild {
+            master: a,
+            request: rollcall_core::BuildRequestId(1),
+            worker_name: "w".into(),
+        },
+    );
+    run(
+        &mut registry,
+        9,
+        Command::WorkerConnected {
+            master: a,
+            worker_name: "w".into(),
+            connection: ConnectionId(3),
+        },
+    );
+    run(
+        &mut registry,
+        10,
+        Command::SetBuilderList {
+            master: a,
+            builder_names: vec!["x".into()],
+        },
+    );
     run(&mut registry, 11, Command::MasterStopped { master: b });
     registry
 }
@@ -68,14 +156,19 @@ fn persisted_changes_rebuild_the_same_registry() {
     let on_disk: Vec<Record> = disk.rows.values().cloned().collect();
     let mut expected = original.records();
     expected.sort_by_key(Record::key);
-    assert_eq!(on_disk, expected, "the change stream and the state agree row for row");
+    assert_eq!(
+        on_disk, expected,
+        "the change stream and the state agree row for row"
+    );
 
     let recovered = Registry::recover(RegistryConfig::default(), on_disk).expect("recovers");
     assert_eq!(recovered.records(), original.records());
     assert_eq!(recovered.poll_timeout(), original.poll_timeout());
     assert_eq!(recovered.active_master_count(), 1);
     assert!(
-        recovered.workers().all(|worker| worker.connected_to.is_empty()),
+        recovered
+            .workers()
+            .all(|worker| worker.connected_to.is_empty()),
         "connection records describe sockets and do not survive a restart"
     );
 }
@@ -89,13 +182,17 @@ fn a_recovered_registry_never_reuses_ids_and_keeps_numbering_builds() {
     let mut scenario = RegistryScenario::with(recovered);
     scenario.at_secs(20);
     assert_eq!(scenario.master_active("c"), MasterId(3));
-    let Reply::BuildRequest(request) =
-        scenario.ok(Command::SubmitBuildRequest { master: MasterId(1), builder_name: "x".into() })
-    else {
+    let Reply::BuildRequest(request) = scenario.ok(Command::SubmitBuildRequest {
+        master: MasterId(1),
+        builder_name: "x".into(),
+    }) else {
         panic!("expected a request")
     };
     assert_eq!(request, rollcall_core::BuildRequestId(3));
-    scenario.ok(Command::ClaimBuildRequests { master: MasterId(1), requests: vec![request] });
+    scenario.ok(Command::ClaimBuildRequests {
+        master: MasterId(1),
+        requests: vec![request],
+    });
     let Reply::Build(build) = scenario.ok(Command::StartBuild {
         master: MasterId(1),
         request,
@@ -122,7 +219,10 @@ fn a_recovered_registry_keeps_expiring_on_schedule() {
     let recovered =
         Registry::recover(RegistryConfig::default(), disk.rows.into_values()).expect("recovers");
     // Master `a` last beat at t=1 s; `b` is stopped.
-    assert_eq!(recovered.poll_timeout(), Some(Timestamp::from_millis(601_001)));
+    assert_eq!(
+        recovered.poll_timeout(),
+        Some(Timestamp::from_millis(601_001))
+    );
     assert_eq!(original.poll_timeout(), recovered.poll_timeout());
     let mut scenario = RegistryScenario::with(recovered);
     scenario.at_millis(601_001);
@@ -145,17 +245,26 @@ fn rows_the_registry_could_not_have_written_are_refused() {
     let config = RegistryConfig::default();
     assert_eq!(
         Registry::recover(config, vec![master(2, "b")]).err(),
-        Some(RecoveryError::IdGap { kind: "master", missing: 1 })
+        Some(RecoveryError::IdGap {
+            kind: "master",
+            missing: 1
+        })
     );
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), master(2, "a")]).err(),
-        Some(RecoveryError::DuplicateName { kind: "master", name: "a".into() })
+        Some(RecoveryError::DuplicateName {
+            kind: "master",
+            name: "a".into()
+        })
     );
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), master(1, "a")]).err(),
         Some(RecoveryError::DuplicateKey(RecordKey::Master(MasterId(1))))
     );
-    let link = Record::BuilderMaster { builder: rollcall_core::BuilderId(1), master: MasterId(1) };
+    let link = Record::BuilderMaster {
+        builder: rollcall_core::BuilderId(1),
+        master: MasterId(1),
+    };
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), link.clone()]).err(),
         Some(RecoveryError::DanglingReference {

@@ -24,8 +24,8 @@ impl Gateway {
         let Some(slot) = self.slots.get(worker.as_str()) else {
             // Spend the time a password comparison takes, so that an unknown name cannot
             // be told from a wrong password by the reply's delay.
-            let _ = Password::new("x".repeat(password.len().min(MAX_PASSWORD_BYTES)))
-                .matches(password);
+            let _ =
+                Password::new("x".repeat(password.len().min(MAX_PASSWORD_BYTES))).matches(password);
             self.reject(connection, worker, RejectionCause::UnknownWorker);
             return;
         };
@@ -34,9 +34,15 @@ impl Gateway {
             return;
         }
         let name: Arc<str> = Arc::from(worker.as_str());
+        let waiting = slot.waiting;
         match (slot.attached, self.config.duplicate_policy) {
             (None, _) => self.attach(&name, connection),
             (Some(old), DuplicatePolicy::DropOlder) => {
+                // A contender left waiting by `ping-old` before a reconfig is older than
+                // this one too; dropped first, so that detaching `old` does not promote it.
+                if let Some(waiting) = waiting {
+                    self.drop_connection(waiting, CloseReason::ReplacedByNewerConnection);
+                }
                 // The old connection is closed and detached before the new one attaches,
                 // and forgotten, so its late close can never detach the new one.
                 self.close(old, CloseReason::ReplacedByNewerConnection);
@@ -49,7 +55,7 @@ impl Gateway {
                     dropped: old,
                 });
             }
-            (Some(_), DuplicatePolicy::PingOld) if slot.waiting.is_some() => {
+            (Some(_), DuplicatePolicy::PingOld) if waiting.is_some() => {
                 // A verdict on this worker is already pending; one contender at a time.
                 self.reject(connection, worker, RejectionCause::DuplicateConnection);
             }
@@ -66,7 +72,10 @@ impl Gateway {
             new,
             Connection {
                 worker: Arc::clone(name),
-                state: ConnectionState::WaitingForPing { ping_sent_at: now, nonce },
+                state: ConnectionState::WaitingForPing {
+                    ping_sent_at: now,
+                    nonce,
+                },
             },
         );
         self.slot_mut(name).waiting = Some(new);
@@ -84,7 +93,11 @@ impl Gateway {
         if !self.refresh_attached(connection) {
             return;
         }
-        let Some(name) = self.connections.get(&connection).map(|c| Arc::clone(&c.worker)) else {
+        let Some(name) = self
+            .connections
+            .get(&connection)
+            .map(|c| Arc::clone(&c.worker))
+        else {
             return;
         };
         let Some(waiting) = self.slot_mut(&name).waiting else {
@@ -98,7 +111,12 @@ impl Gateway {
             return;
         }
         // The old connection is alive: it keeps the worker and the newcomer is refused.
-        self.send(waiting, ToWorker::Rejected { reason: RejectReason::DuplicateConnection });
+        self.send(
+            waiting,
+            ToWorker::Rejected {
+                reason: RejectReason::DuplicateConnection,
+            },
+        );
         self.close(waiting, CloseReason::DuplicateRejected);
         self.connections.remove(&waiting);
         self.slot_mut(&name).waiting = None;
@@ -157,7 +175,11 @@ impl Gateway {
             return;
         };
         let slot = self.slot_mut(&removed.worker);
-        assert_eq!(slot.waiting, Some(connection), "a waiting connection is its slot's");
+        assert_eq!(
+            slot.waiting,
+            Some(connection),
+            "a waiting connection is its slot's"
+        );
         slot.waiting = None;
     }
 
@@ -170,9 +192,15 @@ impl Gateway {
                 state: ConnectionState::Attached { last_heard: now },
             },
         );
-        assert!(previous.is_none(), "attach is given a connection the gateway does not hold");
+        assert!(
+            previous.is_none(),
+            "attach is given a connection the gateway does not hold"
+        );
         let slot = self.slot_mut(name);
-        assert!(slot.attached.is_none(), "a worker is attached through one connection at most");
+        assert!(
+            slot.attached.is_none(),
+            "a worker is attached through one connection at most"
+        );
         slot.attached = Some(connection);
         slot.disconnected_since = None;
         slot.missing_reported = false;
@@ -182,7 +210,10 @@ impl Gateway {
         self.keepalive_deadlines.push(now, connection);
         self.send(connection, ToWorker::Welcome);
         self.send(connection, ToWorker::BuilderList { builders });
-        self.emit(GatewayEvent::Attached { worker: name.to_string(), connection });
+        self.emit(GatewayEvent::Attached {
+            worker: name.to_string(),
+            connection,
+        });
     }
 
     /// Forgets an attached connection (the caller closes it, if it is not already gone).
@@ -194,7 +225,11 @@ impl Gateway {
         };
         let name = removed.worker;
         let slot = self.slot_mut(&name);
-        assert_eq!(slot.attached, Some(connection), "only the attached connection detaches");
+        assert_eq!(
+            slot.attached,
+            Some(connection),
+            "only the attached connection detaches"
+        );
         slot.attached = None;
         slot.pushed_builders = None;
         slot.disconnected_since = Some(now);
@@ -202,7 +237,11 @@ impl Gateway {
         let waiting = slot.waiting.take();
         self.attached_count -= 1;
         self.missing_deadlines.push(now, Arc::clone(&name));
-        self.emit(GatewayEvent::Detached { worker: name.to_string(), connection, reason });
+        self.emit(GatewayEvent::Detached {
+            worker: name.to_string(),
+            connection,
+            reason,
+        });
 
         if let Some(waiting) = waiting {
             self.connections.remove(&waiting);
@@ -230,7 +269,11 @@ impl Gateway {
         self.send(connection, ToWorker::Rejected { reason });
         self.close(connection, close_reason);
         let worker = truncated(worker, MAX_NAME_BYTES);
-        self.emit(GatewayEvent::Rejected { worker, connection, cause });
+        self.emit(GatewayEvent::Rejected {
+            worker,
+            connection,
+            cause,
+        });
     }
 
     pub(super) fn slot_mut(&mut self, name: &str) -> &mut super::WorkerSlot {

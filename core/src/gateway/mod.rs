@@ -30,8 +30,7 @@ use crate::{ConnectionId, Timestamp};
 
 pub use config::{DuplicatePolicy, GatewayConfig};
 pub use messages::{
-    CloseReason, GatewayEvent, GatewayInput, GatewayOutput, RejectReason, RejectionCause,
-    ToWorker,
+    CloseReason, GatewayEvent, GatewayInput, GatewayOutput, RejectReason, RejectionCause, ToWorker,
 };
 pub use roster::{Roster, RosterError, WorkerConfig};
 
@@ -52,10 +51,15 @@ struct WorkerSlot {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ConnectionState {
-    Attached { last_heard: Timestamp },
+    Attached {
+        last_heard: Timestamp,
+    },
     /// Waiting for the attached connection to answer the ping with `nonce`, sent at
     /// `ping_sent_at`.
-    WaitingForPing { ping_sent_at: Timestamp, nonce: u64 },
+    WaitingForPing {
+        ping_sent_at: Timestamp,
+        nonce: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -117,7 +121,11 @@ impl Gateway {
     pub fn handle(&mut self, now: Timestamp, input: GatewayInput) {
         self.clock.advance(now);
         match input {
-            GatewayInput::Hello { connection, worker, password } => {
+            GatewayInput::Hello {
+                connection,
+                worker,
+                password,
+            } => {
                 self.handle_hello(connection, worker, &password);
             }
             GatewayInput::Keepalive { connection } => self.handle_keepalive(connection),
@@ -174,8 +182,11 @@ impl Gateway {
 
     /// Every configured worker's name, sorted.
     pub fn configured_workers(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.slots.values().map(|slot| slot.config.name.clone()).collect();
+        let mut names: Vec<String> = self
+            .slots
+            .values()
+            .map(|slot| slot.config.name.clone())
+            .collect();
         names.sort();
         names
     }
@@ -186,11 +197,15 @@ impl Gateway {
     }
 
     fn send(&mut self, connection: ConnectionId, message: ToWorker) {
-        self.outputs.push_back(GatewayOutput::Send { connection, message });
+        self.outputs.push_back(GatewayOutput::Send {
+            connection,
+            message,
+        });
     }
 
     fn close(&mut self, connection: ConnectionId, reason: CloseReason) {
-        self.outputs.push_back(GatewayOutput::Close { connection, reason });
+        self.outputs
+            .push_back(GatewayOutput::Close { connection, reason });
     }
 
     fn emit(&mut self, event: GatewayEvent) {

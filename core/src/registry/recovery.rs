@@ -14,24 +14,39 @@ use crate::{MasterId, Timestamp};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecoveryError {
     /// Masters, builders and workers are never deleted, so their ids run from 1 without gaps.
-    IdGap { kind: &'static str, missing: u64 },
+    IdGap {
+        kind: &'static str,
+        missing: u64,
+    },
     DuplicateKey(RecordKey),
-    DuplicateName { kind: &'static str, name: String },
-    DanglingReference { record: RecordKey, missing: RecordKey },
+    DuplicateName {
+        kind: &'static str,
+        name: String,
+    },
+    DanglingReference {
+        record: RecordKey,
+        missing: RecordKey,
+    },
 }
 
 impl std::fmt::Display for RecoveryError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RecoveryError::IdGap { kind, missing } => {
-                write!(formatter, "stored {kind}s skip id {missing}, which is never deleted")
+                write!(
+                    formatter,
+                    "stored {kind}s skip id {missing}, which is never deleted"
+                )
             }
             RecoveryError::DuplicateKey(key) => write!(formatter, "row {key:?} is stored twice"),
             RecoveryError::DuplicateName { kind, name } => {
                 write!(formatter, "two stored {kind}s are named {name:?}")
             }
             RecoveryError::DanglingReference { record, missing } => {
-                write!(formatter, "row {record:?} refers to {missing:?}, which is not stored")
+                write!(
+                    formatter,
+                    "row {record:?} refers to {missing:?}, which is not stored"
+                )
             }
         }
     }
@@ -113,6 +128,7 @@ impl Registry {
             registry.restore_reference_row(key, row)?;
         }
         registry.rebuild_liveness_index();
+        registry.restore_clock();
         Ok(registry)
     }
 
@@ -129,7 +145,9 @@ impl Registry {
                 self.expect_master(key, master)?;
                 self.expect_worker(key, worker)?;
                 self.worker_row_mut(worker).configured_on.insert(master);
-                self.masters_mut_unchecked(master).configured_workers.insert(worker);
+                self.masters_mut_unchecked(master)
+                    .configured_workers
+                    .insert(worker);
             }
             Record::Service(record) => {
                 if let Some(owner) = record.owner {
@@ -138,7 +156,11 @@ impl Registry {
                 }
                 self.service_ids.observe(record.id.get());
                 let name_key = (record.kind, record.name.clone().into_boxed_str());
-                if self.service_ids_by_key.insert(name_key, record.id).is_some() {
+                if self
+                    .service_ids_by_key
+                    .insert(name_key, record.id)
+                    .is_some()
+                {
                     return Err(duplicate_name("service", record.name));
                 }
                 self.services.insert(record.id, record);
@@ -148,7 +170,9 @@ impl Registry {
                 if let Some(master) = record.claimed_by {
                     self.expect_master(key, master)?;
                     if !record.complete {
-                        self.masters_mut_unchecked(master).claimed_requests.insert(record.id);
+                        self.masters_mut_unchecked(master)
+                            .claimed_requests
+                            .insert(record.id);
                     }
                 }
                 self.build_request_ids.observe(record.id.get());
@@ -165,7 +189,9 @@ impl Registry {
                     });
                 }
                 if record.results.is_none() {
-                    self.masters_mut_unchecked(record.master).running_builds.insert(record.id);
+                    self.masters_mut_unchecked(record.master)
+                        .running_builds
+                        .insert(record.id);
                 }
                 let builder = self.builder_row_mut(record.builder);
                 builder.next_build_number = builder.next_build_number.max(record.number + 1);
@@ -187,9 +213,29 @@ impl Registry {
             .map(|master| (master.record.last_active, master.record.id))
             .collect();
         self.active_master_count = entries.len();
-        let latest = entries.iter().map(|&(moment, _)| moment).max().unwrap_or_default();
-        self.clock = MonotonicClock::starting_at(latest);
         self.liveness = DeadlineQueue::from_unordered(entries);
+    }
+
+    /// Time inside the registry must not run behind anything it has already written, even
+    /// if the system clock stepped back across the restart.
+    fn restore_clock(&mut self) {
+        let masters = self.masters.iter().map(|master| master.record.last_active);
+        let requests = self.build_requests.values().flat_map(|request| {
+            [
+                Some(request.submitted_at),
+                request.claimed_at,
+                request.completed_at,
+            ]
+        });
+        let builds = self
+            .builds
+            .values()
+            .flat_map(|build| [Some(build.started_at), build.complete_at]);
+        let latest = masters
+            .chain(requests.chain(builds).flatten())
+            .max()
+            .unwrap_or_default();
+        self.clock = MonotonicClock::starting_at(latest);
     }
 
     fn masters_mut_unchecked(&mut self, id: MasterId) -> &mut Master {
@@ -235,7 +281,10 @@ fn expect_next_id(kind: &'static str, loaded: usize, id: u64) -> Result<(), Reco
     if id == expected {
         Ok(())
     } else {
-        Err(RecoveryError::IdGap { kind, missing: expected })
+        Err(RecoveryError::IdGap {
+            kind,
+            missing: expected,
+        })
     }
 }
 
