@@ -55,7 +55,8 @@ impl Cluster {
                 }
                 GatewayOutput::Event(GatewayEvent::Attached { worker, connection }) => {
                     let master = self.gateway_master;
-                    let command = Command::WorkerConnected { master, worker_name: worker, connection };
+                    let command =
+                        Command::WorkerConnected { master, worker_name: worker, connection };
                     self.command(now, command);
                 }
                 GatewayOutput::Event(GatewayEvent::Detached { worker, connection, .. }) => {

@@ -25,9 +25,7 @@ pub(crate) struct DeadlineQueue<K> {
 
 impl<K> DeadlineQueue<K> {
     pub(crate) fn new() -> Self {
-        DeadlineQueue {
-            entries: VecDeque::new(),
-        }
+        DeadlineQueue { entries: VecDeque::new() }
     }
 
     /// Builds a queue from entries in any order (used when state is recovered from disk).
@@ -36,19 +34,14 @@ impl<K> DeadlineQueue<K> {
         K: Ord,
     {
         entries.sort_unstable();
-        DeadlineQueue {
-            entries: entries.into(),
-        }
+        DeadlineQueue { entries: entries.into() }
     }
 
     /// Appends an entry. `at` must not be earlier than the newest entry: callers pass the
     /// machine's monotonic `now`.
     pub(crate) fn push(&mut self, at: Timestamp, key: K) {
         if let Some(&(newest, _)) = self.entries.back() {
-            assert!(
-                newest <= at,
-                "deadline queue pushed out of order: {newest} > {at}"
-            );
+            assert!(newest <= at, "deadline queue pushed out of order: {newest} > {at}");
         }
         self.entries.push_back((at, key));
     }
@@ -82,9 +75,7 @@ impl<K> DeadlineQueue<K> {
         live_count: usize,
         mut is_live: impl FnMut(Timestamp, &K) -> bool,
     ) {
-        let threshold = live_count
-            .saturating_mul(STALE_FACTOR)
-            .saturating_add(COMPACTION_SLACK);
+        let threshold = live_count.saturating_mul(STALE_FACTOR).saturating_add(COMPACTION_SLACK);
         if self.entries.len() > threshold {
             self.entries.retain(|(at, key)| is_live(*at, key));
         }

@@ -68,10 +68,7 @@ impl IdAllocator {
 
     pub(crate) fn allocate(&mut self) -> u64 {
         let id = self.next;
-        self.next = self
-            .next
-            .checked_add(1)
-            .expect("u64 ids cannot run out in practice");
+        self.next = self.next.checked_add(1).expect("u64 ids cannot run out in practice");
         id
     }
 

@@ -30,10 +30,7 @@ impl std::fmt::Debug for Password {
 fn constant_time_eq(expected: &[u8], offered: &[u8]) -> bool {
     let mut difference = u8::from(expected.len() != offered.len());
     for (index, byte) in offered.iter().enumerate() {
-        let expected_byte = expected
-            .get(index % expected.len().max(1))
-            .copied()
-            .unwrap_or(0);
+        let expected_byte = expected.get(index % expected.len().max(1)).copied().unwrap_or(0);
         difference |= expected_byte ^ byte;
     }
     std::hint::black_box(difference) == 0

@@ -16,10 +16,7 @@ fn builders(names: &[&str]) -> Arc<[String]> {
 fn scenario() -> GatewayScenario {
     GatewayScenario::new(
         GatewayConfig::default(),
-        &[
-            worker("w1", "s3cret", &["mac", "linux"]),
-            worker("w2", "other", &[]),
-        ],
+        &[worker("w1", "s3cret", &["mac", "linux"]), worker("w2", "other", &[])],
     )
 }
 
@@ -31,22 +28,14 @@ fn a_configured_worker_is_welcomed_then_told_its_builders() {
         outputs,
         vec![
             sent(1, ToWorker::Welcome),
-            sent(
-                1,
-                ToWorker::BuilderList {
-                    builders: builders(&["linux", "mac"])
-                }
-            ),
+            sent(1, ToWorker::BuilderList { builders: builders(&["linux", "mac"]) }),
             GatewayOutput::Event(GatewayEvent::Attached {
                 worker: "w1".into(),
                 connection: ConnectionId(1)
             }),
         ]
     );
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(1))
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(1)));
     assert_eq!(scenario.gateway.attached_count(), 1);
 }
 
@@ -57,12 +46,7 @@ fn unknown_name_and_wrong_password_get_the_same_answer() {
     let wrong = scenario.hello(2, "w1", "guess");
     let answer = |connection| {
         vec![
-            sent(
-                connection,
-                ToWorker::Rejected {
-                    reason: RejectReason::AuthenticationFailed,
-                },
-            ),
+            sent(connection, ToWorker::Rejected { reason: RejectReason::AuthenticationFailed }),
             GatewayOutput::Close {
                 connection: ConnectionId(connection),
                 reason: CloseReason::AuthenticationFailed,
@@ -153,9 +137,7 @@ fn a_peer_close_detaches_and_a_keepalive_is_acknowledged() {
         }]
     );
     assert!(
-        !outputs
-            .iter()
-            .any(|o| matches!(o, GatewayOutput::Close { .. })),
+        !outputs.iter().any(|o| matches!(o, GatewayOutput::Close { .. })),
         "a connection the peer closed is not closed again"
     );
     assert_eq!(scenario.gateway.attached_connection("w1"), None);

@@ -11,26 +11,16 @@ use rollcall_core::{
 };
 
 fn scenario(policy: DuplicatePolicy) -> GatewayScenario {
-    let config = GatewayConfig {
-        duplicate_policy: policy,
-        ..GatewayConfig::default()
-    };
+    let config = GatewayConfig { duplicate_policy: policy, ..GatewayConfig::default() };
     GatewayScenario::new(config, &[worker("w1", "pw", &["linux"])])
 }
 
 fn detached(connection: u64, reason: CloseReason) -> GatewayEvent {
-    GatewayEvent::Detached {
-        worker: "w1".into(),
-        connection: ConnectionId(connection),
-        reason,
-    }
+    GatewayEvent::Detached { worker: "w1".into(), connection: ConnectionId(connection), reason }
 }
 
 fn attached(connection: u64) -> GatewayEvent {
-    GatewayEvent::Attached {
-        worker: "w1".into(),
-        connection: ConnectionId(connection),
-    }
+    GatewayEvent::Attached { worker: "w1".into(), connection: ConnectionId(connection) }
 }
 
 #[test]
@@ -58,10 +48,7 @@ fn drop_older_closes_and_detaches_the_old_connection_before_attaching_the_new() 
             },
         ]
     );
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(2))
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(2)));
 }
 
 #[test]
@@ -75,17 +62,11 @@ fn a_late_close_of_the_replaced_connection_never_detaches_the_new_one() {
             // The old connection never answers: the newcomer takes over at the deadline.
             scenario.advance_to_next_deadline();
         }
-        assert_eq!(
-            scenario.gateway.attached_connection("w1"),
-            Some(ConnectionId(2))
-        );
+        assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(2)));
         // The old socket's close (or its last keepalive) arrives late.
         assert!(scenario.keepalive(1).is_empty(), "{policy:?}");
         assert!(scenario.closed(1).is_empty(), "{policy:?}");
-        assert_eq!(
-            scenario.gateway.attached_connection("w1"),
-            Some(ConnectionId(2))
-        );
+        assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(2)));
     }
 }
 
@@ -95,10 +76,8 @@ fn ping_old_keeps_an_old_connection_that_answers() {
     scenario.hello(1, "w1", "pw");
     scenario.at_millis(100);
     let outputs = scenario.hello(2, "w1", "pw");
-    let [GatewayOutput::Send {
-        connection: ConnectionId(1),
-        message: ToWorker::Ping { nonce },
-    }] = outputs[..]
+    let [GatewayOutput::Send { connection: ConnectionId(1), message: ToWorker::Ping { nonce } }] =
+        outputs[..]
     else {
         panic!("expected a ping of the old connection, got {outputs:?}")
     };
@@ -108,19 +87,11 @@ fn ping_old_keeps_an_old_connection_that_answers() {
     );
 
     scenario.at_millis(10_100);
-    let outputs = scenario.input(GatewayInput::Pong {
-        connection: ConnectionId(1),
-        nonce,
-    });
+    let outputs = scenario.input(GatewayInput::Pong { connection: ConnectionId(1), nonce });
     assert_eq!(
         outputs,
         vec![
-            sent(
-                2,
-                ToWorker::Rejected {
-                    reason: RejectReason::DuplicateConnection
-                }
-            ),
+            sent(2, ToWorker::Rejected { reason: RejectReason::DuplicateConnection }),
             GatewayOutput::Close {
                 connection: ConnectionId(2),
                 reason: CloseReason::DuplicateRejected
@@ -133,10 +104,7 @@ fn ping_old_keeps_an_old_connection_that_answers() {
             }),
         ]
     );
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(1))
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(1)));
     // The ping deadline is gone: nothing happens when it would have fired.
     scenario.at_millis(10_101);
     assert!(scenario.timeout().is_empty());
@@ -148,10 +116,7 @@ fn ping_old_replaces_an_old_connection_that_stays_silent() {
     scenario.hello(1, "w1", "pw");
     scenario.hello(2, "w1", "pw");
     scenario.at_millis(10_000);
-    assert!(
-        scenario.timeout().is_empty(),
-        "exactly ping_timeout is still in time"
-    );
+    assert!(scenario.timeout().is_empty(), "exactly ping_timeout is still in time");
     scenario.at_millis(10_001);
     let outputs = scenario.timeout();
     assert_eq!(
@@ -183,14 +148,8 @@ fn ping_old_lets_the_newcomer_in_at_once_when_the_old_connection_closes() {
     scenario.hello(1, "w1", "pw");
     scenario.hello(2, "w1", "pw");
     let outputs = scenario.closed(1);
-    assert_eq!(
-        events(&outputs)[..2],
-        [detached(1, CloseReason::PeerClosed), attached(2)]
-    );
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(2))
-    );
+    assert_eq!(events(&outputs)[..2], [detached(1, CloseReason::PeerClosed), attached(2)]);
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(2)));
 }
 
 #[test]
@@ -200,10 +159,7 @@ fn ping_old_ignores_a_stale_pong_and_refuses_a_third_contender() {
     scenario.hello(2, "w1", "pw");
     // A pong with another nonce answers some earlier ping, not this one.
     assert!(scenario
-        .input(GatewayInput::Pong {
-            connection: ConnectionId(1),
-            nonce: 999
-        })
+        .input(GatewayInput::Pong { connection: ConnectionId(1), nonce: 999 })
         .is_empty());
     let third = scenario.hello(3, "w1", "pw");
     assert_eq!(
@@ -216,15 +172,9 @@ fn ping_old_ignores_a_stale_pong_and_refuses_a_third_contender() {
     );
     // The waiting newcomer closing gives up its place and changes nothing else.
     assert!(scenario.closed(2).is_empty());
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(1))
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(1)));
     scenario.at_millis(20_000);
-    assert!(
-        scenario.timeout().is_empty(),
-        "no ping deadline is left behind"
-    );
+    assert!(scenario.timeout().is_empty(), "no ping deadline is left behind");
 }
 
 #[test]
@@ -246,12 +196,6 @@ fn drop_older_after_a_reconfig_also_drops_a_contender_left_waiting_by_ping_old()
             reason: CloseReason::ReplacedByNewerConnection
         }));
     }
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(3))
-    );
-    assert!(
-        scenario.closed(2).is_empty(),
-        "the dropped contender is forgotten"
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(3)));
+    assert!(scenario.closed(2).is_empty(), "the dropped contender is forgotten");
 }

@@ -19,15 +19,9 @@ fn config() -> GatewayConfig {
 fn a_connection_silent_for_longer_than_the_keepalive_timeout_is_closed() {
     let mut scenario = GatewayScenario::new(config(), &[worker("w1", "pw", &[])]);
     scenario.hello(1, "w1", "pw");
-    assert_eq!(
-        scenario.gateway.poll_timeout(),
-        Some(Timestamp::from_millis(1_001))
-    );
+    assert_eq!(scenario.gateway.poll_timeout(), Some(Timestamp::from_millis(1_001)));
     scenario.at_millis(1_000);
-    assert!(
-        scenario.timeout().is_empty(),
-        "exactly the timeout is still alive"
-    );
+    assert!(scenario.timeout().is_empty(), "exactly the timeout is still alive");
     scenario.at_millis(1_001);
     let outputs = scenario.timeout();
     assert_eq!(
@@ -44,10 +38,7 @@ fn a_connection_silent_for_longer_than_the_keepalive_timeout_is_closed() {
             }),
         ]
     );
-    assert!(
-        scenario.timeout().is_empty(),
-        "handle_timeout is idempotent"
-    );
+    assert!(scenario.timeout().is_empty(), "handle_timeout is idempotent");
 }
 
 #[test]
@@ -59,10 +50,7 @@ fn keepalives_keep_a_connection_open() {
         assert!(scenario.timeout().is_empty());
         scenario.keepalive(1);
     }
-    assert_eq!(
-        scenario.gateway.attached_connection("w1"),
-        Some(ConnectionId(1))
-    );
+    assert_eq!(scenario.gateway.attached_connection("w1"), Some(ConnectionId(1)));
 }
 
 #[test]
@@ -76,17 +64,9 @@ fn a_worker_disconnected_for_longer_than_the_missing_timeout_is_reported_once() 
     scenario.at_millis(7_500);
     assert!(scenario.timeout().is_empty());
     scenario.at_millis(7_501);
-    assert_eq!(
-        events(&scenario.timeout()),
-        vec![GatewayEvent::Missing {
-            worker: "w1".into()
-        }]
-    );
+    assert_eq!(events(&scenario.timeout()), vec![GatewayEvent::Missing { worker: "w1".into() }]);
     scenario.at_millis(50_000);
-    assert!(
-        scenario.timeout().is_empty(),
-        "reported once per disconnection"
-    );
+    assert!(scenario.timeout().is_empty(), "reported once per disconnection");
     assert_eq!(scenario.gateway.poll_timeout(), None);
 }
 
@@ -95,12 +75,7 @@ fn a_worker_that_never_connects_is_reported_missing_after_the_timeout_from_start
     let mut scenario = GatewayScenario::new(config(), &[worker("w1", "pw", &[])]);
     let outputs = scenario.advance_to_next_deadline();
     assert_eq!(scenario.now, Timestamp::from_millis(5_001));
-    assert_eq!(
-        events(&outputs),
-        vec![GatewayEvent::Missing {
-            worker: "w1".into()
-        }]
-    );
+    assert_eq!(events(&outputs), vec![GatewayEvent::Missing { worker: "w1".into() }]);
 }
 
 #[test]

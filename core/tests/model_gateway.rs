@@ -33,40 +33,18 @@ const PASSWORDS: [&str; 2] = ["pw", "pw2"];
 
 #[derive(Clone, Debug)]
 enum Step {
-    Hello {
-        worker: usize,
-        password: usize,
-    },
-    HelloAgain {
-        connection: Index,
-        worker: usize,
-        password: usize,
-    },
-    Keepalive {
-        connection: Index,
-    },
-    Pong {
-        connection: Index,
-        fresh: bool,
-    },
-    Closed {
-        connection: Index,
-    },
-    Forward {
-        millis: u64,
-    },
+    Hello { worker: usize, password: usize },
+    HelloAgain { connection: Index, worker: usize, password: usize },
+    Keepalive { connection: Index },
+    Pong { connection: Index, fresh: bool },
+    Closed { connection: Index },
+    Forward { millis: u64 },
     Timeout,
-    Reconfig {
-        config: GatewayConfig,
-        roster: Roster,
-    },
+    Reconfig { config: GatewayConfig, roster: Roster },
 }
 
 fn roster() -> impl Strategy<Value = Roster> {
-    let entry = (
-        0..2_usize,
-        prop::sample::subsequence(BUILDERS.to_vec(), 0..=3),
-    );
+    let entry = (0..2_usize, prop::sample::subsequence(BUILDERS.to_vec(), 0..=3));
     prop::collection::btree_map(0..3_usize, entry, 0..=3).prop_map(|entries| {
         let workers = entries
             .into_iter()
@@ -83,10 +61,7 @@ fn roster() -> impl Strategy<Value = Roster> {
 }
 
 fn config() -> impl Strategy<Value = GatewayConfig> {
-    let policy = prop_oneof![
-        Just(DuplicatePolicy::DropOlder),
-        Just(DuplicatePolicy::PingOld)
-    ];
+    let policy = prop_oneof![Just(DuplicatePolicy::DropOlder), Just(DuplicatePolicy::PingOld)];
     (policy, 1_u64..5_000, 1_u64..3_000, 1_u64..20_000).prop_map(
         |(duplicate_policy, keepalive_timeout_ms, ping_timeout_ms, missing_timeout_ms)| {
             GatewayConfig {
@@ -157,9 +132,7 @@ impl Observer {
     }
 
     fn credentials_valid(&self, worker: &str, password: &str) -> bool {
-        self.roster
-            .get(worker)
-            .is_some_and(|config| config.password == Password::new(password))
+        self.roster.get(worker).is_some_and(|config| config.password == Password::new(password))
     }
 
     /// Turns a step into the input to deliver, if any, noting what the observer learns.
@@ -174,11 +147,7 @@ impl Observer {
                 }
                 Some(hello(connection, worker, password))
             }
-            Step::HelloAgain {
-                connection,
-                worker,
-                password,
-            } => {
+            Step::HelloAgain { connection, worker, password } => {
                 // Only an open transport can carry a second Hello.
                 let connection = self.pick(connection).filter(|c| !self.dead.contains(c))?;
                 Some(hello(connection, WORKERS[*worker], PASSWORDS[*password]))
@@ -190,11 +159,8 @@ impl Observer {
             }
             Step::Pong { connection, fresh } => {
                 let connection = self.pick(connection)?;
-                let nonce = if *fresh {
-                    self.pings.get(&connection).copied().unwrap_or(0)
-                } else {
-                    0
-                };
+                let nonce =
+                    if *fresh { self.pings.get(&connection).copied().unwrap_or(0) } else { 0 };
                 self.heard(connection);
                 Some(GatewayInput::Pong { connection, nonce })
             }
@@ -204,10 +170,9 @@ impl Observer {
                 Some(GatewayInput::Closed { connection })
             }
             Step::Forward { .. } | Step::Timeout => None,
-            Step::Reconfig { config, roster } => Some(GatewayInput::Reconfig {
-                config: *config,
-                roster: roster.clone(),
-            }),
+            Step::Reconfig { config, roster } => {
+                Some(GatewayInput::Reconfig { config: *config, roster: roster.clone() })
+            }
         }
     }
 
@@ -220,10 +185,7 @@ impl Observer {
     fn observe(&mut self, outputs: &[GatewayOutput]) -> Result<(), TestCaseError> {
         for output in outputs {
             match output {
-                GatewayOutput::Send {
-                    connection,
-                    message,
-                } => {
+                GatewayOutput::Send { connection, message } => {
                     prop_assert!(
                         !self.dead.contains(connection),
                         "sent {:?} to closed {}",
@@ -253,11 +215,7 @@ impl Observer {
                     }
                 }
                 GatewayOutput::Close { connection, .. } => {
-                    prop_assert!(
-                        !self.dead.contains(connection),
-                        "closed {} twice",
-                        connection
-                    );
+                    prop_assert!(!self.dead.contains(connection), "closed {} twice", connection);
                     self.dead.insert(*connection);
                 }
                 GatewayOutput::Event(event) => self.observe_event(event)?,
@@ -274,20 +232,10 @@ impl Observer {
                     Some(worker),
                     "attached without credentials"
                 );
-                prop_assert!(
-                    self.roster.get(worker).is_some(),
-                    "attached an unconfigured worker"
-                );
+                prop_assert!(self.roster.get(worker).is_some(), "attached an unconfigured worker");
                 prop_assert!(!self.dead.contains(connection));
-                prop_assert!(
-                    !self.attached.contains_key(worker),
-                    "{} attached twice",
-                    worker
-                );
-                prop_assert!(
-                    self.welcomed.contains(connection),
-                    "attached without a welcome"
-                );
+                prop_assert!(!self.attached.contains_key(worker), "{} attached twice", worker);
+                prop_assert!(self.welcomed.contains(connection), "attached without a welcome");
                 let configured = self.roster.get(worker).map(|w| Arc::clone(&w.builders));
                 prop_assert_eq!(
                     self.last_push.get(connection).cloned(),
@@ -299,11 +247,7 @@ impl Observer {
                 self.disconnected_since.remove(worker);
                 self.missing_reported.remove(worker);
             }
-            GatewayEvent::Detached {
-                worker,
-                connection,
-                reason,
-            } => {
+            GatewayEvent::Detached { worker, connection, reason } => {
                 prop_assert_eq!(
                     self.attached.get(worker),
                     Some(connection),
@@ -354,19 +298,11 @@ impl Observer {
     fn check_after(&self, step: &Step, gateway: &Gateway) -> Result<(), TestCaseError> {
         let attached: Vec<(String, ConnectionId)> =
             self.attached.iter().map(|(w, c)| (w.clone(), *c)).collect();
-        prop_assert_eq!(
-            gateway.attached_workers(),
-            attached,
-            "gateway and observer disagree"
-        );
+        prop_assert_eq!(gateway.attached_workers(), attached, "gateway and observer disagree");
         for (worker, connection) in &self.attached {
             prop_assert!(!self.dead.contains(connection));
             let configured = self.roster.get(worker).map(|w| Arc::clone(&w.builders));
-            prop_assert!(
-                configured.is_some(),
-                "{} attached but not configured",
-                worker
-            );
+            prop_assert!(configured.is_some(), "{} attached but not configured", worker);
             prop_assert_eq!(
                 self.last_push.get(connection).cloned(),
                 configured,
@@ -425,10 +361,7 @@ fn hello(connection: ConnectionId, worker: &str, password: &str) -> GatewayInput
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000)
 }
 
 proptest! {

@@ -106,8 +106,7 @@ impl Model {
                             active: true,
                             last_active: now,
                         });
-                        self.events
-                            .push(RegistryEvent::MasterStarted { master: id, name });
+                        self.events.push(RegistryEvent::MasterStarted { master: id, name });
                         Ok(Reply::Master(id))
                     }
                     Some(index) => {
@@ -116,10 +115,7 @@ impl Model {
                         master.active = true;
                         master.last_active = now;
                         if !was_active {
-                            let event = RegistryEvent::MasterStarted {
-                                master: master.id,
-                                name,
-                            };
+                            let event = RegistryEvent::MasterStarted { master: master.id, name };
                             self.events.push(event);
                         }
                         Ok(Reply::Master(MasterId(index as u64 + 1)))
@@ -136,47 +132,30 @@ impl Model {
             Command::ExpireMasters { force_housekeeping } => {
                 Ok(Reply::Expired(self.expire(force_housekeeping)))
             }
-            Command::SetBuilderList {
-                master,
-                builder_names,
-            } => {
+            Command::SetBuilderList { master, builder_names } => {
                 self.require_active(master)?;
                 check_distinct(&builder_names)?;
                 let ids: Vec<BuilderId> =
                     builder_names.iter().map(|n| self.builder_id(n)).collect();
                 let wanted: BTreeSet<BuilderId> = ids.iter().copied().collect();
-                let current: Vec<BuilderId> = self
-                    .links
-                    .iter()
-                    .filter(|l| l.1 == master)
-                    .map(|l| l.0)
-                    .collect();
+                let current: Vec<BuilderId> =
+                    self.links.iter().filter(|l| l.1 == master).map(|l| l.0).collect();
                 for builder in current.iter().filter(|b| !wanted.contains(b)) {
                     self.links.remove(&(*builder, master));
-                    self.events.push(RegistryEvent::BuilderStopped {
-                        builder: *builder,
-                        master,
-                    });
+                    self.events.push(RegistryEvent::BuilderStopped { builder: *builder, master });
                 }
                 for builder in wanted.iter().filter(|b| !current.contains(b)) {
                     self.links.insert((*builder, master));
-                    self.events.push(RegistryEvent::BuilderStarted {
-                        builder: *builder,
-                        master,
-                    });
+                    self.events.push(RegistryEvent::BuilderStarted { builder: *builder, master });
                 }
                 Ok(Reply::Builders(ids))
             }
-            Command::SetConfiguredWorkers {
-                master,
-                worker_names,
-            } => {
+            Command::SetConfiguredWorkers { master, worker_names } => {
                 self.require_active(master)?;
                 check_distinct(&worker_names)?;
                 let wanted: BTreeSet<WorkerId> =
                     worker_names.iter().map(|n| self.worker_id(n)).collect();
-                self.configured
-                    .retain(|&(worker, on)| on != master || wanted.contains(&worker));
+                self.configured.retain(|&(worker, on)| on != master || wanted.contains(&worker));
                 for worker in wanted {
                     self.configured.insert((worker, master));
                 }
@@ -185,23 +164,15 @@ impl Model {
             Command::ClaimService { master, kind, name } => {
                 self.require_active(master)?;
                 check_name(&name)?;
-                let index = match self
-                    .services
-                    .iter()
-                    .position(|s| s.kind == kind && s.name == name)
-                {
-                    Some(index) => index,
-                    None => {
-                        let id = ServiceId(self.services.len() as u64 + 1);
-                        self.services.push(ServiceRecord {
-                            id,
-                            kind,
-                            name,
-                            owner: None,
-                        });
-                        self.services.len() - 1
-                    }
-                };
+                let index =
+                    match self.services.iter().position(|s| s.kind == kind && s.name == name) {
+                        Some(index) => index,
+                        None => {
+                            let id = ServiceId(self.services.len() as u64 + 1);
+                            self.services.push(ServiceRecord { id, kind, name, owner: None });
+                            self.services.len() - 1
+                        }
+                    };
                 let id = self.services[index].id;
                 let owner = self.services[index].owner;
                 match owner {
@@ -212,10 +183,7 @@ impl Model {
                     _ => {}
                 }
                 self.services[index].owner = Some(master);
-                self.events.push(RegistryEvent::ServiceClaimed {
-                    service: id,
-                    master,
-                });
+                self.events.push(RegistryEvent::ServiceClaimed { service: id, master });
                 Ok(Reply::Service(id))
             }
             Command::ReleaseService { master, service } => {
@@ -229,14 +197,10 @@ impl Model {
                     return Err(CommandError::ServiceNotOwned(service));
                 }
                 record.owner = None;
-                self.events
-                    .push(RegistryEvent::ServiceReleased { service, master });
+                self.events.push(RegistryEvent::ServiceReleased { service, master });
                 Ok(Reply::Done)
             }
-            Command::SubmitBuildRequest {
-                master,
-                builder_name,
-            } => {
+            Command::SubmitBuildRequest { master, builder_name } => {
                 self.require_active(master)?;
                 check_name(&builder_name)?;
                 let builder = self.builder_id(&builder_name);
@@ -251,10 +215,7 @@ impl Model {
                     completed_at: None,
                     results: None,
                 });
-                self.events.push(RegistryEvent::BuildRequestNew {
-                    request: id,
-                    builder,
-                });
+                self.events.push(RegistryEvent::BuildRequestNew { request: id, builder });
                 Ok(Reply::BuildRequest(id))
             }
             Command::ClaimBuildRequests { master, requests } => {
@@ -274,10 +235,7 @@ impl Model {
                     let request = &mut self.requests[index_of(id.get())];
                     request.claimed_by = Some(master);
                     request.claimed_at = Some(now);
-                    self.events.push(RegistryEvent::BuildRequestClaimed {
-                        request: id,
-                        master,
-                    });
+                    self.events.push(RegistryEvent::BuildRequestClaimed { request: id, master });
                 }
                 Ok(Reply::Done)
             }
@@ -290,20 +248,14 @@ impl Model {
                     if request.claimed_by == Some(master) && !request.complete {
                         request.claimed_by = None;
                         request.claimed_at = None;
-                        self.events.push(RegistryEvent::BuildRequestUnclaimed {
-                            request: id,
-                            master,
-                        });
+                        self.events
+                            .push(RegistryEvent::BuildRequestUnclaimed { request: id, master });
                         unclaimed.push(id);
                     }
                 }
                 Ok(Reply::Unclaimed(unclaimed))
             }
-            Command::CompleteBuildRequests {
-                master,
-                requests,
-                results,
-            } => {
+            Command::CompleteBuildRequests { master, requests, results } => {
                 self.require_active(master)?;
                 self.check_requests(&requests)?;
                 for id in &requests {
@@ -321,18 +273,11 @@ impl Model {
                     request.complete = true;
                     request.completed_at = Some(now);
                     request.results = Some(results);
-                    self.events.push(RegistryEvent::BuildRequestComplete {
-                        request: id,
-                        results,
-                    });
+                    self.events.push(RegistryEvent::BuildRequestComplete { request: id, results });
                 }
                 Ok(Reply::Done)
             }
-            Command::StartBuild {
-                master,
-                request,
-                worker_name,
-            } => {
+            Command::StartBuild { master, request, worker_name } => {
                 self.require_active(master)?;
                 check_name(&worker_name)?;
                 let record = self
@@ -361,18 +306,10 @@ impl Model {
                     complete_at: None,
                     results: None,
                 });
-                self.events.push(RegistryEvent::BuildStarted {
-                    build: id,
-                    master,
-                    worker,
-                });
+                self.events.push(RegistryEvent::BuildStarted { build: id, master, worker });
                 Ok(Reply::Build(id))
             }
-            Command::FinishBuild {
-                master,
-                build,
-                results,
-            } => {
+            Command::FinishBuild { master, build, results } => {
                 self.require_active(master)?;
                 let now = self.now();
                 let record = self
@@ -388,28 +325,18 @@ impl Model {
                 }
                 record.complete_at = Some(now);
                 record.results = Some(results);
-                self.events
-                    .push(RegistryEvent::BuildFinished { build, results });
+                self.events.push(RegistryEvent::BuildFinished { build, results });
                 Ok(Reply::Done)
             }
-            Command::WorkerConnected {
-                master,
-                worker_name,
-                connection,
-            } => {
+            Command::WorkerConnected { master, worker_name, connection } => {
                 self.require_active(master)?;
                 check_name(&worker_name)?;
                 let worker = self.worker_id(&worker_name);
                 self.connected.insert((worker, master), connection);
-                self.events
-                    .push(RegistryEvent::WorkerConnected { worker, master });
+                self.events.push(RegistryEvent::WorkerConnected { worker, master });
                 Ok(Reply::Worker(worker))
             }
-            Command::WorkerDisconnected {
-                master,
-                worker_name,
-                connection,
-            } => {
+            Command::WorkerDisconnected { master, worker_name, connection } => {
                 if self.master(master).is_none() {
                     return Err(CommandError::UnknownMaster(master));
                 }
@@ -419,8 +346,7 @@ impl Model {
                 let worker = WorkerId(index as u64 + 1);
                 if self.connected.get(&(worker, master)) == Some(&connection) {
                     self.connected.remove(&(worker, master));
-                    self.events
-                        .push(RegistryEvent::WorkerDisconnected { worker, master });
+                    self.events.push(RegistryEvent::WorkerDisconnected { worker, master });
                 }
                 Ok(Reply::Done)
             }
@@ -453,12 +379,8 @@ impl Model {
             self.stop(id, StopCause::Expired);
         }
         if force_housekeeping {
-            let inactive: Vec<MasterId> = self
-                .masters
-                .iter()
-                .filter(|m| !m.active)
-                .map(|m| m.id)
-                .collect();
+            let inactive: Vec<MasterId> =
+                self.masters.iter().filter(|m| !m.active).map(|m| m.id).collect();
             for id in inactive {
                 self.give_back(id);
             }
@@ -476,91 +398,49 @@ impl Model {
         master.active = false;
         let name = master.name.clone();
         self.give_back(id);
-        self.events.push(RegistryEvent::MasterStopped {
-            master: id,
-            name,
-            cause,
-        });
+        self.events.push(RegistryEvent::MasterStopped { master: id, name, cause });
     }
 
     fn give_back(&mut self, id: MasterId) {
         let now = self.now();
         self.configured.retain(|&(_, master)| master != id);
-        let links: Vec<BuilderId> = self
-            .links
-            .iter()
-            .filter(|l| l.1 == id)
-            .map(|l| l.0)
-            .collect();
+        let links: Vec<BuilderId> = self.links.iter().filter(|l| l.1 == id).map(|l| l.0).collect();
         for builder in links {
             self.links.remove(&(builder, id));
-            self.events.push(RegistryEvent::BuilderStopped {
-                builder,
-                master: id,
-            });
+            self.events.push(RegistryEvent::BuilderStopped { builder, master: id });
         }
         for service in self.services.iter_mut().filter(|s| s.owner == Some(id)) {
             service.owner = None;
-            self.events.push(RegistryEvent::ServiceReleased {
-                service: service.id,
-                master: id,
-            });
+            self.events.push(RegistryEvent::ServiceReleased { service: service.id, master: id });
         }
-        for build in self
-            .builds
-            .iter_mut()
-            .filter(|b| b.master == id && b.results.is_none())
-        {
+        for build in self.builds.iter_mut().filter(|b| b.master == id && b.results.is_none()) {
             build.results = Some(Results::RETRY);
             build.complete_at = Some(now);
-            self.events.push(RegistryEvent::BuildFinished {
-                build: build.id,
-                results: Results::RETRY,
-            });
+            self.events
+                .push(RegistryEvent::BuildFinished { build: build.id, results: Results::RETRY });
         }
-        for request in self
-            .requests
-            .iter_mut()
-            .filter(|r| r.claimed_by == Some(id) && !r.complete)
+        for request in self.requests.iter_mut().filter(|r| r.claimed_by == Some(id) && !r.complete)
         {
             request.claimed_by = None;
             request.claimed_at = None;
-            self.events.push(RegistryEvent::BuildRequestUnclaimed {
-                request: request.id,
-                master: id,
-            });
+            self.events
+                .push(RegistryEvent::BuildRequestUnclaimed { request: request.id, master: id });
         }
-        let connected: Vec<WorkerId> = self
-            .connected
-            .keys()
-            .filter(|k| k.1 == id)
-            .map(|k| k.0)
-            .collect();
+        let connected: Vec<WorkerId> =
+            self.connected.keys().filter(|k| k.1 == id).map(|k| k.0).collect();
         for worker in connected {
             self.connected.remove(&(worker, id));
-            self.events
-                .push(RegistryEvent::WorkerDisconnected { worker, master: id });
+            self.events.push(RegistryEvent::WorkerDisconnected { worker, master: id });
         }
     }
 
     /// The latest moment any row records: all a recovered registry knows of time.
     fn latest_recorded_moment(&self) -> u64 {
         let masters = self.masters.iter().map(|m| Some(m.last_active));
-        let requests = self
-            .requests
-            .iter()
-            .flat_map(|r| [Some(r.submitted_at), r.claimed_at, r.completed_at]);
-        let builds = self
-            .builds
-            .iter()
-            .flat_map(|b| [Some(b.started_at), b.complete_at]);
-        masters
-            .chain(requests)
-            .chain(builds)
-            .flatten()
-            .map(Timestamp::as_millis)
-            .max()
-            .unwrap_or(0)
+        let requests =
+            self.requests.iter().flat_map(|r| [Some(r.submitted_at), r.claimed_at, r.completed_at]);
+        let builds = self.builds.iter().flat_map(|b| [Some(b.started_at), b.complete_at]);
+        masters.chain(requests).chain(builds).flatten().map(Timestamp::as_millis).max().unwrap_or(0)
     }
 
     fn next_expiry(&self) -> Option<Timestamp> {
@@ -575,25 +455,17 @@ impl Model {
     fn records(&self) -> Vec<Record> {
         let mut records: Vec<Record> = self.masters.iter().cloned().map(Record::Master).collect();
         records.extend(self.builders.iter().enumerate().map(|(index, name)| {
-            Record::Builder(BuilderRecord {
-                id: BuilderId(index as u64 + 1),
-                name: name.clone(),
-            })
+            Record::Builder(BuilderRecord { id: BuilderId(index as u64 + 1), name: name.clone() })
         }));
         records.extend(
-            self.links
-                .iter()
-                .map(|&(builder, master)| Record::BuilderMaster { builder, master }),
+            self.links.iter().map(|&(builder, master)| Record::BuilderMaster { builder, master }),
         );
         records.extend(self.services.iter().cloned().map(Record::Service));
         records.extend(self.requests.iter().cloned().map(Record::BuildRequest));
         records.extend(self.builds.iter().cloned().map(Record::Build));
         for (index, name) in self.workers.iter().enumerate() {
             let id = WorkerId(index as u64 + 1);
-            records.push(Record::Worker(WorkerRecord {
-                id,
-                name: name.clone(),
-            }));
+            records.push(Record::Worker(WorkerRecord { id, name: name.clone() }));
             records.extend(
                 self.configured
                     .iter()
@@ -650,10 +522,7 @@ fn results() -> impl Strategy<Value = Results> {
 
 fn command() -> impl Strategy<Value = Command> {
     let name = |pool: &'static [&'static str]| prop::sample::select(pool).prop_map(String::from);
-    let kind = prop_oneof![
-        Just(ServiceKind::Scheduler),
-        Just(ServiceKind::ChangeSource)
-    ];
+    let kind = prop_oneof![Just(ServiceKind::Scheduler), Just(ServiceKind::ChangeSource)];
     prop_oneof![
         6 => name(&MASTER_NAMES).prop_map(|name| Command::MasterActive { name }),
         2 => master_id().prop_map(|master| Command::MasterStopped { master }),
@@ -687,10 +556,7 @@ fn step(window_ms: u64) -> impl Strategy<Value = Step> {
 
 fn scenario() -> impl Strategy<Value = (u64, Vec<Step>)> {
     (1_u64..=20_000).prop_flat_map(|window_ms| {
-        (
-            Just(window_ms),
-            prop::collection::vec(step(window_ms), 1..150),
-        )
+        (Just(window_ms), prop::collection::vec(step(window_ms), 1..150))
     })
 }
 
@@ -710,13 +576,8 @@ struct Run {
 impl Run {
     fn new(window_ms: u64) -> Self {
         Run {
-            registry: Registry::new(RegistryConfig {
-                expiry_window_ms: window_ms,
-            }),
-            model: Model {
-                window_ms,
-                ..Model::default()
-            },
+            registry: Registry::new(RegistryConfig { expiry_window_ms: window_ms }),
+            model: Model { window_ms, ..Model::default() },
             disk: BTreeMap::new(),
             clock_ms: 0,
             token: 0,
@@ -736,8 +597,7 @@ impl Run {
             Step::Backward { millis } => self.clock_ms = self.clock_ms.saturating_sub(*millis),
             Step::Timeout => {
                 self.model.latest = self.model.latest.max(self.clock_ms);
-                self.registry
-                    .handle_timeout(Timestamp::from_millis(self.clock_ms));
+                self.registry.handle_timeout(Timestamp::from_millis(self.clock_ms));
                 let drained = drain_registry(&mut self.registry);
                 prop_assert!(drained.reply.is_none());
                 self.model.expire(false);
@@ -758,20 +618,12 @@ impl Run {
             Step::Command(command) => {
                 self.model.latest = self.model.latest.max(self.clock_ms);
                 self.token += 1;
-                let input = RegistryInput {
-                    token: ReplyToken(self.token),
-                    command: command.clone(),
-                };
-                self.registry
-                    .handle(Timestamp::from_millis(self.clock_ms), input);
+                let input =
+                    RegistryInput { token: ReplyToken(self.token), command: command.clone() };
+                self.registry.handle(Timestamp::from_millis(self.clock_ms), input);
                 let drained = drain_registry(&mut self.registry);
                 let expected = self.model.apply(command);
-                prop_assert_eq!(
-                    drained.reply.as_ref(),
-                    Some(&expected),
-                    "reply to {:?}",
-                    command
-                );
+                prop_assert_eq!(drained.reply.as_ref(), Some(&expected), "reply to {:?}", command);
                 if expected.is_err() {
                     prop_assert!(drained.changes.is_empty(), "a refused command persisted");
                 }
@@ -815,13 +667,7 @@ impl Run {
             _ => return Ok(()),
         };
         let previous = self.max_ids.insert(kind, id).unwrap_or(0);
-        prop_assert!(
-            id > previous,
-            "{} id {} handed out after {}",
-            kind,
-            id,
-            previous
-        );
+        prop_assert!(id > previous, "{} id {} handed out after {}", kind, id, previous);
         Ok(())
     }
 
@@ -849,11 +695,7 @@ impl Run {
         prop_assert_eq!(registry.poll_timeout(), self.model.next_expiry());
         let connected: BTreeMap<(WorkerId, MasterId), ConnectionId> = registry
             .workers()
-            .flat_map(|w| {
-                w.connected_to
-                    .iter()
-                    .map(move |(&m, &c)| ((w.record.id, m), c))
-            })
+            .flat_map(|w| w.connected_to.iter().map(move |(&m, &c)| ((w.record.id, m), c)))
             .collect();
         prop_assert_eq!(&connected, &self.model.connected);
 
@@ -879,12 +721,7 @@ impl Run {
         }
         for service in registry.services() {
             if let Some(owner) = service.owner {
-                prop_assert!(
-                    active(owner),
-                    "service {} owned by inactive {}",
-                    service.id,
-                    owner
-                );
+                prop_assert!(active(owner), "service {} owned by inactive {}", service.id, owner);
             }
         }
         for builder in registry.builders() {
@@ -902,10 +739,7 @@ impl Run {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000)
 }
 
 proptest! {

@@ -33,10 +33,7 @@ fn cluster() -> Cluster {
         master: doomed,
         builder_names: vec!["linux".into(), "mac".into()],
     });
-    scenario.ok(Command::SetBuilderList {
-        master: healthy,
-        builder_names: vec!["linux".into()],
-    });
+    scenario.ok(Command::SetBuilderList { master: healthy, builder_names: vec!["linux".into()] });
     scenario.ok(Command::ClaimService {
         master: doomed,
         kind: ServiceKind::Scheduler,
@@ -47,16 +44,14 @@ fn cluster() -> Cluster {
         kind: ServiceKind::ChangeSource,
         name: "git".into(),
     });
-    let Reply::BuildRequest(running_request) = scenario.ok(Command::SubmitBuildRequest {
-        master: healthy,
-        builder_name: "linux".into(),
-    }) else {
+    let Reply::BuildRequest(running_request) =
+        scenario.ok(Command::SubmitBuildRequest { master: healthy, builder_name: "linux".into() })
+    else {
         panic!("expected a build request id")
     };
-    let Reply::BuildRequest(waiting_request) = scenario.ok(Command::SubmitBuildRequest {
-        master: healthy,
-        builder_name: "mac".into(),
-    }) else {
+    let Reply::BuildRequest(waiting_request) =
+        scenario.ok(Command::SubmitBuildRequest { master: healthy, builder_name: "mac".into() })
+    else {
         panic!("expected a build request id")
     };
     scenario.ok(Command::ClaimBuildRequests {
@@ -75,26 +70,13 @@ fn cluster() -> Cluster {
         worker_name: "w1".into(),
         connection: ConnectionId(9),
     });
-    Cluster {
-        scenario,
-        doomed,
-        healthy,
-        running_request,
-        waiting_request,
-        build,
-    }
+    Cluster { scenario, doomed, healthy, running_request, waiting_request, build }
 }
 
 #[test]
 fn a_stopped_master_gives_everything_back_in_order() {
-    let Cluster {
-        mut scenario,
-        doomed,
-        healthy,
-        running_request,
-        waiting_request,
-        build,
-    } = cluster();
+    let Cluster { mut scenario, doomed, healthy, running_request, waiting_request, build } =
+        cluster();
     scenario.at_secs(50);
     // The healthy master asks: the unclaim must use the *stopped* master's id, never the
     // caller's (Buildbot's bug).
@@ -105,38 +87,14 @@ fn a_stopped_master_gives_everything_back_in_order() {
     assert_eq!(
         drained.events,
         vec![
-            RegistryEvent::BuilderStopped {
-                builder: linux,
-                master: doomed
-            },
-            RegistryEvent::BuilderStopped {
-                builder: mac,
-                master: doomed
-            },
-            RegistryEvent::ServiceReleased {
-                service: ServiceId(1),
-                master: doomed
-            },
-            RegistryEvent::ServiceReleased {
-                service: ServiceId(2),
-                master: doomed
-            },
-            RegistryEvent::BuildFinished {
-                build,
-                results: Results::RETRY
-            },
-            RegistryEvent::BuildRequestUnclaimed {
-                request: running_request,
-                master: doomed
-            },
-            RegistryEvent::BuildRequestUnclaimed {
-                request: waiting_request,
-                master: doomed
-            },
-            RegistryEvent::WorkerDisconnected {
-                worker: WorkerId(1),
-                master: doomed
-            },
+            RegistryEvent::BuilderStopped { builder: linux, master: doomed },
+            RegistryEvent::BuilderStopped { builder: mac, master: doomed },
+            RegistryEvent::ServiceReleased { service: ServiceId(1), master: doomed },
+            RegistryEvent::ServiceReleased { service: ServiceId(2), master: doomed },
+            RegistryEvent::BuildFinished { build, results: Results::RETRY },
+            RegistryEvent::BuildRequestUnclaimed { request: running_request, master: doomed },
+            RegistryEvent::BuildRequestUnclaimed { request: waiting_request, master: doomed },
+            RegistryEvent::WorkerDisconnected { worker: WorkerId(1), master: doomed },
             RegistryEvent::MasterStopped {
                 master: doomed,
                 name: "doomed:/srv".into(),
@@ -146,20 +104,10 @@ fn a_stopped_master_gives_everything_back_in_order() {
     );
 
     let registry = &scenario.registry;
-    assert!(
-        registry.workers().all(|w| w.configured_on.is_empty()),
-        "configuration released"
-    );
-    assert!(
-        registry.workers().all(|w| w.connected_to.is_empty()),
-        "connection records gone"
-    );
+    assert!(registry.workers().all(|w| w.configured_on.is_empty()), "configuration released");
+    assert!(registry.workers().all(|w| w.connected_to.is_empty()), "connection records gone");
     let serving_linux: Vec<MasterId> = registry.masters_serving(linux).map(|m| m.id).collect();
-    assert_eq!(
-        serving_linux,
-        vec![healthy],
-        "only the doomed master's links go"
-    );
+    assert_eq!(serving_linux, vec![healthy], "only the doomed master's links go");
     assert_eq!(registry.masters_serving(mac).count(), 0);
     assert!(registry.services().all(|service| service.owner.is_none()));
     let finished = registry.build(build).expect("build exists");
@@ -174,52 +122,26 @@ fn a_stopped_master_gives_everything_back_in_order() {
 
 #[test]
 fn an_expired_master_gives_everything_back_too() {
-    let Cluster {
-        mut scenario,
-        doomed,
-        healthy,
-        running_request,
-        build,
-        ..
-    } = cluster();
+    let Cluster { mut scenario, doomed, healthy, running_request, build, .. } = cluster();
     scenario.at_secs(400);
     scenario.master_active("healthy:/srv");
     scenario.at_secs(602);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![doomed]))));
     assert!(drained.events.contains(&RegistryEvent::MasterStopped {
         master: doomed,
         name: "doomed:/srv".into(),
         cause: StopCause::Expired,
     }));
-    assert_eq!(
-        scenario.registry.build(build).and_then(|b| b.results),
-        Some(Results::RETRY)
-    );
-    assert_eq!(
-        scenario
-            .registry
-            .build_request(running_request)
-            .and_then(|r| r.claimed_by),
-        None
-    );
+    assert_eq!(scenario.registry.build(build).and_then(|b| b.results), Some(Results::RETRY));
+    assert_eq!(scenario.registry.build_request(running_request).and_then(|r| r.claimed_by), None);
     // The freed request can be claimed by the survivor at once.
-    scenario.ok(Command::ClaimBuildRequests {
-        master: healthy,
-        requests: vec![running_request],
-    });
+    scenario.ok(Command::ClaimBuildRequests { master: healthy, requests: vec![running_request] });
 }
 
 #[test]
 fn released_services_can_be_claimed_by_another_master() {
-    let Cluster {
-        mut scenario,
-        doomed,
-        healthy,
-        ..
-    } = cluster();
+    let Cluster { mut scenario, doomed, healthy, .. } = cluster();
     let taken = Command::ClaimService {
         master: healthy,
         kind: ServiceKind::Scheduler,
@@ -235,26 +157,12 @@ fn released_services_can_be_claimed_by_another_master() {
 
 #[test]
 fn an_inactive_master_is_refused_everything_but_master_active() {
-    let Cluster {
-        mut scenario,
-        doomed,
-        running_request,
-        ..
-    } = cluster();
+    let Cluster { mut scenario, doomed, running_request, .. } = cluster();
     scenario.ok(Command::MasterStopped { master: doomed });
     let refusals = [
-        Command::SetBuilderList {
-            master: doomed,
-            builder_names: vec!["linux".into()],
-        },
-        Command::ClaimBuildRequests {
-            master: doomed,
-            requests: vec![running_request],
-        },
-        Command::SubmitBuildRequest {
-            master: doomed,
-            builder_name: "linux".into(),
-        },
+        Command::SetBuilderList { master: doomed, builder_names: vec!["linux".into()] },
+        Command::ClaimBuildRequests { master: doomed, requests: vec![running_request] },
+        Command::SubmitBuildRequest { master: doomed, builder_name: "linux".into() },
         Command::ClaimService {
             master: doomed,
             kind: ServiceKind::Scheduler,
@@ -267,10 +175,7 @@ fn an_inactive_master_is_refused_everything_but_master_active() {
         },
     ];
     for command in refusals {
-        assert_eq!(
-            scenario.refused(command),
-            rollcall_core::CommandError::MasterInactive(doomed)
-        );
+        assert_eq!(scenario.refused(command), rollcall_core::CommandError::MasterInactive(doomed));
     }
 }
 
@@ -289,10 +194,7 @@ fn forced_housekeeping_cleans_up_after_inactive_masters_found_on_disk() {
             id: BuilderId(1),
             name: "linux".into(),
         }),
-        Record::BuilderMaster {
-            builder: BuilderId(1),
-            master: MasterId(1),
-        },
+        Record::BuilderMaster { builder: BuilderId(1), master: MasterId(1) },
         Record::BuildRequest(BuildRequestRecord {
             id: BuildRequestId(1),
             builder: BuilderId(1),
@@ -308,25 +210,15 @@ fn forced_housekeeping_cleans_up_after_inactive_masters_found_on_disk() {
     let mut scenario = RegistryScenario::with(registry);
     scenario.at_secs(10);
 
-    let plain = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
-    assert!(
-        plain.events.is_empty(),
-        "without force, inactive masters are left alone"
-    );
+    let plain = scenario.run(Command::ExpireMasters { force_housekeeping: false });
+    assert!(plain.events.is_empty(), "without force, inactive masters are left alone");
 
-    let forced = scenario.run(Command::ExpireMasters {
-        force_housekeeping: true,
-    });
+    let forced = scenario.run(Command::ExpireMasters { force_housekeeping: true });
     assert_eq!(forced.reply, Some(Ok(Reply::Expired(vec![]))));
     assert_eq!(
         forced.events,
         vec![
-            RegistryEvent::BuilderStopped {
-                builder: BuilderId(1),
-                master: MasterId(1)
-            },
+            RegistryEvent::BuilderStopped { builder: BuilderId(1), master: MasterId(1) },
             RegistryEvent::BuildRequestUnclaimed {
                 request: BuildRequestId(1),
                 master: MasterId(1)
@@ -334,11 +226,5 @@ fn forced_housekeeping_cleans_up_after_inactive_masters_found_on_disk() {
         ],
         "housekeeping of an already inactive master announces no second stop"
     );
-    assert_eq!(
-        scenario
-            .registry
-            .build_request(BuildRequestId(1))
-            .and_then(|r| r.claimed_by),
-        None
-    );
+    assert_eq!(scenario.registry.build_request(BuildRequestId(1)).and_then(|r| r.claimed_by), None);
 }

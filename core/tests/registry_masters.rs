@@ -27,9 +27,7 @@ fn fillers_then(rows: &[(u64, &'static str, bool, u64)]) -> Vec<(u64, &'static s
         "filler:12",
         "filler:13",
     ];
-    let mut all: Vec<_> = (1..first)
-        .map(|id| (id, names[id as usize - 1], false, 0))
-        .collect();
+    let mut all: Vec<_> = (1..first).map(|id| (id, names[id as usize - 1], false, 0)).collect();
     all.extend_from_slice(rows);
     all
 }
@@ -40,9 +38,7 @@ fn master_active_revives_an_inactive_master_and_announces_it_once() {
     // last_active 60, and exactly one masters/13/started.
     let mut scenario = RegistryScenario::with_masters(&fillers_then(&[(13, "myname", false, 0)]));
     scenario.at_secs(60);
-    let drained = scenario.run(Command::MasterActive {
-        name: "myname".into(),
-    });
+    let drained = scenario.run(Command::MasterActive { name: "myname".into() });
 
     assert_eq!(drained.reply, Some(Ok(Reply::Master(MasterId(13)))));
     let expected = MasterRecord {
@@ -54,10 +50,7 @@ fn master_active_revives_an_inactive_master_and_announces_it_once() {
     assert_eq!(scenario.master(MasterId(13)), expected);
     assert_eq!(
         drained.events,
-        vec![RegistryEvent::MasterStarted {
-            master: MasterId(13),
-            name: "myname".into()
-        }]
+        vec![RegistryEvent::MasterStarted { master: MasterId(13), name: "myname".into() }]
     );
     assert_eq!(drained.changes, vec![Change::Put(Record::Master(expected))]);
     assert_eq!(scenario.master(MasterId(13)).last_active.as_secs(), 60);
@@ -68,9 +61,7 @@ fn heartbeat_of_an_active_master_updates_last_active_without_an_event() {
     let mut scenario = RegistryScenario::new();
     let id = scenario.master_active("a:/srv");
     scenario.at_secs(30);
-    let drained = scenario.run(Command::MasterActive {
-        name: "a:/srv".into(),
-    });
+    let drained = scenario.run(Command::MasterActive { name: "a:/srv".into() });
     assert!(drained.events.is_empty(), "{:?}", drained.events);
     assert_eq!(scenario.master(id).last_active, Timestamp::from_secs(30));
     assert_eq!(drained.changes.len(), 1, "the new last_active is persisted");
@@ -82,19 +73,12 @@ fn a_second_master_active_after_a_stop_announces_started_again() {
     scenario.at_secs(60);
     scenario.master_active("myname");
     scenario.at_secs(70);
-    scenario.ok(Command::MasterStopped {
-        master: MasterId(13),
-    });
+    scenario.ok(Command::MasterStopped { master: MasterId(13) });
     scenario.at_secs(80);
-    let drained = scenario.run(Command::MasterActive {
-        name: "myname".into(),
-    });
+    let drained = scenario.run(Command::MasterActive { name: "myname".into() });
     assert_eq!(
         drained.events,
-        vec![RegistryEvent::MasterStarted {
-            master: MasterId(13),
-            name: "myname".into()
-        }]
+        vec![RegistryEvent::MasterStarted { master: MasterId(13), name: "myname".into() }]
     );
     assert!(scenario.master(MasterId(13)).active);
 }
@@ -108,12 +92,8 @@ fn expire_stops_only_the_silent_active_master_and_keeps_its_last_active() {
         (15, "other:/b", true, 0),
     ]));
     scenario.at_secs(660);
-    scenario.ok(Command::MasterStopped {
-        master: MasterId(15),
-    });
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    scenario.ok(Command::MasterStopped { master: MasterId(15) });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
 
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![MasterId(14)]))));
     assert_eq!(
@@ -126,11 +106,7 @@ fn expire_stops_only_the_silent_active_master_and_keeps_its_last_active() {
     );
     let fourteen = scenario.master(MasterId(14));
     assert!(!fourteen.active);
-    assert_eq!(
-        fourteen.last_active,
-        Timestamp::EPOCH,
-        "expiry keeps last_active"
-    );
+    assert_eq!(fourteen.last_active, Timestamp::EPOCH, "expiry keeps last_active");
     assert!(!scenario.master(MasterId(15)).active);
 }
 
@@ -144,17 +120,13 @@ fn the_expiry_boundary_is_inclusive() {
 
     // At t=600 s, `edge` is exactly 600 s old: still alive.
     scenario.at_secs(600);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![]))));
     assert!(scenario.master(edge).active);
 
     // One second later it is older than the window; `younger` is now exactly 600 s old.
     scenario.at_secs(601);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![edge]))));
     assert!(!scenario.master(edge).active);
     assert!(scenario.master(younger).active);
@@ -164,16 +136,11 @@ fn the_expiry_boundary_is_inclusive() {
 fn master_stopped_on_an_inactive_master_does_nothing() {
     let mut scenario = RegistryScenario::with_masters(&[(1, "gone:/srv", false, 5)]);
     scenario.at_secs(100);
-    let drained = scenario.run(Command::MasterStopped {
-        master: MasterId(1),
-    });
+    let drained = scenario.run(Command::MasterStopped { master: MasterId(1) });
     assert_eq!(drained.reply, Some(Ok(Reply::Done)));
     assert!(drained.events.is_empty());
     assert!(drained.changes.is_empty());
-    assert_eq!(
-        scenario.master(MasterId(1)).last_active,
-        Timestamp::from_secs(5)
-    );
+    assert_eq!(scenario.master(MasterId(1)).last_active, Timestamp::from_secs(5));
 }
 
 #[test]
@@ -201,10 +168,7 @@ fn names_differing_only_in_case_are_different_masters() {
     let upper = scenario.master_active("HOST:/srv");
     assert_ne!(lower, upper);
     assert_eq!(scenario.registry.master_count(), 2);
-    assert_eq!(
-        scenario.registry.master_by_name("HOST:/srv").map(|m| m.id),
-        Some(upper)
-    );
+    assert_eq!(scenario.registry.master_by_name("HOST:/srv").map(|m| m.id), Some(upper));
 }
 
 #[test]
@@ -215,25 +179,18 @@ fn ids_start_at_one_increase_and_survive_stops() {
     scenario.ok(Command::MasterStopped { master: first });
     let third = scenario.master_active("c");
     let again = scenario.master_active("a");
-    assert_eq!(
-        (first, second, third, again),
-        (MasterId(1), MasterId(2), MasterId(3), first)
-    );
+    assert_eq!((first, second, third, again), (MasterId(1), MasterId(2), MasterId(3), first));
 }
 
 #[test]
 fn unknown_masters_and_bad_names_are_refused_without_side_effects() {
     let mut scenario = RegistryScenario::new();
     assert_eq!(
-        scenario.refused(Command::MasterStopped {
-            master: MasterId(7)
-        }),
+        scenario.refused(Command::MasterStopped { master: MasterId(7) }),
         CommandError::UnknownMaster(MasterId(7))
     );
     assert_eq!(
-        scenario.refused(Command::MasterActive {
-            name: String::new()
-        }),
+        scenario.refused(Command::MasterActive { name: String::new() }),
         CommandError::EmptyName
     );
     let long = "x".repeat(rollcall_core::MAX_NAME_BYTES + 1);
@@ -247,38 +204,22 @@ fn unknown_masters_and_bad_names_are_refused_without_side_effects() {
 #[test]
 fn poll_timeout_names_the_first_expiry_and_handle_timeout_is_idempotent() {
     let mut scenario = RegistryScenario::new();
-    assert_eq!(
-        scenario.registry.poll_timeout(),
-        None,
-        "no active master, no deadline"
-    );
+    assert_eq!(scenario.registry.poll_timeout(), None, "no active master, no deadline");
     scenario.at_secs(5);
     let early = scenario.master_active("early");
     scenario.at_secs(8);
     let late = scenario.master_active("late");
-    assert_eq!(
-        scenario.registry.poll_timeout(),
-        Some(Timestamp::from_millis(605_001))
-    );
+    assert_eq!(scenario.registry.poll_timeout(), Some(Timestamp::from_millis(605_001)));
 
     scenario.at_millis(605_000);
-    assert!(
-        scenario.timeout().events.is_empty(),
-        "exactly the window old is alive"
-    );
+    assert!(scenario.timeout().events.is_empty(), "exactly the window old is alive");
     scenario.at_millis(605_001);
     let fired = scenario.timeout();
     assert_eq!(fired.events.len(), 1);
     assert!(!scenario.master(early).active);
-    assert!(
-        scenario.timeout().events.is_empty(),
-        "a second call finds nothing more"
-    );
+    assert!(scenario.timeout().events.is_empty(), "a second call finds nothing more");
     assert!(scenario.master(late).active);
-    assert_eq!(
-        scenario.registry.poll_timeout(),
-        Some(Timestamp::from_millis(608_001))
-    );
+    assert_eq!(scenario.registry.poll_timeout(), Some(Timestamp::from_millis(608_001)));
 }
 
 #[test]
@@ -287,10 +228,7 @@ fn a_heartbeat_postpones_the_deadline() {
     let id = scenario.master_active("m");
     scenario.at_secs(500);
     scenario.master_active("m");
-    assert_eq!(
-        scenario.registry.poll_timeout(),
-        Some(Timestamp::from_millis(1_100_001))
-    );
+    assert_eq!(scenario.registry.poll_timeout(), Some(Timestamp::from_millis(1_100_001)));
     scenario.at_secs(700);
     assert!(scenario.timeout().events.is_empty());
     assert!(scenario.master(id).active);
@@ -319,9 +257,7 @@ fn expiry_of_many_masters_goes_oldest_first_then_by_id() {
     scenario.at_secs(2);
     scenario.master_active("b");
     scenario.at_secs(700);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![b, c]))));
 }
 
@@ -341,31 +277,18 @@ fn many_heartbeats_keep_exactly_the_live_masters_active() {
         }
     }
     scenario.at_secs(700);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
-    let Some(Ok(Reply::Expired(expired))) = drained.reply else {
-        panic!("{drained:?}")
-    };
-    let expected: Vec<MasterId> = (0..50)
-        .filter(|i| i % 2 == 1)
-        .map(|i| MasterId(i + 1))
-        .collect();
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
+    let Some(Ok(Reply::Expired(expired))) = drained.reply else { panic!("{drained:?}") };
+    let expected: Vec<MasterId> = (0..50).filter(|i| i % 2 == 1).map(|i| MasterId(i + 1)).collect();
     assert_eq!(expired, expected);
     assert_eq!(scenario.registry.active_master_count(), 25);
     // The even masters last beat at t=299: alive at 899, expired at 900.
     scenario.at_secs(899);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
     assert_eq!(drained.reply, Some(Ok(Reply::Expired(vec![]))));
     scenario.at_secs(900);
-    let drained = scenario.run(Command::ExpireMasters {
-        force_housekeeping: false,
-    });
-    let Some(Ok(Reply::Expired(expired))) = drained.reply else {
-        panic!("{drained:?}")
-    };
+    let drained = scenario.run(Command::ExpireMasters { force_housekeeping: false });
+    let Some(Ok(Reply::Expired(expired))) = drained.reply else { panic!("{drained:?}") };
     assert_eq!(expired.len(), 25);
     assert_eq!(scenario.registry.active_master_count(), 0);
     assert_eq!(scenario.registry.poll_timeout(), None);

@@ -40,10 +40,7 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
         token += 1;
         registry.handle(
             Timestamp::from_secs(seconds),
-            RegistryInput {
-                token: ReplyToken(token),
-                command,
-            },
+            RegistryInput { token: ReplyToken(token), command },
         );
         let drained = drain_registry(registry);
         assert!(matches!(drained.reply, Some(Ok(_))), "{drained:?}");
@@ -55,51 +52,24 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
     run(
         &mut registry,
         2,
-        Command::SetBuilderList {
-            master: a,
-            builder_names: vec!["x".into(), "y".into()],
-        },
+        Command::SetBuilderList { master: a, builder_names: vec!["x".into(), "y".into()] },
     );
     run(
         &mut registry,
         2,
-        Command::SetConfiguredWorkers {
-            master: a,
-            worker_names: vec!["w".into()],
-        },
+        Command::SetConfiguredWorkers { master: a, worker_names: vec!["w".into()] },
     );
     run(
         &mut registry,
         3,
-        Command::ClaimService {
-            master: b,
-            kind: ServiceKind::Scheduler,
-            name: "s".into(),
-        },
+        Command::ClaimService { master: b, kind: ServiceKind::Scheduler, name: "s".into() },
     );
-    run(
-        &mut registry,
-        4,
-        Command::SubmitBuildRequest {
-            master: b,
-            builder_name: "x".into(),
-        },
-    );
-    run(
-        &mut registry,
-        4,
-        Command::SubmitBuildRequest {
-            master: b,
-            builder_name: "y".into(),
-        },
-    );
+    run(&mut registry, 4, Command::SubmitBuildRequest { master: b, builder_name: "x".into() });
+    run(&mut registry, 4, Command::SubmitBuildRequest { master: b, builder_name: "y".into() });
     run(
         &mut registry,
         5,
-        Command::ClaimBuildRequests {
-            master: a,
-            requests: vec![rollcall_core::BuildRequestId(1)],
-        },
+        Command::ClaimBuildRequests { master: a, requests: vec![rollcall_core::BuildRequestId(1)] },
     );
     run(
         &mut registry,
@@ -137,14 +107,7 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
             connection: ConnectionId(3),
         },
     );
-    run(
-        &mut registry,
-        10,
-        Command::SetBuilderList {
-            master: a,
-            builder_names: vec!["x".into()],
-        },
-    );
+    run(&mut registry, 10, Command::SetBuilderList { master: a, builder_names: vec!["x".into()] });
     run(&mut registry, 11, Command::MasterStopped { master: b });
     registry
 }
@@ -156,19 +119,14 @@ fn persisted_changes_rebuild_the_same_registry() {
     let on_disk: Vec<Record> = disk.rows.values().cloned().collect();
     let mut expected = original.records();
     expected.sort_by_key(Record::key);
-    assert_eq!(
-        on_disk, expected,
-        "the change stream and the state agree row for row"
-    );
+    assert_eq!(on_disk, expected, "the change stream and the state agree row for row");
 
     let recovered = Registry::recover(RegistryConfig::default(), on_disk).expect("recovers");
     assert_eq!(recovered.records(), original.records());
     assert_eq!(recovered.poll_timeout(), original.poll_timeout());
     assert_eq!(recovered.active_master_count(), 1);
     assert!(
-        recovered
-            .workers()
-            .all(|worker| worker.connected_to.is_empty()),
+        recovered.workers().all(|worker| worker.connected_to.is_empty()),
         "connection records describe sockets and do not survive a restart"
     );
 }
@@ -182,22 +140,16 @@ fn a_recovered_registry_never_reuses_ids_and_keeps_numbering_builds() {
     let mut scenario = RegistryScenario::with(recovered);
     scenario.at_secs(20);
     assert_eq!(scenario.master_active("c"), MasterId(3));
-    let Reply::BuildRequest(request) = scenario.ok(Command::SubmitBuildRequest {
-        master: MasterId(1),
-        builder_name: "x".into(),
-    }) else {
+    let Reply::BuildRequest(request) =
+        scenario.ok(Command::SubmitBuildRequest { master: MasterId(1), builder_name: "x".into() })
+    else {
         panic!("expected a request")
     };
     assert_eq!(request, rollcall_core::BuildRequestId(3));
-    scenario.ok(Command::ClaimBuildRequests {
-        master: MasterId(1),
-        requests: vec![request],
-    });
-    let Reply::Build(build) = scenario.ok(Command::StartBuild {
-        master: MasterId(1),
-        request,
-        worker_name: "w".into(),
-    }) else {
+    scenario.ok(Command::ClaimBuildRequests { master: MasterId(1), requests: vec![request] });
+    let Reply::Build(build) =
+        scenario.ok(Command::StartBuild { master: MasterId(1), request, worker_name: "w".into() })
+    else {
         panic!("expected a build")
     };
     assert_eq!(build, rollcall_core::BuildId(3));
@@ -219,10 +171,7 @@ fn a_recovered_registry_keeps_expiring_on_schedule() {
     let recovered =
         Registry::recover(RegistryConfig::default(), disk.rows.into_values()).expect("recovers");
     // Master `a` last beat at t=1 s; `b` is stopped.
-    assert_eq!(
-        recovered.poll_timeout(),
-        Some(Timestamp::from_millis(601_001))
-    );
+    assert_eq!(recovered.poll_timeout(), Some(Timestamp::from_millis(601_001)));
     assert_eq!(original.poll_timeout(), recovered.poll_timeout());
     let mut scenario = RegistryScenario::with(recovered);
     scenario.at_millis(601_001);
@@ -245,26 +194,17 @@ fn rows_the_registry_could_not_have_written_are_refused() {
     let config = RegistryConfig::default();
     assert_eq!(
         Registry::recover(config, vec![master(2, "b")]).err(),
-        Some(RecoveryError::IdGap {
-            kind: "master",
-            missing: 1
-        })
+        Some(RecoveryError::IdGap { kind: "master", missing: 1 })
     );
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), master(2, "a")]).err(),
-        Some(RecoveryError::DuplicateName {
-            kind: "master",
-            name: "a".into()
-        })
+        Some(RecoveryError::DuplicateName { kind: "master", name: "a".into() })
     );
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), master(1, "a")]).err(),
         Some(RecoveryError::DuplicateKey(RecordKey::Master(MasterId(1))))
     );
-    let link = Record::BuilderMaster {
-        builder: rollcall_core::BuilderId(1),
-        master: MasterId(1),
-    };
+    let link = Record::BuilderMaster { builder: rollcall_core::BuilderId(1), master: MasterId(1) };
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), link.clone()]).err(),
         Some(RecoveryError::DanglingReference {

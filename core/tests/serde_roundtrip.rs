@@ -23,23 +23,14 @@ fn registry_inputs_and_outputs_round_trip() {
     let mut registry = Registry::new(RegistryConfig::default());
     let commands = vec![
         Command::MasterActive { name: "m".into() },
-        Command::SetBuilderList {
-            master: MasterId(1),
-            builder_names: vec!["b".into()],
-        },
-        Command::SetConfiguredWorkers {
-            master: MasterId(1),
-            worker_names: vec!["w".into()],
-        },
+        Command::SetBuilderList { master: MasterId(1), builder_names: vec!["b".into()] },
+        Command::SetConfiguredWorkers { master: MasterId(1), worker_names: vec!["w".into()] },
         Command::ClaimService {
             master: MasterId(1),
             kind: ServiceKind::ChangeSource,
             name: "s".into(),
         },
-        Command::SubmitBuildRequest {
-            master: MasterId(1),
-            builder_name: "b".into(),
-        },
+        Command::SubmitBuildRequest { master: MasterId(1), builder_name: "b".into() },
         Command::ClaimBuildRequests {
             master: MasterId(1),
             requests: vec![rollcall_core::BuildRequestId(1)],
@@ -58,12 +49,8 @@ fn registry_inputs_and_outputs_round_trip() {
             master: MasterId(1),
             requests: vec![rollcall_core::BuildRequestId(9)],
         },
-        Command::MasterStopped {
-            master: MasterId(1),
-        },
-        Command::ExpireMasters {
-            force_housekeeping: true,
-        },
+        Command::MasterStopped { master: MasterId(1) },
+        Command::ExpireMasters { force_housekeeping: true },
         Command::FinishBuild {
             master: MasterId(1),
             build: rollcall_core::BuildId(1),
@@ -72,18 +59,13 @@ fn registry_inputs_and_outputs_round_trip() {
     ];
     let mut outputs: Vec<RegistryOutput> = Vec::new();
     for (token, command) in commands.into_iter().enumerate() {
-        let input = RegistryInput {
-            token: ReplyToken(token as u64),
-            command,
-        };
+        let input = RegistryInput { token: ReplyToken(token as u64), command };
         round_trips(&input);
         registry.handle(Timestamp::from_secs(token as u64), input);
         outputs.extend(std::iter::from_fn(|| registry.poll_output()));
     }
     assert!(outputs.len() > 20);
-    assert!(outputs
-        .iter()
-        .any(|o| matches!(o, RegistryOutput::Reply { result: Err(_), .. })));
+    assert!(outputs.iter().any(|o| matches!(o, RegistryOutput::Reply { result: Err(_), .. })));
     outputs.iter().for_each(round_trips);
     registry.records().iter().for_each(round_trips);
 }
@@ -107,13 +89,8 @@ fn gateway_inputs_and_outputs_round_trip() {
             worker: "x".into(),
             password: Password::new("pw"),
         },
-        GatewayInput::Keepalive {
-            connection: ConnectionId(1),
-        },
-        GatewayInput::Pong {
-            connection: ConnectionId(1),
-            nonce: 3,
-        },
+        GatewayInput::Keepalive { connection: ConnectionId(1) },
+        GatewayInput::Pong { connection: ConnectionId(1), nonce: 3 },
         GatewayInput::Reconfig {
             config: GatewayConfig::default(),
             roster: roster(&[worker("w", "pw", &["c"])]),
@@ -123,9 +100,7 @@ fn gateway_inputs_and_outputs_round_trip() {
             worker: "w".into(),
             password: Password::new("pw"),
         },
-        GatewayInput::Closed {
-            connection: ConnectionId(3),
-        },
+        GatewayInput::Closed { connection: ConnectionId(3) },
     ];
     let mut outputs: Vec<GatewayOutput> = Vec::new();
     for input in inputs {

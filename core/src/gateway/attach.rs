@@ -72,10 +72,7 @@ impl Gateway {
             new,
             Connection {
                 worker: Arc::clone(name),
-                state: ConnectionState::WaitingForPing {
-                    ping_sent_at: now,
-                    nonce,
-                },
+                state: ConnectionState::WaitingForPing { ping_sent_at: now, nonce },
             },
         );
         self.slot_mut(name).waiting = Some(new);
@@ -93,11 +90,7 @@ impl Gateway {
         if !self.refresh_attached(connection) {
             return;
         }
-        let Some(name) = self
-            .connections
-            .get(&connection)
-            .map(|c| Arc::clone(&c.worker))
-        else {
+        let Some(name) = self.connections.get(&connection).map(|c| Arc::clone(&c.worker)) else {
             return;
         };
         let Some(waiting) = self.slot_mut(&name).waiting else {
@@ -111,12 +104,7 @@ impl Gateway {
             return;
         }
         // The old connection is alive: it keeps the worker and the newcomer is refused.
-        self.send(
-            waiting,
-            ToWorker::Rejected {
-                reason: RejectReason::DuplicateConnection,
-            },
-        );
+        self.send(waiting, ToWorker::Rejected { reason: RejectReason::DuplicateConnection });
         self.close(waiting, CloseReason::DuplicateRejected);
         self.connections.remove(&waiting);
         self.slot_mut(&name).waiting = None;
@@ -175,11 +163,7 @@ impl Gateway {
             return;
         };
         let slot = self.slot_mut(&removed.worker);
-        assert_eq!(
-            slot.waiting,
-            Some(connection),
-            "a waiting connection is its slot's"
-        );
+        assert_eq!(slot.waiting, Some(connection), "a waiting connection is its slot's");
         slot.waiting = None;
     }
 
@@ -192,15 +176,9 @@ impl Gateway {
                 state: ConnectionState::Attached { last_heard: now },
             },
         );
-        assert!(
-            previous.is_none(),
-            "attach is given a connection the gateway does not hold"
-        );
+        assert!(previous.is_none(), "attach is given a connection the gateway does not hold");
         let slot = self.slot_mut(name);
-        assert!(
-            slot.attached.is_none(),
-            "a worker is attached through one connection at most"
-        );
+        assert!(slot.attached.is_none(), "a worker is attached through one connection at most");
         slot.attached = Some(connection);
         slot.disconnected_since = None;
         slot.missing_reported = false;
@@ -210,10 +188,7 @@ impl Gateway {
         self.keepalive_deadlines.push(now, connection);
         self.send(connection, ToWorker::Welcome);
         self.send(connection, ToWorker::BuilderList { builders });
-        self.emit(GatewayEvent::Attached {
-            worker: name.to_string(),
-            connection,
-        });
+        self.emit(GatewayEvent::Attached { worker: name.to_string(), connection });
     }
 
     /// Forgets an attached connection (the caller closes it, if it is not already gone).
@@ -225,11 +200,7 @@ impl Gateway {
         };
         let name = removed.worker;
         let slot = self.slot_mut(&name);
-        assert_eq!(
-            slot.attached,
-            Some(connection),
-            "only the attached connection detaches"
-        );
+        assert_eq!(slot.attached, Some(connection), "only the attached connection detaches");
         slot.attached = None;
         slot.pushed_builders = None;
         slot.disconnected_since = Some(now);
@@ -237,11 +208,7 @@ impl Gateway {
         let waiting = slot.waiting.take();
         self.attached_count -= 1;
         self.missing_deadlines.push(now, Arc::clone(&name));
-        self.emit(GatewayEvent::Detached {
-            worker: name.to_string(),
-            connection,
-            reason,
-        });
+        self.emit(GatewayEvent::Detached { worker: name.to_string(), connection, reason });
 
         if let Some(waiting) = waiting {
             self.connections.remove(&waiting);
@@ -269,11 +236,7 @@ impl Gateway {
         self.send(connection, ToWorker::Rejected { reason });
         self.close(connection, close_reason);
         let worker = truncated(worker, MAX_NAME_BYTES);
-        self.emit(GatewayEvent::Rejected {
-            worker,
-            connection,
-            cause,
-        });
+        self.emit(GatewayEvent::Rejected { worker, connection, cause });
     }
 
     pub(super) fn slot_mut(&mut self, name: &str) -> &mut super::WorkerSlot {

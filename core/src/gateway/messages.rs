@@ -10,25 +10,15 @@ use crate::{ConnectionId, DuplicatePolicy, GatewayConfig, Password, Roster};
 pub enum GatewayInput {
     /// A worker's Hello arrived on a new connection (the transport has checked the protocol
     /// version and the role). The Gateway authenticates it and attaches or rejects it.
-    Hello {
-        connection: ConnectionId,
-        worker: String,
-        password: Password,
-    },
+    Hello { connection: ConnectionId, worker: String, password: Password },
     /// The worker on `connection` is alive.
     Keepalive { connection: ConnectionId },
     /// The worker answered a [`ToWorker::Ping`], echoing its nonce.
-    Pong {
-        connection: ConnectionId,
-        nonce: u64,
-    },
+    Pong { connection: ConnectionId, nonce: u64 },
     /// The transport is gone (the peer closed it, or a close the Gateway asked for is done).
     Closed { connection: ConnectionId },
     /// Replace the roster and settings, all or nothing.
-    Reconfig {
-        config: GatewayConfig,
-        roster: Roster,
-    },
+    Reconfig { config: GatewayConfig, roster: Roster },
 }
 
 /// What the Gateway asks its driver to do, in order.
@@ -106,22 +96,11 @@ pub enum RejectionCause {
 #[serde(rename_all = "snake_case")]
 pub enum GatewayEvent {
     /// Buildbot's `workers/<id>/connected`.
-    Attached {
-        worker: String,
-        connection: ConnectionId,
-    },
+    Attached { worker: String, connection: ConnectionId },
     /// Buildbot's `workers/<id>/disconnected`.
-    Detached {
-        worker: String,
-        connection: ConnectionId,
-        reason: CloseReason,
-    },
+    Detached { worker: String, connection: ConnectionId, reason: CloseReason },
     /// A Hello was refused. `worker` is the name offered (never the password).
-    Rejected {
-        worker: String,
-        connection: ConnectionId,
-        cause: RejectionCause,
-    },
+    Rejected { worker: String, connection: ConnectionId, cause: RejectionCause },
     /// Two connections claimed one worker; `kept` survives, `dropped` was closed.
     DuplicateResolved {
         worker: String,
@@ -132,11 +111,7 @@ pub enum GatewayEvent {
     /// Buildbot's `workers/<id>/missing`: disconnected for longer than the missing timeout.
     Missing { worker: String },
     /// A reconfig was applied. Names are sorted.
-    Reconfigured {
-        added: Vec<String>,
-        removed: Vec<String>,
-        builders_changed: Vec<String>,
-    },
+    Reconfigured { added: Vec<String>, removed: Vec<String>, builders_changed: Vec<String> },
     /// A reconfig was refused and changed nothing.
     ReconfigRejected { reason: String },
 }

@@ -121,11 +121,7 @@ impl Gateway {
     pub fn handle(&mut self, now: Timestamp, input: GatewayInput) {
         self.clock.advance(now);
         match input {
-            GatewayInput::Hello {
-                connection,
-                worker,
-                password,
-            } => {
+            GatewayInput::Hello { connection, worker, password } => {
                 self.handle_hello(connection, worker, &password);
             }
             GatewayInput::Keepalive { connection } => self.handle_keepalive(connection),
@@ -182,11 +178,8 @@ impl Gateway {
 
     /// Every configured worker's name, sorted.
     pub fn configured_workers(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .slots
-            .values()
-            .map(|slot| slot.config.name.clone())
-            .collect();
+        let mut names: Vec<String> =
+            self.slots.values().map(|slot| slot.config.name.clone()).collect();
         names.sort();
         names
     }
@@ -197,15 +190,11 @@ impl Gateway {
     }
 
     fn send(&mut self, connection: ConnectionId, message: ToWorker) {
-        self.outputs.push_back(GatewayOutput::Send {
-            connection,
-            message,
-        });
+        self.outputs.push_back(GatewayOutput::Send { connection, message });
     }
 
     fn close(&mut self, connection: ConnectionId, reason: CloseReason) {
-        self.outputs
-            .push_back(GatewayOutput::Close { connection, reason });
+        self.outputs.push_back(GatewayOutput::Close { connection, reason });
     }
 
     fn emit(&mut self, event: GatewayEvent) {

@@ -17,12 +17,8 @@ impl Gateway {
         }
         self.config = config;
 
-        let mut removed: Vec<Arc<str>> = self
-            .slots
-            .keys()
-            .filter(|name| roster.get(name).is_none())
-            .map(Arc::clone)
-            .collect();
+        let mut removed: Vec<Arc<str>> =
+            self.slots.keys().filter(|name| roster.get(name).is_none()).map(Arc::clone).collect();
         removed.sort();
         for name in &removed {
             let slot = self.slot_mut(name);

@@ -24,11 +24,7 @@ impl WorkerConfig {
     pub fn new(name: impl Into<String>, password: Password, builders: Vec<String>) -> Self {
         let mut builders = builders;
         builders.sort();
-        WorkerConfig {
-            name: name.into(),
-            password,
-            builders: builders.into(),
-        }
+        WorkerConfig { name: name.into(), password, builders: builders.into() }
     }
 }
 
@@ -66,20 +62,14 @@ impl std::fmt::Display for RosterError {
                 "the password of worker {worker:?} is longer than {MAX_PASSWORD_BYTES} bytes"
             ),
             RosterError::EmptyBuilderName { worker } => {
-                write!(
-                    formatter,
-                    "worker {worker:?} lists a builder with an empty name"
-                )
+                write!(formatter, "worker {worker:?} lists a builder with an empty name")
             }
             RosterError::BuilderNameTooLong { worker } => write!(
                 formatter,
                 "worker {worker:?} lists a builder name longer than {MAX_NAME_BYTES} bytes"
             ),
             RosterError::DuplicateBuilder { worker, builder } => {
-                write!(
-                    formatter,
-                    "worker {worker:?} lists builder {builder:?} twice"
-                )
+                write!(formatter, "worker {worker:?} lists builder {builder:?} twice")
             }
             RosterError::TooManyBuilders { worker, count } => write!(
                 formatter,
@@ -106,9 +96,7 @@ impl Roster {
     /// A [`RosterError`] naming the first problem found.
     pub fn new(workers: Vec<WorkerConfig>) -> Result<Roster, RosterError> {
         if workers.len() > MAX_ROSTER_WORKERS {
-            return Err(RosterError::TooManyWorkers {
-                count: workers.len(),
-            });
+            return Err(RosterError::TooManyWorkers { count: workers.len() });
         }
         let mut by_name = BTreeMap::new();
         for worker in workers {
@@ -159,14 +147,10 @@ fn validate_worker(worker: &WorkerConfig) -> Result<(), RosterError> {
         return Err(RosterError::EmptyWorkerName);
     }
     if worker.name.len() > MAX_NAME_BYTES {
-        return Err(RosterError::WorkerNameTooLong {
-            bytes: worker.name.len(),
-        });
+        return Err(RosterError::WorkerNameTooLong { bytes: worker.name.len() });
     }
     if worker.password.len() > MAX_PASSWORD_BYTES {
-        return Err(RosterError::PasswordTooLong {
-            worker: worker.name.clone(),
-        });
+        return Err(RosterError::PasswordTooLong { worker: worker.name.clone() });
     }
     if worker.builders.len() > MAX_BUILDERS_PER_WORKER {
         return Err(RosterError::TooManyBuilders {
@@ -177,14 +161,10 @@ fn validate_worker(worker: &WorkerConfig) -> Result<(), RosterError> {
     let mut seen = BTreeSet::new();
     for builder in worker.builders.iter() {
         if builder.is_empty() {
-            return Err(RosterError::EmptyBuilderName {
-                worker: worker.name.clone(),
-            });
+            return Err(RosterError::EmptyBuilderName { worker: worker.name.clone() });
         }
         if builder.len() > MAX_NAME_BYTES {
-            return Err(RosterError::BuilderNameTooLong {
-                worker: worker.name.clone(),
-            });
+            return Err(RosterError::BuilderNameTooLong { worker: worker.name.clone() });
         }
         if !seen.insert(builder) {
             return Err(RosterError::DuplicateBuilder {

@@ -27,18 +27,14 @@ impl Gateway {
             .ping_deadlines
             .front()
             .map(|(at, _)| (due(at, self.config.ping_timeout_ms), DeadlineKind::Ping));
-        let keepalive = self.keepalive_deadlines.front().map(|(at, _)| {
-            (
-                due(at, self.config.keepalive_timeout_ms),
-                DeadlineKind::Keepalive,
-            )
-        });
-        let missing = self.missing_deadlines.front().map(|(at, _)| {
-            (
-                due(at, self.config.missing_timeout_ms),
-                DeadlineKind::Missing,
-            )
-        });
+        let keepalive = self
+            .keepalive_deadlines
+            .front()
+            .map(|(at, _)| (due(at, self.config.keepalive_timeout_ms), DeadlineKind::Keepalive));
+        let missing = self
+            .missing_deadlines
+            .front()
+            .map(|(at, _)| (due(at, self.config.missing_timeout_ms), DeadlineKind::Missing));
         [ping, keepalive, missing].into_iter().flatten().min()
     }
 
@@ -70,9 +66,7 @@ impl Gateway {
                         unreachable!("a missing deadline was just found at the front");
                     };
                     self.slot_mut(&name).missing_reported = true;
-                    self.emit(GatewayEvent::Missing {
-                        worker: name.to_string(),
-                    });
+                    self.emit(GatewayEvent::Missing { worker: name.to_string() });
                 }
             }
         }
@@ -81,11 +75,7 @@ impl Gateway {
 
     /// The old connection did not answer in time: it is dropped and the newcomer attached.
     fn ping_unanswered(&mut self, waiting: ConnectionId) {
-        let Some(name) = self
-            .connections
-            .get(&waiting)
-            .map(|c| Arc::clone(&c.worker))
-        else {
+        let Some(name) = self.connections.get(&waiting).map(|c| Arc::clone(&c.worker)) else {
             unreachable!("live ping deadlines name waiting connections");
         };
         let Some(old) = self.slot_mut(&name).attached else {
@@ -104,24 +94,17 @@ impl Gateway {
         let slots = &self.slots;
         let waiting_count = connections.len() - self.attached_count;
         self.keepalive_deadlines
-            .compact_if_needed(self.attached_count, |at, c| {
-                keepalive_live(connections, at, c)
-            });
-        self.ping_deadlines
-            .compact_if_needed(waiting_count, |at, c| ping_live(connections, at, c));
-        self.missing_deadlines
-            .compact_if_needed(slots.len(), |at, n| missing_live(slots, at, n));
+            .compact_if_needed(self.attached_count, |at, c| keepalive_live(connections, at, c));
+        self.ping_deadlines.compact_if_needed(waiting_count, |at, c| ping_live(connections, at, c));
+        self.missing_deadlines.compact_if_needed(slots.len(), |at, n| missing_live(slots, at, n));
     }
 
     fn discard_stale_fronts(&mut self) {
         let connections = &self.connections;
         let slots = &self.slots;
-        self.keepalive_deadlines
-            .discard_stale_front(|at, c| keepalive_live(connections, at, c));
-        self.ping_deadlines
-            .discard_stale_front(|at, c| ping_live(connections, at, c));
-        self.missing_deadlines
-            .discard_stale_front(|at, n| missing_live(slots, at, n));
+        self.keepalive_deadlines.discard_stale_front(|at, c| keepalive_live(connections, at, c));
+        self.ping_deadlines.discard_stale_front(|at, c| ping_live(connections, at, c));
+        self.missing_deadlines.discard_stale_front(|at, n| missing_live(slots, at, n));
     }
 }
 

@@ -21,36 +21,22 @@ impl Registry {
         self.require_active(master_id)?;
         validate_distinct_names(&names)?;
 
-        let ids: Vec<BuilderId> = names
-            .into_iter()
-            .map(|name| self.find_or_create_builder(name))
-            .collect();
+        let ids: Vec<BuilderId> =
+            names.into_iter().map(|name| self.find_or_create_builder(name)).collect();
         let wanted: BTreeSet<BuilderId> = ids.iter().copied().collect();
         let current = self.master_row(master_id)?.builders.clone();
 
         for &builder in current.difference(&wanted) {
             self.builder_row_mut(builder).masters.remove(&master_id);
             self.master_mut(master_id)?.builders.remove(&builder);
-            self.persist(Change::Delete(RecordKey::BuilderMaster {
-                builder,
-                master: master_id,
-            }));
-            self.emit(RegistryEvent::BuilderStopped {
-                builder,
-                master: master_id,
-            });
+            self.persist(Change::Delete(RecordKey::BuilderMaster { builder, master: master_id }));
+            self.emit(RegistryEvent::BuilderStopped { builder, master: master_id });
         }
         for &builder in wanted.difference(&current) {
             self.builder_row_mut(builder).masters.insert(master_id);
             self.master_mut(master_id)?.builders.insert(builder);
-            self.persist(Change::Put(Record::BuilderMaster {
-                builder,
-                master: master_id,
-            }));
-            self.emit(RegistryEvent::BuilderStarted {
-                builder,
-                master: master_id,
-            });
+            self.persist(Change::Put(Record::BuilderMaster { builder, master: master_id }));
+            self.emit(RegistryEvent::BuilderStarted { builder, master: master_id });
         }
         Ok(Reply::Builders(ids))
     }
@@ -62,10 +48,7 @@ impl Registry {
             return id;
         }
         let id = BuilderId(self.builders.len() as u64 + 1);
-        let record = BuilderRecord {
-            id,
-            name: name.clone(),
-        };
+        let record = BuilderRecord { id, name: name.clone() };
         self.builders.push(Builder {
             record: record.clone(),
             masters: BTreeSet::new(),

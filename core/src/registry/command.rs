@@ -41,80 +41,38 @@ pub enum Command {
     ExpireMasters { force_housekeeping: bool },
     /// The master now serves exactly these builders (created by name on first mention).
     /// Replies [`Reply::Builders`] with their ids in the order given.
-    SetBuilderList {
-        master: MasterId,
-        builder_names: Vec<String>,
-    },
+    SetBuilderList { master: MasterId, builder_names: Vec<String> },
     /// The master now has exactly these workers in its configuration (created by name on
     /// first mention). Replies [`Reply::Done`].
-    SetConfiguredWorkers {
-        master: MasterId,
-        worker_names: Vec<String>,
-    },
+    SetConfiguredWorkers { master: MasterId, worker_names: Vec<String> },
     /// Take ownership of a scheduler or change source (created on first mention). Allowed
     /// when it is unowned, already ours, or its owner is inactive. Replies [`Reply::Service`].
-    ClaimService {
-        master: MasterId,
-        kind: ServiceKind,
-        name: String,
-    },
+    ClaimService { master: MasterId, kind: ServiceKind, name: String },
     /// Give up ownership of a service this master owns. Replies [`Reply::Done`].
-    ReleaseService {
-        master: MasterId,
-        service: ServiceId,
-    },
+    ReleaseService { master: MasterId, service: ServiceId },
     /// Submit a build request for a builder (created by name on first mention).
     /// Replies [`Reply::BuildRequest`].
-    SubmitBuildRequest {
-        master: MasterId,
-        builder_name: String,
-    },
+    SubmitBuildRequest { master: MasterId, builder_name: String },
     /// Claim build requests, all or none: each must exist, be incomplete and unclaimed.
     /// Replies [`Reply::Done`].
-    ClaimBuildRequests {
-        master: MasterId,
-        requests: Vec<BuildRequestId>,
-    },
+    ClaimBuildRequests { master: MasterId, requests: Vec<BuildRequestId> },
     /// Unclaim those of the given requests this master has claimed and not completed; the
     /// others are left alone. Replies [`Reply::Unclaimed`] with the ones unclaimed.
-    UnclaimBuildRequests {
-        master: MasterId,
-        requests: Vec<BuildRequestId>,
-    },
+    UnclaimBuildRequests { master: MasterId, requests: Vec<BuildRequestId> },
     /// Complete build requests, all or none: each must be claimed by this master and
     /// incomplete. Replies [`Reply::Done`].
-    CompleteBuildRequests {
-        master: MasterId,
-        requests: Vec<BuildRequestId>,
-        results: Results,
-    },
+    CompleteBuildRequests { master: MasterId, requests: Vec<BuildRequestId>, results: Results },
     /// Start a build for a request this master has claimed, on a worker (created by name on
     /// first mention). Replies [`Reply::Build`].
-    StartBuild {
-        master: MasterId,
-        request: BuildRequestId,
-        worker_name: String,
-    },
+    StartBuild { master: MasterId, request: BuildRequestId, worker_name: String },
     /// Finish a running build of this master. Replies [`Reply::Done`].
-    FinishBuild {
-        master: MasterId,
-        build: BuildId,
-        results: Results,
-    },
+    FinishBuild { master: MasterId, build: BuildId, results: Results },
     /// A worker attached to this master over `connection`. Replies [`Reply::Worker`].
-    WorkerConnected {
-        master: MasterId,
-        worker_name: String,
-        connection: ConnectionId,
-    },
+    WorkerConnected { master: MasterId, worker_name: String, connection: ConnectionId },
     /// The worker's `connection` to this master is gone. A record that names a newer
     /// connection is left alone, so a late report can never detach a replacement.
     /// Replies [`Reply::Done`].
-    WorkerDisconnected {
-        master: MasterId,
-        worker_name: String,
-        connection: ConnectionId,
-    },
+    WorkerDisconnected { master: MasterId, worker_name: String, connection: ConnectionId },
 }
 
 /// A successful answer to a [`Command`].
@@ -175,30 +133,18 @@ impl std::fmt::Display for CommandError {
         match self {
             CommandError::UnknownMaster(id) => write!(formatter, "no master with id {id}"),
             CommandError::MasterInactive(id) => {
-                write!(
-                    formatter,
-                    "master {id} is inactive: send masterActive first"
-                )
+                write!(formatter, "master {id} is inactive: send masterActive first")
             }
             CommandError::EmptyName => formatter.write_str("a name must not be empty"),
             CommandError::NameTooLong { bytes, limit } => {
-                write!(
-                    formatter,
-                    "a name of {bytes} bytes is longer than the limit of {limit}"
-                )
+                write!(formatter, "a name of {bytes} bytes is longer than the limit of {limit}")
             }
             CommandError::TooManyItems { count, limit } => {
-                write!(
-                    formatter,
-                    "{count} items in one command, more than the limit of {limit}"
-                )
+                write!(formatter, "{count} items in one command, more than the limit of {limit}")
             }
             CommandError::DuplicateName(name) => write!(formatter, "{name:?} is listed twice"),
             CommandError::ServiceOwnedByAnother { service, owner } => {
-                write!(
-                    formatter,
-                    "service {service} is owned by active master {owner}"
-                )
+                write!(formatter, "service {service} is owned by active master {owner}")
             }
             CommandError::UnknownService(id) => write!(formatter, "no service with id {id}"),
             CommandError::ServiceNotOwned(id) => {
@@ -211,16 +157,10 @@ impl std::fmt::Display for CommandError {
                 write!(formatter, "build request {id} is named twice")
             }
             CommandError::BuildRequestAlreadyClaimed { request, by } => {
-                write!(
-                    formatter,
-                    "build request {request} is already claimed by master {by}"
-                )
+                write!(formatter, "build request {request} is already claimed by master {by}")
             }
             CommandError::BuildRequestNotClaimedByMaster(id) => {
-                write!(
-                    formatter,
-                    "build request {id} is not claimed by this master"
-                )
+                write!(formatter, "build request {id} is not claimed by this master")
             }
             CommandError::BuildRequestComplete(id) => {
                 write!(formatter, "build request {id} is already complete")

@@ -22,38 +22,22 @@ impl Registry {
 
         for worker in configured_workers {
             self.worker_row_mut(worker).configured_on.remove(&id);
-            self.persist(Change::Delete(RecordKey::WorkerConfigured {
-                worker,
-                master: id,
-            }));
+            self.persist(Change::Delete(RecordKey::WorkerConfigured { worker, master: id }));
         }
         for builder in builders {
             self.builder_row_mut(builder).masters.remove(&id);
-            self.persist(Change::Delete(RecordKey::BuilderMaster {
-                builder,
-                master: id,
-            }));
-            self.emit(RegistryEvent::BuilderStopped {
-                builder,
-                master: id,
-            });
+            self.persist(Change::Delete(RecordKey::BuilderMaster { builder, master: id }));
+            self.emit(RegistryEvent::BuilderStopped { builder, master: id });
         }
         for service_id in services {
             let Some(service) = self.services.get_mut(&service_id) else {
                 unreachable!("a master only holds services that exist");
             };
-            assert_eq!(
-                service.owner,
-                Some(id),
-                "a master holds only the services it owns"
-            );
+            assert_eq!(service.owner, Some(id), "a master holds only the services it owns");
             service.owner = None;
             let record = service.clone();
             self.persist(Change::Put(Record::Service(record)));
-            self.emit(RegistryEvent::ServiceReleased {
-                service: service_id,
-                master: id,
-            });
+            self.emit(RegistryEvent::ServiceReleased { service: service_id, master: id });
         }
         for build_id in running_builds {
             let Some(build) = self.builds.get_mut(&build_id) else {
@@ -64,29 +48,19 @@ impl Registry {
             build.results = Some(Results::RETRY);
             let record = build.clone();
             self.persist(Change::Put(Record::Build(record)));
-            self.emit(RegistryEvent::BuildFinished {
-                build: build_id,
-                results: Results::RETRY,
-            });
+            self.emit(RegistryEvent::BuildFinished { build: build_id, results: Results::RETRY });
         }
         for request_id in claimed_requests {
             let Some(request) = self.build_requests.get_mut(&request_id) else {
                 unreachable!("a master only holds build requests that exist");
             };
-            assert_eq!(
-                request.claimed_by,
-                Some(id),
-                "a master holds only its own claims"
-            );
+            assert_eq!(request.claimed_by, Some(id), "a master holds only its own claims");
             assert!(!request.complete, "a master holds only incomplete claims");
             request.claimed_by = None;
             request.claimed_at = None;
             let record = request.clone();
             self.persist(Change::Put(Record::BuildRequest(record)));
-            self.emit(RegistryEvent::BuildRequestUnclaimed {
-                request: request_id,
-                master: id,
-            });
+            self.emit(RegistryEvent::BuildRequestUnclaimed { request: request_id, master: id });
         }
         for (worker, _connection) in connected_workers {
             self.worker_row_mut(worker).connected_to.remove(&id);

@@ -32,25 +32,16 @@ impl Registry {
         self.persist(Change::Put(Record::Master(record.clone())));
         if !was_active {
             self.active_master_count += 1;
-            self.emit(RegistryEvent::MasterStarted {
-                master: id,
-                name: record.name,
-            });
+            self.emit(RegistryEvent::MasterStarted { master: id, name: record.name });
         }
         Ok(Reply::Master(id))
     }
 
     fn register_master(&mut self, name: String, now: Timestamp) -> MasterId {
         let id = MasterId(self.masters.len() as u64 + 1);
-        let record = MasterRecord {
-            id,
-            name: name.clone(),
-            active: true,
-            last_active: now,
-        };
+        let record = MasterRecord { id, name: name.clone(), active: true, last_active: now };
         self.masters.push(Master::new(record.clone()));
-        self.master_ids_by_name
-            .insert(name.clone().into_boxed_str(), id);
+        self.master_ids_by_name.insert(name.clone().into_boxed_str(), id);
         self.liveness.push(now, id);
         self.active_master_count += 1;
         self.persist(Change::Put(Record::Master(record)));
@@ -78,11 +69,7 @@ impl Registry {
         self.active_master_count -= 1;
         self.persist(Change::Put(Record::Master(record.clone())));
         self.give_back_holdings(id);
-        self.emit(RegistryEvent::MasterStopped {
-            master: id,
-            name: record.name,
-            cause,
-        });
+        self.emit(RegistryEvent::MasterStopped { master: id, name: record.name, cause });
     }
 
     /// Stops every active master whose `last_active` is older than `now - window`, oldest
@@ -130,11 +117,7 @@ impl Registry {
 
     pub(super) fn next_expiry(&self) -> Option<Timestamp> {
         let (last_active, _) = self.liveness.front()?;
-        Some(
-            last_active
-                .plus_millis(self.config.expiry_window_ms)
-                .plus_millis(1),
-        )
+        Some(last_active.plus_millis(self.config.expiry_window_ms).plus_millis(1))
     }
 
     /// Keeps the index's front live (so `poll_timeout` is exact) and its size within a
@@ -143,8 +126,7 @@ impl Registry {
         let masters = &self.masters;
         let is_live = |last_active, id: &MasterId| entry_is_live(masters, last_active, *id);
         self.liveness.discard_stale_front(is_live);
-        self.liveness
-            .compact_if_needed(self.active_master_count, is_live);
+        self.liveness.compact_if_needed(self.active_master_count, is_live);
     }
 }
 

@@ -58,9 +58,7 @@ pub struct RegistryConfig {
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig {
-            expiry_window_ms: DEFAULT_EXPIRY_WINDOW_MS,
-        }
+        RegistryConfig { expiry_window_ms: DEFAULT_EXPIRY_WINDOW_MS }
     }
 }
 
@@ -130,10 +128,7 @@ impl Registry {
     pub fn handle(&mut self, now: Timestamp, input: RegistryInput) {
         self.clock.advance(now);
         let result = self.execute(input.command);
-        self.outputs.push_back(RegistryOutput::Reply {
-            token: input.token,
-            result,
-        });
+        self.outputs.push_back(RegistryOutput::Reply { token: input.token, result });
         self.tidy_liveness_index();
     }
 
@@ -170,51 +165,38 @@ impl Registry {
             Command::ExpireMasters { force_housekeeping } => {
                 Ok(Reply::Expired(self.expire_masters(force_housekeeping)))
             }
-            Command::SetBuilderList {
-                master,
-                builder_names,
-            } => self.set_builder_list(master, builder_names),
-            Command::SetConfiguredWorkers {
-                master,
-                worker_names,
-            } => self.set_configured_workers(master, worker_names),
+            Command::SetBuilderList { master, builder_names } => {
+                self.set_builder_list(master, builder_names)
+            }
+            Command::SetConfiguredWorkers { master, worker_names } => {
+                self.set_configured_workers(master, worker_names)
+            }
             Command::ClaimService { master, kind, name } => self.claim_service(master, kind, name),
             Command::ReleaseService { master, service } => self.release_service(master, service),
-            Command::SubmitBuildRequest {
-                master,
-                builder_name,
-            } => self.submit_build_request(master, builder_name),
+            Command::SubmitBuildRequest { master, builder_name } => {
+                self.submit_build_request(master, builder_name)
+            }
             Command::ClaimBuildRequests { master, requests } => {
                 self.claim_build_requests(master, &requests)
             }
             Command::UnclaimBuildRequests { master, requests } => {
                 self.unclaim_build_requests(master, &requests)
             }
-            Command::CompleteBuildRequests {
-                master,
-                requests,
-                results,
-            } => self.complete_build_requests(master, &requests, results),
-            Command::StartBuild {
-                master,
-                request,
-                worker_name,
-            } => self.start_build(master, request, worker_name),
-            Command::FinishBuild {
-                master,
-                build,
-                results,
-            } => self.finish_build(master, build, results),
-            Command::WorkerConnected {
-                master,
-                worker_name,
-                connection,
-            } => self.worker_connected(master, worker_name, connection),
-            Command::WorkerDisconnected {
-                master,
-                worker_name,
-                connection,
-            } => self.worker_disconnected(master, &worker_name, connection),
+            Command::CompleteBuildRequests { master, requests, results } => {
+                self.complete_build_requests(master, &requests, results)
+            }
+            Command::StartBuild { master, request, worker_name } => {
+                self.start_build(master, request, worker_name)
+            }
+            Command::FinishBuild { master, build, results } => {
+                self.finish_build(master, build, results)
+            }
+            Command::WorkerConnected { master, worker_name, connection } => {
+                self.worker_connected(master, worker_name, connection)
+            }
+            Command::WorkerDisconnected { master, worker_name, connection } => {
+                self.worker_disconnected(master, &worker_name, connection)
+            }
         }
     }
 
@@ -254,10 +236,7 @@ fn validate_name(name: &str) -> Result<(), CommandError> {
         return Err(CommandError::EmptyName);
     }
     if name.len() > MAX_NAME_BYTES {
-        return Err(CommandError::NameTooLong {
-            bytes: name.len(),
-            limit: MAX_NAME_BYTES,
-        });
+        return Err(CommandError::NameTooLong { bytes: name.len(), limit: MAX_NAME_BYTES });
     }
     Ok(())
 }

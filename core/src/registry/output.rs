@@ -14,10 +14,7 @@ pub enum RegistryOutput {
     Event(RegistryEvent),
     /// The answer to the command tagged `token`. Send it only once the drain's changes are
     /// committed.
-    Reply {
-        token: ReplyToken,
-        result: Result<Reply, CommandError>,
-    },
+    Reply { token: ReplyToken, result: Result<Reply, CommandError> },
 }
 
 /// Why a master stopped.
@@ -35,64 +32,20 @@ pub enum StopCause {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistryEvent {
-    MasterStarted {
-        master: MasterId,
-        name: String,
-    },
-    MasterStopped {
-        master: MasterId,
-        name: String,
-        cause: StopCause,
-    },
-    BuilderStarted {
-        builder: BuilderId,
-        master: MasterId,
-    },
-    BuilderStopped {
-        builder: BuilderId,
-        master: MasterId,
-    },
-    ServiceClaimed {
-        service: ServiceId,
-        master: MasterId,
-    },
-    ServiceReleased {
-        service: ServiceId,
-        master: MasterId,
-    },
-    BuildRequestNew {
-        request: BuildRequestId,
-        builder: BuilderId,
-    },
-    BuildRequestClaimed {
-        request: BuildRequestId,
-        master: MasterId,
-    },
-    BuildRequestUnclaimed {
-        request: BuildRequestId,
-        master: MasterId,
-    },
-    BuildRequestComplete {
-        request: BuildRequestId,
-        results: Results,
-    },
-    BuildStarted {
-        build: BuildId,
-        master: MasterId,
-        worker: WorkerId,
-    },
-    BuildFinished {
-        build: BuildId,
-        results: Results,
-    },
-    WorkerConnected {
-        worker: WorkerId,
-        master: MasterId,
-    },
-    WorkerDisconnected {
-        worker: WorkerId,
-        master: MasterId,
-    },
+    MasterStarted { master: MasterId, name: String },
+    MasterStopped { master: MasterId, name: String, cause: StopCause },
+    BuilderStarted { builder: BuilderId, master: MasterId },
+    BuilderStopped { builder: BuilderId, master: MasterId },
+    ServiceClaimed { service: ServiceId, master: MasterId },
+    ServiceReleased { service: ServiceId, master: MasterId },
+    BuildRequestNew { request: BuildRequestId, builder: BuilderId },
+    BuildRequestClaimed { request: BuildRequestId, master: MasterId },
+    BuildRequestUnclaimed { request: BuildRequestId, master: MasterId },
+    BuildRequestComplete { request: BuildRequestId, results: Results },
+    BuildStarted { build: BuildId, master: MasterId, worker: WorkerId },
+    BuildFinished { build: BuildId, results: Results },
+    WorkerConnected { worker: WorkerId, master: MasterId },
+    WorkerDisconnected { worker: WorkerId, master: MasterId },
 }
 
 impl RegistryEvent {

@@ -67,10 +67,7 @@ impl Registry {
 
     /// The builders a master serves, in id order; none for an unknown master.
     pub fn builders_served_by(&self, master: MasterId) -> impl Iterator<Item = BuilderId> + '_ {
-        self.master_row(master)
-            .ok()
-            .into_iter()
-            .flat_map(|master| master.builders.iter().copied())
+        self.master_row(master).ok().into_iter().flat_map(|master| master.builders.iter().copied())
     }
 
     /// Every scheduler and change source, in id order.
@@ -125,10 +122,12 @@ impl Registry {
         records.extend(self.masters().cloned().map(Record::Master));
         records.extend(self.builders().cloned().map(Record::Builder));
         for builder in &self.builders {
-            records.extend(builder.masters.iter().map(|&master| Record::BuilderMaster {
-                builder: builder.record.id,
-                master,
-            }));
+            records.extend(
+                builder
+                    .masters
+                    .iter()
+                    .map(|&master| Record::BuilderMaster { builder: builder.record.id, master }),
+            );
         }
         records.extend(self.services().cloned().map(Record::Service));
         records.extend(self.build_requests().cloned().map(Record::BuildRequest));
@@ -139,10 +138,7 @@ impl Registry {
                 worker
                     .configured_on
                     .iter()
-                    .map(|&master| Record::WorkerConfigured {
-                        worker: worker.record.id,
-                        master,
-                    }),
+                    .map(|&master| Record::WorkerConfigured { worker: worker.record.id, master }),
             );
         }
         records

@@ -93,18 +93,12 @@ pub enum Record {
 pub enum RecordKey {
     Master(MasterId),
     Builder(BuilderId),
-    BuilderMaster {
-        builder: BuilderId,
-        master: MasterId,
-    },
+    BuilderMaster { builder: BuilderId, master: MasterId },
     Service(ServiceId),
     BuildRequest(BuildRequestId),
     Build(BuildId),
     Worker(WorkerId),
-    WorkerConfigured {
-        worker: WorkerId,
-        master: MasterId,
-    },
+    WorkerConfigured { worker: WorkerId, master: MasterId },
 }
 
 impl Record {
@@ -112,18 +106,16 @@ impl Record {
         match self {
             Record::Master(master) => RecordKey::Master(master.id),
             Record::Builder(builder) => RecordKey::Builder(builder.id),
-            Record::BuilderMaster { builder, master } => RecordKey::BuilderMaster {
-                builder: *builder,
-                master: *master,
-            },
+            Record::BuilderMaster { builder, master } => {
+                RecordKey::BuilderMaster { builder: *builder, master: *master }
+            }
             Record::Service(service) => RecordKey::Service(service.id),
             Record::BuildRequest(request) => RecordKey::BuildRequest(request.id),
             Record::Build(build) => RecordKey::Build(build.id),
             Record::Worker(worker) => RecordKey::Worker(worker.id),
-            Record::WorkerConfigured { worker, master } => RecordKey::WorkerConfigured {
-                worker: *worker,
-                master: *master,
-            },
+            Record::WorkerConfigured { worker, master } => {
+                RecordKey::WorkerConfigured { worker: *worker, master: *master }
+            }
         }
     }
 }

@@ -33,20 +33,14 @@ impl std::fmt::Display for RecoveryError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RecoveryError::IdGap { kind, missing } => {
-                write!(
-                    formatter,
-                    "stored {kind}s skip id {missing}, which is never deleted"
-                )
+                write!(formatter, "stored {kind}s skip id {missing}, which is never deleted")
             }
             RecoveryError::DuplicateKey(key) => write!(formatter, "row {key:?} is stored twice"),
             RecoveryError::DuplicateName { kind, name } => {
                 write!(formatter, "two stored {kind}s are named {name:?}")
             }
             RecoveryError::DanglingReference { record, missing } => {
-                write!(
-                    formatter,
-                    "row {record:?} refers to {missing:?}, which is not stored"
-                )
+                write!(formatter, "row {record:?} refers to {missing:?}, which is not stored")
             }
         }
     }
@@ -145,9 +139,7 @@ impl Registry {
                 self.expect_master(key, master)?;
                 self.expect_worker(key, worker)?;
                 self.worker_row_mut(worker).configured_on.insert(master);
-                self.masters_mut_unchecked(master)
-                    .configured_workers
-                    .insert(worker);
+                self.masters_mut_unchecked(master).configured_workers.insert(worker);
             }
             Record::Service(record) => {
                 if let Some(owner) = record.owner {
@@ -156,11 +148,7 @@ impl Registry {
                 }
                 self.service_ids.observe(record.id.get());
                 let name_key = (record.kind, record.name.clone().into_boxed_str());
-                if self
-                    .service_ids_by_key
-                    .insert(name_key, record.id)
-                    .is_some()
-                {
+                if self.service_ids_by_key.insert(name_key, record.id).is_some() {
                     return Err(duplicate_name("service", record.name));
                 }
                 self.services.insert(record.id, record);
@@ -170,9 +158,7 @@ impl Registry {
                 if let Some(master) = record.claimed_by {
                     self.expect_master(key, master)?;
                     if !record.complete {
-                        self.masters_mut_unchecked(master)
-                            .claimed_requests
-                            .insert(record.id);
+                        self.masters_mut_unchecked(master).claimed_requests.insert(record.id);
                     }
                 }
                 self.build_request_ids.observe(record.id.get());
@@ -189,9 +175,7 @@ impl Registry {
                     });
                 }
                 if record.results.is_none() {
-                    self.masters_mut_unchecked(record.master)
-                        .running_builds
-                        .insert(record.id);
+                    self.masters_mut_unchecked(record.master).running_builds.insert(record.id);
                 }
                 let builder = self.builder_row_mut(record.builder);
                 builder.next_build_number = builder.next_build_number.max(record.number + 1);
@@ -221,20 +205,11 @@ impl Registry {
     fn restore_clock(&mut self) {
         let masters = self.masters.iter().map(|master| master.record.last_active);
         let requests = self.build_requests.values().flat_map(|request| {
-            [
-                Some(request.submitted_at),
-                request.claimed_at,
-                request.completed_at,
-            ]
+            [Some(request.submitted_at), request.claimed_at, request.completed_at]
         });
-        let builds = self
-            .builds
-            .values()
-            .flat_map(|build| [Some(build.started_at), build.complete_at]);
-        let latest = masters
-            .chain(requests.chain(builds).flatten())
-            .max()
-            .unwrap_or_default();
+        let builds =
+            self.builds.values().flat_map(|build| [Some(build.started_at), build.complete_at]);
+        let latest = masters.chain(requests.chain(builds).flatten()).max().unwrap_or_default();
         self.clock = MonotonicClock::starting_at(latest);
     }
 
@@ -248,30 +223,27 @@ impl Registry {
     fn expect_master(&self, record: RecordKey, id: MasterId) -> Result<(), RecoveryError> {
         match self.master_row(id) {
             Ok(_) => Ok(()),
-            Err(_) => Err(RecoveryError::DanglingReference {
-                record,
-                missing: RecordKey::Master(id),
-            }),
+            Err(_) => {
+                Err(RecoveryError::DanglingReference { record, missing: RecordKey::Master(id) })
+            }
         }
     }
 
     fn expect_builder(&self, record: RecordKey, id: crate::BuilderId) -> Result<(), RecoveryError> {
         match dense_index(id.get()).and_then(|index| self.builders.get(index)) {
             Some(_) => Ok(()),
-            None => Err(RecoveryError::DanglingReference {
-                record,
-                missing: RecordKey::Builder(id),
-            }),
+            None => {
+                Err(RecoveryError::DanglingReference { record, missing: RecordKey::Builder(id) })
+            }
         }
     }
 
     fn expect_worker(&self, record: RecordKey, id: crate::WorkerId) -> Result<(), RecoveryError> {
         match dense_index(id.get()).and_then(|index| self.workers.get(index)) {
             Some(_) => Ok(()),
-            None => Err(RecoveryError::DanglingReference {
-                record,
-                missing: RecordKey::Worker(id),
-            }),
+            None => {
+                Err(RecoveryError::DanglingReference { record, missing: RecordKey::Worker(id) })
+            }
         }
     }
 }
@@ -281,10 +253,7 @@ fn expect_next_id(kind: &'static str, loaded: usize, id: u64) -> Result<(), Reco
     if id == expected {
         Ok(())
     } else {
-        Err(RecoveryError::IdGap {
-            kind,
-            missing: expected,
-        })
+        Err(RecoveryError::IdGap { kind, missing: expected })
     }
 }
 

@@ -32,10 +32,7 @@ impl Registry {
         };
         self.build_requests.insert(id, record.clone());
         self.persist(Change::Put(Record::BuildRequest(record)));
-        self.emit(RegistryEvent::BuildRequestNew {
-            request: id,
-            builder,
-        });
+        self.emit(RegistryEvent::BuildRequestNew { request: id, builder });
         Ok(Reply::BuildRequest(id))
     }
 
@@ -63,10 +60,7 @@ impl Registry {
                 request.claimed_at = Some(now);
             });
             self.master_mut(master_id)?.claimed_requests.insert(id);
-            self.emit(RegistryEvent::BuildRequestClaimed {
-                request: id,
-                master: master_id,
-            });
+            self.emit(RegistryEvent::BuildRequestClaimed { request: id, master: master_id });
         }
         Ok(Reply::Done)
     }
@@ -89,10 +83,7 @@ impl Registry {
                 request.claimed_at = None;
             });
             self.master_mut(master_id)?.claimed_requests.remove(&id);
-            self.emit(RegistryEvent::BuildRequestUnclaimed {
-                request: id,
-                master: master_id,
-            });
+            self.emit(RegistryEvent::BuildRequestUnclaimed { request: id, master: master_id });
             unclaimed.push(id);
         }
         Ok(Reply::Unclaimed(unclaimed))
@@ -124,10 +115,7 @@ impl Registry {
                 request.results = Some(results);
             });
             self.master_mut(master_id)?.claimed_requests.remove(&id);
-            self.emit(RegistryEvent::BuildRequestComplete {
-                request: id,
-                results,
-            });
+            self.emit(RegistryEvent::BuildRequestComplete { request: id, results });
         }
         Ok(Reply::Done)
     }
@@ -170,11 +158,7 @@ impl Registry {
         self.builds.insert(id, record.clone());
         self.master_mut(master_id)?.running_builds.insert(id);
         self.persist(Change::Put(Record::Build(record)));
-        self.emit(RegistryEvent::BuildStarted {
-            build: id,
-            master: master_id,
-            worker,
-        });
+        self.emit(RegistryEvent::BuildStarted { build: id, master: master_id, worker });
         Ok(Reply::Build(id))
     }
 
@@ -185,10 +169,7 @@ impl Registry {
         results: Results,
     ) -> Result<Reply, CommandError> {
         self.require_active(master_id)?;
-        let build = self
-            .builds
-            .get_mut(&build_id)
-            .ok_or(CommandError::UnknownBuild(build_id))?;
+        let build = self.builds.get_mut(&build_id).ok_or(CommandError::UnknownBuild(build_id))?;
         if build.master != master_id {
             return Err(CommandError::BuildNotOwnedByMaster(build_id));
         }
@@ -200,10 +181,7 @@ impl Registry {
         let record = build.clone();
         self.master_mut(master_id)?.running_builds.remove(&build_id);
         self.persist(Change::Put(Record::Build(record)));
-        self.emit(RegistryEvent::BuildFinished {
-            build: build_id,
-            results,
-        });
+        self.emit(RegistryEvent::BuildFinished { build: build_id, results });
         Ok(Reply::Done)
     }
 

@@ -21,12 +21,7 @@ impl Registry {
             Some(&id) => id,
             None => {
                 let id = ServiceId(self.service_ids.allocate());
-                let record = ServiceRecord {
-                    id,
-                    kind,
-                    name: key.1.to_string(),
-                    owner: None,
-                };
+                let record = ServiceRecord { id, kind, name: key.1.to_string(), owner: None };
                 self.services.insert(id, record.clone());
                 self.service_ids_by_key.insert(key, id);
                 self.persist(Change::Put(Record::Service(record)));
@@ -40,10 +35,7 @@ impl Registry {
             Some(owner) if owner == master_id => return Ok(Reply::Service(service_id)),
             Some(owner) => {
                 if self.master_row(owner)?.record.active {
-                    return Err(CommandError::ServiceOwnedByAnother {
-                        service: service_id,
-                        owner,
-                    });
+                    return Err(CommandError::ServiceOwnedByAnother { service: service_id, owner });
                 }
                 // Housekeeping clears an inactive master's services, so this only happens
                 // with state written by someone else; take it over cleanly all the same.
@@ -53,10 +45,7 @@ impl Registry {
         }
         self.set_service_owner(service_id, Some(master_id));
         self.master_mut(master_id)?.services.insert(service_id);
-        self.emit(RegistryEvent::ServiceClaimed {
-            service: service_id,
-            master: master_id,
-        });
+        self.emit(RegistryEvent::ServiceClaimed { service: service_id, master: master_id });
         Ok(Reply::Service(service_id))
     }
 
@@ -66,19 +55,14 @@ impl Registry {
         service_id: ServiceId,
     ) -> Result<Reply, CommandError> {
         self.require_active(master_id)?;
-        let service = self
-            .services
-            .get(&service_id)
-            .ok_or(CommandError::UnknownService(service_id))?;
+        let service =
+            self.services.get(&service_id).ok_or(CommandError::UnknownService(service_id))?;
         if service.owner != Some(master_id) {
             return Err(CommandError::ServiceNotOwned(service_id));
         }
         self.set_service_owner(service_id, None);
         self.master_mut(master_id)?.services.remove(&service_id);
-        self.emit(RegistryEvent::ServiceReleased {
-            service: service_id,
-            master: master_id,
-        });
+        self.emit(RegistryEvent::ServiceReleased { service: service_id, master: master_id });
         Ok(Reply::Done)
     }
 

@@ -20,30 +20,18 @@ impl Registry {
         self.require_active(master_id)?;
         validate_distinct_names(&names)?;
 
-        let wanted: BTreeSet<WorkerId> = names
-            .into_iter()
-            .map(|name| self.find_or_create_worker(name))
-            .collect();
+        let wanted: BTreeSet<WorkerId> =
+            names.into_iter().map(|name| self.find_or_create_worker(name)).collect();
         let current = self.master_row(master_id)?.configured_workers.clone();
         for &worker in current.difference(&wanted) {
             self.worker_row_mut(worker).configured_on.remove(&master_id);
-            self.master_mut(master_id)?
-                .configured_workers
-                .remove(&worker);
-            self.persist(Change::Delete(RecordKey::WorkerConfigured {
-                worker,
-                master: master_id,
-            }));
+            self.master_mut(master_id)?.configured_workers.remove(&worker);
+            self.persist(Change::Delete(RecordKey::WorkerConfigured { worker, master: master_id }));
         }
         for &worker in wanted.difference(&current) {
             self.worker_row_mut(worker).configured_on.insert(master_id);
-            self.master_mut(master_id)?
-                .configured_workers
-                .insert(worker);
-            self.persist(Change::Put(Record::WorkerConfigured {
-                worker,
-                master: master_id,
-            }));
+            self.master_mut(master_id)?.configured_workers.insert(worker);
+            self.persist(Change::Put(Record::WorkerConfigured { worker, master: master_id }));
         }
         Ok(Reply::Done)
     }
@@ -59,16 +47,9 @@ impl Registry {
         self.require_active(master_id)?;
         validate_name(&name)?;
         let worker = self.find_or_create_worker(name);
-        self.worker_row_mut(worker)
-            .connected_to
-            .insert(master_id, connection);
-        self.master_mut(master_id)?
-            .connected_workers
-            .insert(worker, connection);
-        self.emit(RegistryEvent::WorkerConnected {
-            worker,
-            master: master_id,
-        });
+        self.worker_row_mut(worker).connected_to.insert(master_id, connection);
+        self.master_mut(master_id)?.connected_workers.insert(worker, connection);
+        self.emit(RegistryEvent::WorkerConnected { worker, master: master_id });
         Ok(Reply::Worker(worker))
     }
 
@@ -90,13 +71,8 @@ impl Registry {
             return Ok(Reply::Done);
         }
         row.connected_to.remove(&master_id);
-        self.master_mut(master_id)?
-            .connected_workers
-            .remove(&worker);
-        self.emit(RegistryEvent::WorkerDisconnected {
-            worker,
-            master: master_id,
-        });
+        self.master_mut(master_id)?.connected_workers.remove(&worker);
+        self.emit(RegistryEvent::WorkerDisconnected { worker, master: master_id });
         Ok(Reply::Done)
     }
 
@@ -107,10 +83,7 @@ impl Registry {
             return id;
         }
         let id = WorkerId(self.workers.len() as u64 + 1);
-        let record = WorkerRecord {
-            id,
-            name: name.clone(),
-        };
+        let record = WorkerRecord { id, name: name.clone() };
         self.workers.push(Worker {
             record: record.clone(),
             configured_on: BTreeSet::new(),

@@ -28,11 +28,7 @@ impl RegistryScenario {
     }
 
     pub fn with(registry: Registry) -> Self {
-        RegistryScenario {
-            registry,
-            now: Timestamp::EPOCH,
-            next_token: 1,
-        }
+        RegistryScenario { registry, now: Timestamp::EPOCH, next_token: 1 }
     }
 
     /// A registry recovered from master rows, as Buildbot's tests insert them.
@@ -61,8 +57,7 @@ impl RegistryScenario {
     pub fn run(&mut self, command: Command) -> Drained {
         let token = ReplyToken(self.next_token);
         self.next_token += 1;
-        self.registry
-            .handle(self.now, RegistryInput { token, command });
+        self.registry.handle(self.now, RegistryInput { token, command });
         let drained = drain_registry(&mut self.registry);
         assert!(drained.reply.is_some(), "every command gets a reply");
         drained
@@ -85,14 +80,8 @@ impl RegistryScenario {
 
     pub fn refused(&mut self, command: Command) -> CommandError {
         let drained = self.run(command.clone());
-        assert!(
-            drained.changes.is_empty(),
-            "a refused command persists nothing"
-        );
-        assert!(
-            drained.events.is_empty(),
-            "a refused command announces nothing"
-        );
+        assert!(drained.changes.is_empty(), "a refused command persists nothing");
+        assert!(drained.events.is_empty(), "a refused command announces nothing");
         match drained.reply {
             Some(Err(error)) => error,
             other => panic!("{command:?} was accepted: {other:?}"),
@@ -100,9 +89,7 @@ impl RegistryScenario {
     }
 
     pub fn master_active(&mut self, name: &str) -> MasterId {
-        match self.ok(Command::MasterActive {
-            name: name.to_string(),
-        }) {
+        match self.ok(Command::MasterActive { name: name.to_string() }) {
             Reply::Master(id) => id,
             other => panic!("unexpected reply {other:?}"),
         }
@@ -148,10 +135,7 @@ pub struct GatewayScenario {
 impl GatewayScenario {
     pub fn new(config: GatewayConfig, workers: &[WorkerConfig]) -> Self {
         let gateway = Gateway::new(Timestamp::EPOCH, config, roster(workers)).expect("valid");
-        GatewayScenario {
-            gateway,
-            now: Timestamp::EPOCH,
-        }
+        GatewayScenario { gateway, now: Timestamp::EPOCH }
     }
 
     pub fn at_millis(&mut self, millis: u64) -> &mut Self {
@@ -173,15 +157,11 @@ impl GatewayScenario {
     }
 
     pub fn closed(&mut self, connection: u64) -> Vec<GatewayOutput> {
-        self.input(GatewayInput::Closed {
-            connection: ConnectionId(connection),
-        })
+        self.input(GatewayInput::Closed { connection: ConnectionId(connection) })
     }
 
     pub fn keepalive(&mut self, connection: u64) -> Vec<GatewayOutput> {
-        self.input(GatewayInput::Keepalive {
-            connection: ConnectionId(connection),
-        })
+        self.input(GatewayInput::Keepalive { connection: ConnectionId(connection) })
     }
 
     /// Fires whatever is due at the current moment.
@@ -204,10 +184,7 @@ pub fn drain_gateway(gateway: &mut Gateway) -> Vec<GatewayOutput> {
 }
 
 pub fn sent(connection: u64, message: ToWorker) -> GatewayOutput {
-    GatewayOutput::Send {
-        connection: ConnectionId(connection),
-        message,
-    }
+    GatewayOutput::Send { connection: ConnectionId(connection), message }
 }
 
 pub fn events(outputs: &[GatewayOutput]) -> Vec<GatewayEvent> {
