@@ -1,1 +1,11 @@
-//! Drives the core for real: sockets, fjall storage, HTTP, config and signals (the daemon issue builds it).
+//! rollcall-io drives the pure core for real: sockets (smol, async-net), durable storage
+//! (fjall), configuration, signals, and the clients of rollcall's own wire protocol.
+
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod config;
+pub mod daemon;
+mod logging;
+pub mod storage;
+pub mod wire;

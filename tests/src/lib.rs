@@ -1,1 +1,2 @@
-//! End-to-end tests of the built daemon over real sockets and files (they arrive with the daemon).
+//! End-to-end tests of the `rollcall` daemon live in `tests/`: each starts the real binary
+//! on a temporary data directory and free loopback ports, and talks to it over TCP.

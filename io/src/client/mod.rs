@@ -1,0 +1,10 @@
+//! Clients of rollcall's own protocol, for people (`rollcall worker`, `rollcall master`)
+//! and for tests.
+
+mod master;
+mod session;
+mod worker;
+
+pub use master::{run_master, MasterClient, MasterOptions};
+pub use session::{ClientError, Session};
+pub use worker::{run_worker, WorkerOptions};

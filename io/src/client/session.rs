@@ -1,0 +1,91 @@
+use async_net::TcpStream;
+use futures_lite::io::BufReader;
+use futures_lite::AsyncWriteExt;
+
+use crate::codec::{self, CodecError, FrameError};
+use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+
+/// The largest frame a client accepts from the daemon.
+const CLIENT_MAX_FRAME_BYTES: u32 = 16 * 1024 * 1024;
+
+#[derive(Debug)]
+pub enum ClientError {
+    Connect(std::io::Error),
+    Send(std::io::Error),
+    Receive(FrameError),
+    Decode(CodecError),
+    /// The daemon closed the connection, saying why.
+    Goodbye(String),
+    Unexpected(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Connect(error) => write!(formatter, "cannot connect: {error}"),
+            ClientError::Send(error) => write!(formatter, "cannot send: {error}"),
+            ClientError::Receive(error) => write!(formatter, "cannot receive: {error}"),
+            ClientError::Decode(error) => write!(formatter, "bad frame from the daemon: {error}"),
+            ClientError::Goodbye(reason) => {
+                write!(formatter, "the daemon closed the connection: {reason}")
+            }
+            ClientError::Unexpected(what) => write!(formatter, "unexpected message: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// One connection to the daemon, after its Hello.
+#[derive(Debug)]
+pub struct Session {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Session {
+    /// Connects and says Hello in the given role.
+    ///
+    /// # Errors
+    ///
+    /// When the daemon cannot be reached or the Hello cannot be sent.
+    pub async fn connect(address: &str, role: Role) -> Result<Session, ClientError> {
+        let stream = TcpStream::connect(address).await.map_err(ClientError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let mut session = Session { reader: BufReader::new(stream.clone()), writer: stream };
+        session.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role }).await?;
+        Ok(session)
+    }
+
+    /// # Errors
+    ///
+    /// When the connection is gone.
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let frame = codec::encode_frame(message).map_err(ClientError::Decode)?;
+        self.writer.write_all(&frame).await.map_err(ClientError::Send)
+    }
+
+    /// Sends raw bytes: for tests that check how the daemon treats garbage.
+    ///
+    /// # Errors
+    ///
+    /// When the connection is gone.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.writer.write_all(bytes).await.map_err(ClientError::Send)
+    }
+
+    /// The next message; a `Goodbye` becomes [`ClientError::Goodbye`].
+    ///
+    /// # Errors
+    ///
+    /// When the connection ends or a frame cannot be decoded.
+    pub async fn receive(&mut self) -> Result<ServerMessage, ClientError> {
+        let body = codec::read_frame(&mut self.reader, CLIENT_MAX_FRAME_BYTES)
+            .await
+            .map_err(ClientError::Receive)?;
+        match codec::decode(&body).map_err(ClientError::Decode)? {
+            ServerMessage::Goodbye { reason } => Err(ClientError::Goodbye(reason)),
+            message => Ok(message),
+        }
+    }
+}

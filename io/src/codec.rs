@@ -1,0 +1,206 @@
+//! The one module that knows how values become bytes, on the wire and on disk.
+//!
+//! Every encoded value starts with a format version byte, then a bincode 2 (serde) payload.
+//! bincode is unmaintained (RUSTSEC-2025-0141) but its 2.0.1 format is fixed; keeping it
+//! behind this module and the version byte means the format can be replaced in one place,
+//! with old data still recognisable.
+//!
+//! Frames on the wire are a 4-byte big-endian length followed by one encoded value.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The current encoding: bincode 2.0.1, standard configuration.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// The largest value the decoder will allocate for, whatever a length prefix inside the
+/// payload claims: a hostile peer cannot make it reserve more than a frame can carry.
+const DECODE_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT_BYTES>()
+}
+
+/// Why bytes could not be turned into a value (or back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    Empty,
+    UnknownVersion(u8),
+    Malformed(String),
+    TrailingBytes(usize),
+    Encode(String),
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodecError::Empty => formatter.write_str("empty payload"),
+            CodecError::UnknownVersion(version) => {
+                write!(
+                    formatter,
+                    "unknown format version {version} (this build reads {FORMAT_VERSION})"
+                )
+            }
+            CodecError::Malformed(why) => write!(formatter, "undecodable payload: {why}"),
+            CodecError::TrailingBytes(count) => {
+                write!(formatter, "{count} unexpected bytes after the value")
+            }
+            CodecError::Encode(why) => write!(formatter, "cannot encode: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// Encodes a value: version byte, then payload.
+///
+/// # Errors
+///
+/// Only for values serde cannot express in bincode (none of rollcall's types).
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut bytes = vec![FORMAT_VERSION];
+    let payload = bincode::serde::encode_to_vec(value, config())
+        .map_err(|error| CodecError::Encode(error.to_string()))?;
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// Decodes a value written by [`encode`], refusing other versions and trailing bytes.
+///
+/// # Errors
+///
+/// A [`CodecError`] saying what is wrong with the bytes.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (&version, payload) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if version != FORMAT_VERSION {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    let (value, read) = bincode::serde::decode_from_slice(payload, config())
+        .map_err(|error| CodecError::Malformed(error.to_string()))?;
+    if read != payload.len() {
+        return Err(CodecError::TrailingBytes(payload.len() - read));
+    }
+    Ok(value)
+}
+
+/// Encodes a value as one wire frame: length prefix, then the encoded value.
+///
+/// # Errors
+///
+/// As [`encode`], or when the value is larger than a frame length can say.
+pub fn encode_frame<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let body = encode(value)?;
+    let length = u32::try_from(body.len())
+        .map_err(|_| CodecError::Encode(format!("{} bytes do not fit a frame", body.len())))?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+/// Why a frame could not be read from a stream.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the stream between frames: an orderly end.
+    Closed,
+    TooLarge {
+        length: u32,
+        limit: u32,
+    },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Closed => formatter.write_str("connection closed"),
+            FrameError::TooLarge { length, limit } => {
+                write!(formatter, "frame of {length} bytes exceeds the limit of {limit}")
+            }
+            FrameError::Io(error) => write!(formatter, "read failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Reads one frame's body (without its length prefix), refusing frames over `limit` bytes
+/// before reading them.
+///
+/// # Errors
+///
+/// [`FrameError::Closed`] at a clean end of stream, otherwise what went wrong.
+pub async fn read_frame<R>(reader: &mut R, limit: u32) -> Result<Vec<u8>, FrameError>
+where
+    R: futures_lite::AsyncRead + Unpin,
+{
+    use futures_lite::AsyncReadExt;
+
+    let mut prefix = [0_u8; 4];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        match reader.read(&mut prefix[filled..]).await.map_err(FrameError::Io)? {
+            0 if filled == 0 => return Err(FrameError::Closed),
+            0 => return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            read => filled += read,
+        }
+    }
+    let length = u32::from_be_bytes(prefix);
+    if length > limit {
+        return Err(FrameError::TooLarge { length, limit });
+    }
+    let mut body = vec![0_u8; length as usize];
+    reader.read_exact(&mut body).await.map_err(FrameError::Io)?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_behind_the_version_byte() {
+        let value = (7_u64, String::from("w1"), vec![Some(true), None]);
+        let bytes = encode(&value).expect("encodes");
+        assert_eq!(bytes[0], FORMAT_VERSION);
+        assert_eq!(decode::<(u64, String, Vec<Option<bool>>)>(&bytes), Ok(value));
+    }
+
+    #[test]
+    fn other_versions_garbage_and_trailing_bytes_are_refused() {
+        let mut bytes = encode(&42_u32).expect("encodes");
+        bytes[0] = 9;
+        assert_eq!(decode::<u32>(&bytes), Err(CodecError::UnknownVersion(9)));
+        assert_eq!(decode::<u32>(&[]), Err(CodecError::Empty));
+        assert!(matches!(
+            decode::<String>(&[FORMAT_VERSION, 0xff, 0xff]),
+            Err(CodecError::Malformed(_))
+        ));
+        let mut long = encode(&1_u8).expect("encodes");
+        long.push(0);
+        assert_eq!(decode::<u8>(&long), Err(CodecError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn a_length_prefix_inside_the_payload_cannot_force_a_huge_allocation() {
+        // A Vec<u8> claiming 2^62 elements, in a 12-byte payload.
+        let mut bytes = vec![FORMAT_VERSION, 0xfd];
+        bytes.extend_from_slice(&(1_u64 << 62).to_le_bytes());
+        assert!(matches!(decode::<Vec<u8>>(&bytes), Err(CodecError::Malformed(_))));
+    }
+
+    #[test]
+    fn frames_are_read_back_and_oversized_ones_refused_before_reading() {
+        let frame = encode_frame(&"hello").expect("encodes");
+        let mut reader = futures_lite::io::Cursor::new(frame.clone());
+        let body = smol::block_on(read_frame(&mut reader, 1024)).expect("reads");
+        assert_eq!(decode::<String>(&body), Ok("hello".to_string()));
+        let mut reader = futures_lite::io::Cursor::new(frame);
+        assert!(matches!(
+            smol::block_on(read_frame(&mut reader, 3)),
+            Err(FrameError::TooLarge { limit: 3, .. })
+        ));
+        let mut empty = futures_lite::io::Cursor::new(Vec::new());
+        assert!(matches!(smol::block_on(read_frame(&mut empty, 3)), Err(FrameError::Closed)));
+    }
+}

@@ -1,0 +1,50 @@
+//! The value of every key the file leaves out.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub(crate) const DATA_DIR: &str = "./rollcall-data";
+
+pub(crate) const LISTEN_WORKERS: SocketAddr = loopback(9989);
+pub(crate) const LISTEN_HTTP: SocketAddr = loopback(8010);
+
+// Buildbot's own values (masterActive every minute, expireMasters after ten); the Gateway's
+// agree with rollcall_core::GatewayConfig::default() (a test checks it).
+pub(crate) const HEARTBEAT_INTERVAL_S: u64 = 60;
+pub(crate) const EXPIRY_WINDOW_S: u64 = 600;
+pub(crate) const KEEPALIVE_TIMEOUT_S: u64 = 180;
+pub(crate) const MISSING_TIMEOUT_S: u64 = 3600;
+pub(crate) const PING_TIMEOUT_S: u64 = 10;
+
+pub(crate) const MAX_FRAME_BYTES: u32 = 1024 * 1024;
+pub(crate) const HANDSHAKE_TIMEOUT_S: u64 = 10;
+pub(crate) const MAX_HANDSHAKING_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_CONNECTIONS: usize = 100_000;
+pub(crate) const MAX_OUTBOUND_FRAMES: usize = 1024;
+
+const fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port))
+}
+
+/// `<hostname>:<absolute data_dir>`: unique per data directory on a host, and the same across
+/// restarts, so a restarted master takes back its own registry row.
+pub(crate) fn master_name(absolute_data_dir: &Path) -> String {
+    format!("{}:{}", hostname(), absolute_data_dir.display())
+}
+
+fn hostname() -> String {
+    hostname_from(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").ok(),
+        std::env::var("HOSTNAME").ok(),
+    )
+}
+
+/// The first non-blank of the kernel's hostname and `$HOSTNAME`, else `localhost`.
+pub(crate) fn hostname_from(kernel: Option<String>, environment: Option<String>) -> String {
+    [kernel, environment]
+        .into_iter()
+        .flatten()
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -1,0 +1,210 @@
+//! The daemon's configuration: a TOML file, validated whole before anything uses it.
+//!
+//! Every section and key is optional (an empty file is a working single-master setup on
+//! loopback) except that each `[[workers]]` entry needs a `name` and a `password`, and each
+//! `[[builders]]` entry a `name`. A refused file is reported as `<file>:<line>:<column>:
+//! <problem>` and never quotes a password. `examples/rollcall.toml` shows every key.
+
+mod defaults;
+mod error;
+mod file;
+mod position;
+mod validate;
+mod validate_roster;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rollcall_core::{
+    DuplicatePolicy, GatewayConfig, Password, RegistryConfig, Roster, WorkerConfig,
+};
+
+pub use error::ConfigError;
+pub use position::Position;
+
+use error::Origin;
+
+/// A validated configuration. Built only by [`Config::load`], [`Config::parse`] and
+/// [`Config::embedded_default`], which is what makes [`Config::roster`] infallible.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from; `None` for the embedded default.
+    pub source: Option<PathBuf>,
+    pub master: MasterSection,
+    pub listen: ListenSection,
+    pub timing: TimingSection,
+    pub gateway: GatewaySection,
+    pub limits: LimitsSection,
+    pub workers: Vec<WorkerSection>,
+    pub builders: Vec<BuilderSection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MasterSection {
+    /// This master's name in the Registry; by default `<hostname>:<data_dir>`.
+    pub name: String,
+    /// Always absolute (resolved against the current directory at load), never created here.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenSection {
+    /// rollcall's own worker protocol.
+    pub workers: SocketAddr,
+    pub http: SocketAddr,
+    /// Buildbot's worker protocol; off unless configured.
+    pub buildbot_workers: Option<SocketAddr>,
+}
+
+/// Each value is positive and at most one year, and the heartbeat is shorter than the
+/// expiry window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimingSection {
+    pub heartbeat_interval_s: u64,
+    pub expiry_window_s: u64,
+    pub keepalive_timeout_s: u64,
+    pub missing_timeout_s: u64,
+    pub ping_timeout_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewaySection {
+    pub duplicate_policy: DuplicatePolicy,
+}
+
+/// Each value is positive; `max_frame_bytes` is within 1 KiB ..= 64 MiB and
+/// `handshake_timeout_s` at most one year.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitsSection {
+    pub max_frame_bytes: u32,
+    pub handshake_timeout_s: u64,
+    pub max_handshaking_connections: usize,
+    pub max_connections: usize,
+    /// Per connection: frames waiting to be written before the peer is cut off.
+    pub max_outbound_frames: usize,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct WorkerSection {
+    pub name: String,
+    pub password: String,
+}
+
+/// Redacted, so that a logged `Config` never shows a password.
+impl std::fmt::Debug for WorkerSection {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("WorkerSection")
+            .field("name", &self.name)
+            .field("password", &format_args!("<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuilderSection {
+    pub name: String,
+    /// Distinct, and each one a configured worker.
+    pub workernames: Vec<String>,
+}
+
+/// What the default is parsed from: an empty file gives every default.
+const EMBEDDED_DEFAULT_TEXT: &str = "";
+
+impl Config {
+    /// The embedded default: everything at its default, no workers, no builders.
+    ///
+    /// # Errors
+    ///
+    /// Only if the default data directory cannot be made absolute (the current directory is
+    /// gone) or the default master name built from it is too long.
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        let mut config = Config::parse(EMBEDDED_DEFAULT_TEXT, Path::new("<embedded default>"))?;
+        config.source = None;
+        Ok(config)
+    }
+
+    /// Reads and validates a file. `source` is set to `path` as given.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read (the message names the OS error), or see [`Config::parse`].
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::in_file(path, format!("cannot read the config file: {error}"))
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates text. `origin` names the file in messages and becomes `source`;
+    /// a relative `data_dir` resolves against the current directory, not against `origin`.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found: bad TOML, an unknown key, a value of the wrong type or out of
+    /// range, or an inconsistency between workers and builders.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let origin_text = Origin { file: origin, text };
+        let file = toml::from_str(text).map_err(|error| origin_text.toml_error(&error))?;
+        let mut config = validate::validate(file, &origin_text)?;
+        config.source = Some(origin.to_path_buf());
+        Ok(config)
+    }
+
+    /// The Gateway roster: each configured worker with its password and the builders whose
+    /// `workernames` list it (sorted).
+    pub fn roster(&self) -> Roster {
+        let mut builders_by_worker: HashMap<&str, Vec<String>> = HashMap::new();
+        for builder in &self.builders {
+            for worker in &builder.workernames {
+                builders_by_worker.entry(worker).or_default().push(builder.name.clone());
+            }
+        }
+        let workers = self
+            .workers
+            .iter()
+            .map(|worker| {
+                let builders = builders_by_worker.remove(worker.name.as_str()).unwrap_or_default();
+                WorkerConfig::new(&worker.name, Password::new(&worker.password), builders)
+            })
+            .collect();
+        // validate_roster.rs refuses every config that Roster::new would refuse (names, sizes,
+        // duplicates, counts), so only a Config whose pub fields were edited after validation
+        // to break those rules could get here with a bad roster.
+        Roster::new(workers).expect("a validated Config always makes a valid roster")
+    }
+
+    /// The Gateway's settings, in milliseconds.
+    pub fn gateway_config(&self) -> GatewayConfig {
+        GatewayConfig {
+            duplicate_policy: self.gateway.duplicate_policy,
+            keepalive_timeout_ms: milliseconds(self.timing.keepalive_timeout_s),
+            ping_timeout_ms: milliseconds(self.timing.ping_timeout_s),
+            missing_timeout_ms: milliseconds(self.timing.missing_timeout_s),
+        }
+    }
+
+    /// The Registry's settings, in milliseconds.
+    pub fn registry_config(&self) -> RegistryConfig {
+        RegistryConfig { expiry_window_ms: milliseconds(self.timing.expiry_window_s) }
+    }
+
+    /// The configured builders, in file order.
+    pub fn builder_names(&self) -> Vec<String> {
+        self.builders.iter().map(|builder| builder.name.clone()).collect()
+    }
+
+    /// The configured workers, in file order.
+    pub fn worker_names(&self) -> Vec<String> {
+        self.workers.iter().map(|worker| worker.name.clone()).collect()
+    }
+}
+
+/// Validation caps every duration at a year, so this never saturates for a validated Config.
+fn milliseconds(seconds: u64) -> u64 {
+    seconds.saturating_mul(1000)
+}

@@ -1,0 +1,174 @@
+//! The `[[workers]]` and `[[builders]]` entries: checked here against every rule that
+//! `rollcall_core::Roster::new` enforces, so that `Config::roster()` cannot fail, plus the
+//! cross-references between the two lists.
+
+use std::collections::{HashMap, HashSet};
+
+use toml::Spanned;
+
+use super::error::Origin;
+use super::file::{BuilderEntry, WorkerEntry};
+use super::position::Position;
+use super::validate::check_name_length;
+use super::{BuilderSection, ConfigError, WorkerSection};
+
+// rollcall-core keeps its limits crate-private; these are copied from its limits.rs.
+
+/// The most worker names, and the most builder names, that a master may configure: the
+/// daemon declares each list to the Registry in one command, which takes at most this many
+/// names (the core's MAX_NAMES_PER_COMMAND). It also keeps the roster within the Gateway's
+/// limits of 1,000,000 workers and of MAX_BUILDERS_PER_WORKER builders for one worker.
+pub(crate) const MAX_NAMES_CONFIGURED: usize = 10_000;
+/// The most builders one worker may serve, in the Gateway.
+pub(crate) const MAX_BUILDERS_PER_WORKER: usize = 10_000;
+/// The longest password the Gateway accepts, in bytes.
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
+
+// A worker is served by at most every builder once (a builder naming it twice is refused),
+// so capping the builders caps each worker's list.
+const _: () = assert!(MAX_NAMES_CONFIGURED <= MAX_BUILDERS_PER_WORKER);
+
+pub(crate) fn workers_and_builders(
+    worker_entries: &[WorkerEntry],
+    builder_entries: &[BuilderEntry],
+    origin: &Origin<'_>,
+) -> Result<(Vec<WorkerSection>, Vec<BuilderSection>), ConfigError> {
+    let workers = workers(worker_entries, origin)?;
+    let builders = builders(builder_entries, &workers, origin)?;
+    Ok((workers, builders))
+}
+
+fn workers(
+    entries: &[WorkerEntry],
+    origin: &Origin<'_>,
+) -> Result<Vec<WorkerSection>, ConfigError> {
+    check_entry_count(
+        "worker",
+        entries.get(MAX_NAMES_CONFIGURED).map(|entry| &entry.name),
+        origin,
+    )?;
+    let mut first_seen: HashMap<&str, &Spanned<String>> = HashMap::new();
+    let mut workers = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let name = &entry.name;
+        check_entry_name("worker", name, &first_seen, origin)?;
+        // Buildbot usernames cannot contain ':', so such a worker could never attach
+        // through listen.buildbot_workers.
+        if name.get_ref().contains(':') {
+            return Err(origin.error_at(
+                &name.span(),
+                format!(
+                    "worker name {:?} contains ':', which Buildbot worker names cannot contain",
+                    name.get_ref()
+                ),
+            ));
+        }
+        if entry.password.get_ref().0.len() > MAX_PASSWORD_BYTES {
+            return Err(origin.error_at(
+                &entry.password.span(),
+                format!(
+                    "the password of worker {:?} is longer than {MAX_PASSWORD_BYTES} bytes",
+                    name.get_ref()
+                ),
+            ));
+        }
+        first_seen.insert(name.get_ref(), name);
+        workers.push(WorkerSection {
+            name: name.get_ref().clone(),
+            password: entry.password.get_ref().0.clone(),
+        });
+    }
+    Ok(workers)
+}
+
+fn builders(
+    entries: &[BuilderEntry],
+    workers: &[WorkerSection],
+    origin: &Origin<'_>,
+) -> Result<Vec<BuilderSection>, ConfigError> {
+    let configured: HashSet<&str> = workers.iter().map(|worker| worker.name.as_str()).collect();
+    check_entry_count(
+        "builder",
+        entries.get(MAX_NAMES_CONFIGURED).map(|entry| &entry.name),
+        origin,
+    )?;
+    let mut first_seen: HashMap<&str, &Spanned<String>> = HashMap::new();
+    let mut builders = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let name = &entry.name;
+        check_entry_name("builder", name, &first_seen, origin)?;
+        first_seen.insert(name.get_ref(), name);
+        let mut listed: HashMap<&str, &Spanned<String>> = HashMap::new();
+        for worker in &entry.workernames {
+            if !configured.contains(worker.get_ref().as_str()) {
+                return Err(origin.error_at(
+                    &worker.span(),
+                    format!(
+                        "builder {:?} names worker {:?}, which is not configured in [[workers]]",
+                        name.get_ref(),
+                        worker.get_ref()
+                    ),
+                ));
+            }
+            if let Some(first) = listed.insert(worker.get_ref(), worker) {
+                return Err(origin.error_at(
+                    &worker.span(),
+                    format!(
+                        "builder {:?} lists worker {:?} twice (first on line {})",
+                        name.get_ref(),
+                        worker.get_ref(),
+                        line_of(first, origin)
+                    ),
+                ));
+            }
+        }
+        builders.push(BuilderSection {
+            name: name.get_ref().clone(),
+            workernames: entry.workernames.iter().map(|worker| worker.get_ref().clone()).collect(),
+        });
+    }
+    Ok(builders)
+}
+
+/// Non-empty, within the name limit, and not already used by an earlier entry of its kind.
+fn check_entry_name(
+    kind: &str,
+    name: &Spanned<String>,
+    first_seen: &HashMap<&str, &Spanned<String>>,
+    origin: &Origin<'_>,
+) -> Result<(), ConfigError> {
+    if name.get_ref().is_empty() {
+        return Err(origin.error_at(&name.span(), format!("a {kind} name is empty")));
+    }
+    check_name_length(&format!("{kind} name"), name, origin)?;
+    if let Some(first) = first_seen.get(name.get_ref().as_str()) {
+        return Err(origin.error_at(
+            &name.span(),
+            format!(
+                "{kind} {:?} is configured twice (first on line {})",
+                name.get_ref(),
+                line_of(first, origin)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses the list at its first entry past the limit, when there is one.
+fn check_entry_count(
+    kind: &str,
+    first_over_limit: Option<&Spanned<String>>,
+    origin: &Origin<'_>,
+) -> Result<(), ConfigError> {
+    match first_over_limit {
+        Some(name) => Err(origin.error_at(
+            &name.span(),
+            format!("more than {MAX_NAMES_CONFIGURED} {kind}s are configured"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn line_of(value: &Spanned<String>, origin: &Origin<'_>) -> usize {
+    Position::of_offset(origin.text, value.span().start).line
+}

@@ -1,0 +1,167 @@
+//! `rollcall serve`: the daemon.
+//!
+//! Two threads matter. The core thread owns the Registry, the Gateway and the store
+//! (`core_loop.rs`); the network runs on smol's executor (`listener.rs`, `connection.rs`)
+//! and talks to the core through one bounded channel, so a flood of input slows readers
+//! down instead of growing memory.
+
+mod clock;
+mod connection;
+mod core_loop;
+mod inputs;
+mod listener;
+mod log_limit;
+pub mod metrics;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+
+use crate::config::Config;
+use crate::storage::StorageError;
+
+use connection::NetShared;
+use core_loop::CoreLoop;
+use inputs::CoreInput;
+use metrics::Metrics;
+
+/// How many inputs may wait for the core thread before readers are made to wait.
+const CORE_QUEUE_CAPACITY: usize = 65_536;
+
+#[derive(Debug)]
+pub enum DaemonError {
+    Config(String),
+    Storage(StorageError),
+    Recovery(String),
+    Startup(String),
+    Listen { address: std::net::SocketAddr, error: std::io::Error },
+    Signals(std::io::Error),
+    CoreThread(String),
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DaemonError::Config(why) => write!(formatter, "invalid configuration: {why}"),
+            DaemonError::Storage(error) => write!(formatter, "{error}"),
+            DaemonError::Recovery(why) => {
+                write!(formatter, "cannot load the stored registry: {why}")
+            }
+            DaemonError::Startup(why) => write!(formatter, "startup failed: {why}"),
+            DaemonError::Listen { address, error } => {
+                write!(formatter, "cannot listen on {address}: {error}")
+            }
+            DaemonError::Signals(error) => {
+                write!(formatter, "cannot install signal handlers: {error}")
+            }
+            DaemonError::CoreThread(why) => write!(formatter, "the core thread failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+impl From<StorageError> for DaemonError {
+    fn from(error: StorageError) -> Self {
+        DaemonError::Storage(error)
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT, then stops this master cleanly.
+///
+/// # Errors
+///
+/// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
+/// while running (nothing can be acknowledged then, so the daemon stops).
+pub fn serve(config: Config) -> Result<(), DaemonError> {
+    let metrics = Arc::new(Metrics::default());
+    let core = CoreLoop::start(config.clone(), Arc::clone(&metrics))?;
+    let master = core.self_master();
+    let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
+    let core_thread = std::thread::Builder::new()
+        .name("rollcall-core".into())
+        .spawn(move || core.run(core_receiver))
+        .map_err(|error| DaemonError::CoreThread(error.to_string()))?;
+
+    let network = smol::block_on(async {
+        let address = config.listen.workers;
+        let listener = async_net::TcpListener::bind(address)
+            .await
+            .map_err(|error| DaemonError::Listen { address, error })?;
+        let bound = listener.local_addr().unwrap_or(address);
+        tracing::info!(%bound, masterid = %master, name = %config.master.name, "listening for workers");
+        let shared = Arc::new(NetShared {
+            core: core_sender.clone(),
+            max_frame_bytes: config.limits.max_frame_bytes,
+            handshake_timeout: Duration::from_secs(config.limits.handshake_timeout_s),
+            max_outbound_frames: config.limits.max_outbound_frames,
+            handshaking: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            metrics: Arc::clone(&metrics),
+        });
+        let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
+        let accepting = smol::spawn(listener::accept(
+            listener,
+            shared,
+            config.limits.max_connections,
+            config.limits.max_handshaking_connections,
+            stop,
+        ));
+        handle_signals(&config, &core_sender).await?;
+        // Stop accepting first, then let the core close connections and stop the master.
+        drop(stop_accepting);
+        accepting.await;
+        let _ = core_sender.send(CoreInput::Shutdown).await;
+        Ok::<(), DaemonError>(())
+    });
+    let core_result =
+        core_thread.join().map_err(|_| DaemonError::CoreThread("it panicked".into()))?;
+    network?;
+    core_result
+}
+
+/// Waits for SIGTERM or SIGINT; reloads the configuration on SIGHUP.
+async fn handle_signals(
+    config: &Config,
+    core: &smol::channel::Sender<CoreInput>,
+) -> Result<(), DaemonError> {
+    use async_signal::{Signal, Signals};
+
+    let mut signals =
+        Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(DaemonError::Signals)?;
+    let mut core_closed = Box::pin(core.closed());
+    loop {
+        let next = futures_lite::future::or(async { signals.next().await }, async {
+            (&mut core_closed).await;
+            None
+        })
+        .await;
+        match next {
+            Some(Ok(Signal::Hup)) => reload(config, core).await,
+            Some(Ok(signal)) => {
+                tracing::info!(?signal, "stopping");
+                return Ok(());
+            }
+            Some(Err(error)) => return Err(DaemonError::Signals(error)),
+            // The core thread ended on its own (a storage failure): stop too.
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn reload(config: &Config, core: &smol::channel::Sender<CoreInput>) {
+    let Some(path) = &config.source else {
+        tracing::error!(
+            "reconfig failed: running on the embedded default, there is no file to reload"
+        );
+        return;
+    };
+    match Config::load(path) {
+        Ok(next) => {
+            let _ = core.send(CoreInput::Reconfig(Box::new(next))).await;
+        }
+        Err(error) => tracing::error!("reconfig failed: {error}"),
+    }
+}

@@ -1,0 +1,74 @@
+//! rollcall's own wire protocol: what clients and the daemon say to each other.
+//!
+//! A connection starts with a [`ClientMessage::Hello`] naming the protocol version and the
+//! role. A worker then sends keepalives, pongs and acks; a master sends requests, each
+//! answered by a [`ServerMessage::Reply`] with the same `request_id`. All encoding goes
+//! through [`crate::codec`].
+
+use rollcall_core::{Command, CommandError, MasterId, Password, Reply, ToWorker};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Worker { name: String, password: Password },
+    Master { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// The first frame of every connection.
+    Hello { protocol_version: u32, role: Role },
+    /// Worker: I am alive.
+    Keepalive,
+    /// Worker: the answer to a ping.
+    Pong { nonce: u64 },
+    /// Worker: the builder list arrived.
+    BuilderListAck,
+    /// Master: a Registry command. `command`'s master id must be this session's own.
+    Request { request_id: u64, command: Command },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// To a worker, from its Gateway.
+    Worker(ToWorker),
+    /// To a master: its Hello was accepted.
+    MasterWelcome,
+    /// To a master: the answer to the request with `request_id`, sent only once the changes
+    /// it made are on disk.
+    Reply { request_id: u64, result: Result<Reply, RequestError> },
+    /// The daemon is closing this connection, and why.
+    Goodbye { reason: String },
+}
+
+/// Why a master's request was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestError {
+    /// The Registry refused the command.
+    Refused(CommandError),
+    /// A session may only speak for the master it registered with `MasterActive` under the
+    /// name from its Hello.
+    NotThisSession { session: Option<MasterId> },
+    /// `MasterActive` named another master than the session's Hello did.
+    WrongName { hello: String },
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Refused(error) => write!(formatter, "refused: {error}"),
+            RequestError::NotThisSession { session: Some(id) } => {
+                write!(formatter, "this session speaks for master {id} only")
+            }
+            RequestError::NotThisSession { session: None } => {
+                formatter.write_str("send MasterActive first: this session has no master yet")
+            }
+            RequestError::WrongName { hello } => {
+                write!(formatter, "this session said Hello as {hello:?}")
+            }
+        }
+    }
+}

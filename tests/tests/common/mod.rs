@@ -1,0 +1,223 @@
+//! Starting, signalling and killing the real daemon, and talking to it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rollcall_core::{Password, ToWorker};
+use rollcall_io::client::{ClientError, Session};
+use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_rollcall-under-test");
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("bound").port()
+}
+
+/// Waits until `condition` holds, failing the test after `limit`.
+pub fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One daemon process on its own data directory and ports.
+pub struct Daemon {
+    pub directory: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub workers_address: SocketAddr,
+    pub http_address: SocketAddr,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl Daemon {
+    /// Writes a config from `[master]`/`[listen]` (generated) plus `rest` (timing, workers,
+    /// builders...), starts the daemon and waits until its workers' port answers.
+    pub fn start(rest: &str) -> Daemon {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let workers_address: SocketAddr =
+            format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let http_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let config_path = directory.path().join("rollcall.toml");
+        let mut daemon = Daemon {
+            config_path,
+            workers_address,
+            http_address,
+            child: None,
+            log_path: directory.path().join("daemon.log"),
+            directory,
+        };
+        daemon.write_config(rest);
+        daemon.spawn();
+        daemon
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.directory.path().join("data")
+    }
+
+    /// Replaces the config's tail (for SIGHUP tests); the header stays the same.
+    pub fn write_config(&self, rest: &str) {
+        let text = format!(
+            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\n\n{rest}\n",
+            self.data_dir(),
+            self.workers_address,
+            self.http_address
+        );
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// (Re)starts the process on the same directory and ports.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let child = Command::new(BINARY)
+            .args(["serve", "--config"])
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the daemon");
+        self.child = Some(child);
+        let address = self.workers_address;
+        eventually(Duration::from_secs(20), "the daemon to listen", || {
+            TcpStream::connect(address).is_ok()
+        });
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill_hard(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        let mut child = self.child.take().expect("running");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "daemon did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(&self.log_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn wait_for_log(&self, needle: &str) {
+        eventually(Duration::from_secs(10), needle, || self.log().contains(needle));
+    }
+
+    pub fn address(&self) -> String {
+        self.workers_address.to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs an async client step with a deadline, so a hung daemon fails the test instead of
+/// hanging it.
+pub fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> T {
+    smol::block_on(async {
+        futures_lite_or(future, limit).await.unwrap_or_else(|| panic!("no answer within {limit:?}"))
+    })
+}
+
+async fn futures_lite_or<T>(
+    future: impl std::future::Future<Output = T>,
+    limit: Duration,
+) -> Option<T> {
+    let timeout = async {
+        smol::Timer::after(limit).await;
+        None
+    };
+    smol::future::or(async { Some(future.await) }, timeout).await
+}
+
+pub const STEP: Duration = Duration::from_secs(10);
+
+pub fn worker_hello(address: &str, name: &str, password: &str) -> Session {
+    let role = Role::Worker { name: name.into(), password: Password::new(password) };
+    within(STEP, Session::connect(address, role)).expect("connect")
+}
+
+/// The next message, within the step limit.
+pub fn next(session: &mut Session) -> Result<ServerMessage, ClientError> {
+    within(STEP, session.receive())
+}
+
+/// Attaches a worker and returns its session and the builder list it was given.
+pub fn attach(address: &str, name: &str, password: &str) -> (Session, Vec<String>) {
+    let mut session = worker_hello(address, name, password);
+    assert_eq!(next(&mut session).expect("welcome"), ServerMessage::Worker(ToWorker::Welcome));
+    let ServerMessage::Worker(ToWorker::BuilderList { builders }) =
+        next(&mut session).expect("builders")
+    else {
+        panic!("expected a builder list")
+    };
+    (session, builders.to_vec())
+}
+
+pub fn send(session: &mut Session, message: ClientMessage) {
+    within(STEP, session.send(&message)).expect("send");
+}
+
+/// True once the daemon has closed this session (it may say goodbye first).
+pub fn is_closed(session: &mut Session) -> bool {
+    loop {
+        match within(STEP, session.receive()) {
+            Ok(ServerMessage::Worker(ToWorker::KeepaliveAck)) => continue,
+            Ok(_) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The rows the daemon left on disk (open only while it is stopped: fjall locks the data).
+pub fn stored_rows(data_dir: &Path) -> Vec<rollcall_core::Record> {
+    use rollcall_io::storage::{FjallStore, Store};
+    let store = FjallStore::open(data_dir).expect("open the stopped daemon's store");
+    store.load().expect("load rows")
+}

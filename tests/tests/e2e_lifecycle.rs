@@ -1,0 +1,71 @@
+//! The daemon's life: config checking, clean stop, and `kill -9` at a bad moment.
+
+mod common;
+
+use std::process::Command;
+
+use common::{within, Daemon, BINARY, STEP};
+use rollcall_core::{MasterId, Record};
+use rollcall_io::client::MasterClient;
+
+#[test]
+fn check_config_accepts_the_shipped_example_and_names_the_line_of_a_mistake() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/rollcall.toml");
+    let output = Command::new(BINARY).args(["check-config", example]).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let directory = tempfile::tempdir().expect("temp dir");
+    let bad = directory.path().join("bad.toml");
+    std::fs::write(&bad, "[[workers]]\nname = \"w1\"\npassword = \"x\"\n\n[[builders]]\nname = \"linux\"\nworkernames = [\"w9\"]\n")
+        .expect("write");
+    let output = Command::new(BINARY).arg("check-config").arg(&bad).output().expect("run");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("bad.toml:7"), "names the file and line: {message}");
+    assert!(message.contains("w9"), "names the problem: {message}");
+}
+
+#[test]
+fn sigterm_stops_the_master_cleanly_and_exits_zero() {
+    let mut daemon = Daemon::start("");
+    assert!(daemon.stop().success());
+    let rows = common::stored_rows(&daemon.data_dir());
+    let me = rows.iter().find_map(|row| match row {
+        Record::Master(master) if master.name == "test-master" => Some(master.clone()),
+        _ => None,
+    });
+    assert_eq!(me.map(|m| m.active), Some(false), "masterStopped for itself before exiting");
+}
+
+#[test]
+fn kill_9_then_restart_keeps_masters_ids_and_builders() {
+    let mut daemon = Daemon::start("[[workers]]\nname = \"w1\"\npassword = \"pw\"\n[[builders]]\nname = \"linux\"\nworkernames = [\"w1\"]\n");
+    let mut ids = Vec::new();
+    for index in 0..20 {
+        let name = format!("remote-{index}:/srv");
+        let mut client =
+            within(STEP, MasterClient::connect(&daemon.address(), &name)).expect("connect");
+        // Acknowledged means durable: the reply is sent only after the commit.
+        ids.push((name.clone(), within(STEP, client.master_active(&name)).expect("register")));
+    }
+    daemon.kill_hard();
+    daemon.spawn();
+    for (name, id) in &ids {
+        let mut client =
+            within(STEP, MasterClient::connect(&daemon.address(), name)).expect("connect");
+        assert_eq!(within(STEP, client.master_active(name)).expect("register"), *id, "{name}");
+    }
+    let mut newcomer =
+        within(STEP, MasterClient::connect(&daemon.address(), "new:/srv")).expect("connect");
+    assert_eq!(
+        within(STEP, newcomer.master_active("new:/srv")).expect("register"),
+        MasterId(22),
+        "ids are never reused"
+    );
+    assert!(daemon.stop().success());
+    let rows = common::stored_rows(&daemon.data_dir());
+    assert!(rows
+        .iter()
+        .any(|row| matches!(row, Record::Builder(builder) if builder.name == "linux")));
+    assert!(rows.iter().any(|row| matches!(row, Record::Master(master) if master.id == MasterId(1) && master.name == "test-master")));
+}
