@@ -86,7 +86,7 @@ impl Daemon {
         let child = Command::new(BINARY)
             .args(["serve", "--config"])
             .arg(&self.config_path)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,fjall=warn,lsm_tree=warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
