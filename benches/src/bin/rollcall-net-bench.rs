@@ -11,6 +11,7 @@
 //!   request frame with one reply frame (a connect, one round trip, close: the machine's
 //!   ceiling for this pattern);
 //! - heartbeats: C master sessions, each looping a durable masterActive.
+//!
 //! Prints one line per workload with operations per second.
 
 use std::net::SocketAddr;
