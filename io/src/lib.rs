@@ -6,6 +6,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod daemon;
+mod http;
 mod logging;
 pub mod storage;
 pub mod wire;

@@ -114,7 +114,8 @@ where
     smol::block_on(async {
         let tasks: Vec<_> = (0..clients)
             .map(|client| {
-                let (done, stop, cycle) = (Arc::clone(&done), Arc::clone(&stop), Arc::clone(&cycle));
+                let (done, stop, cycle) =
+                    (Arc::clone(&done), Arc::clone(&stop), Arc::clone(&cycle));
                 smol::spawn(async move {
                     let mut round = 0_u64;
                     while !stop.load(Ordering::Relaxed) {
@@ -137,7 +138,11 @@ where
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn attach_cycle(address: SocketAddr, client: usize, round: u64) -> Result<(), Box<dyn std::error::Error>> {
+async fn attach_cycle(
+    address: SocketAddr,
+    client: usize,
+    round: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
     // Distinct names per client; rounds walk through that client's share of the roster.
     let per_client = (WORKERS / 64).max(1) as u64;
     let name = format!("w{}", (client as u64 * per_client + round % per_client) as usize % WORKERS);
@@ -182,7 +187,8 @@ async fn serve_baseline(listener: TcpListener) {
 async fn baseline_cycle(address: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let mut stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
-    let request = [0_u8, 0, 0, 20, 1, 0, 2, 119, 49, 2, 112, 119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let request =
+        [0_u8, 0, 0, 20, 1, 0, 2, 119, 49, 2, 112, 119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     stream.write_all(&request).await?;
     let mut reply = [0_u8; 24];
     stream.read_exact(&mut reply).await?;
@@ -201,7 +207,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     smol::spawn(serve_baseline(baseline_listener)).detach();
 
     let baseline = measure(clients, seconds, move |_, _| baseline_cycle(baseline_address));
-    let attach = measure(clients, seconds, move |client, round| attach_cycle(address, client, round));
+    let attach =
+        measure(clients, seconds, move |client, round| attach_cycle(address, client, round));
     let heartbeat = {
         let sessions: Vec<_> = (0..clients)
             .map(|client| {
@@ -225,7 +232,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("plain async-net baseline (connect, 1 round trip, close): {baseline:>10.0} /s");
     println!("attach through the daemon (connect, Hello, welcome, builders, ack, close): {attach:>10.0} /s  ({:.2} of the baseline)", attach / baseline);
-    println!("durable heartbeats through the daemon ({clients} master sessions): {heartbeat:>10.0} /s");
+    println!(
+        "durable heartbeats through the daemon ({clients} master sessions): {heartbeat:>10.0} /s"
+    );
     drop(daemon);
     Ok(())
 }

@@ -20,7 +20,7 @@ use rollcall_core::{
 use crate::codec;
 use crate::config::Config;
 use crate::daemon::clock;
-use crate::daemon::inputs::{CoreInput, Outbound, WorkerMessage};
+use crate::daemon::inputs::{CoreInput, Outbound, ReadView, WorkerMessage};
 use crate::daemon::log_limit::{LogLimiter, Verdict};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::DaemonError;
@@ -196,6 +196,12 @@ impl CoreLoop {
                 self.connection_closed(now, connection, protocol_error);
             }
             CoreInput::Reconfig(config) => self.reconfig(now, *config)?,
+            CoreInput::Read(job) => job(&ReadView {
+                registry: &self.registry,
+                gateway: &self.gateway,
+                master: self.self_master,
+                master_name: &self.config.master.name,
+            }),
             CoreInput::Shutdown => self.shutting_down = true,
         }
         Ok(())

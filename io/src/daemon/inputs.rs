@@ -1,6 +1,6 @@
 //! What the network side and the signal handler tell the core thread.
 
-use rollcall_core::{Command, ConnectionId, Password};
+use rollcall_core::{Command, ConnectionId, Gateway, MasterId, Password, Registry};
 
 use crate::config::Config;
 
@@ -15,7 +15,19 @@ pub(crate) enum WorkerMessage {
     BuilderListAck,
 }
 
-#[derive(Debug)]
+/// What a read job may look at: the machines' state between two inputs.
+pub(crate) struct ReadView<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) gateway: &'a Gateway,
+    pub(crate) master: MasterId,
+    pub(crate) master_name: &'a str,
+}
+
+/// A read run on the core thread between inputs. It must only copy what it needs and hand
+/// it back (through a channel it owns): rendering, filtering and writing happen elsewhere,
+/// so a slow HTTP client never holds the core.
+pub(crate) type ReadJob = Box<dyn FnOnce(&ReadView<'_>) + Send>;
+
 pub(crate) enum CoreInput {
     WorkerHello {
         connection: ConnectionId,
@@ -43,5 +55,31 @@ pub(crate) enum CoreInput {
         protocol_error: Option<String>,
     },
     Reconfig(Box<Config>),
+    Read(ReadJob),
     Shutdown,
+}
+
+impl std::fmt::Debug for CoreInput {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CoreInput::WorkerHello { connection, name, .. } => {
+                write!(formatter, "WorkerHello({connection}, {name:?})")
+            }
+            CoreInput::WorkerMessage { connection, message } => {
+                write!(formatter, "WorkerMessage({connection}, {message:?})")
+            }
+            CoreInput::MasterHello { connection, name, .. } => {
+                write!(formatter, "MasterHello({connection}, {name:?})")
+            }
+            CoreInput::MasterRequest { connection, request_id, .. } => {
+                write!(formatter, "MasterRequest({connection}, {request_id})")
+            }
+            CoreInput::ConnectionClosed { connection, protocol_error } => {
+                write!(formatter, "ConnectionClosed({connection}, {protocol_error:?})")
+            }
+            CoreInput::Reconfig(_) => formatter.write_str("Reconfig"),
+            CoreInput::Read(_) => formatter.write_str("Read"),
+            CoreInput::Shutdown => formatter.write_str("Shutdown"),
+        }
+    }
 }

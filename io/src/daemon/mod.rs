@@ -8,7 +8,7 @@
 mod clock;
 mod connection;
 mod core_loop;
-mod inputs;
+pub(crate) mod inputs;
 mod listener;
 mod log_limit;
 pub mod metrics;
@@ -101,6 +101,8 @@ pub fn serve(config: Config) -> Result<(), DaemonError> {
             open: AtomicUsize::new(0),
             metrics: Arc::clone(&metrics),
         });
+        let http =
+            crate::http::start(config.listen.http, core_sender.clone(), Arc::clone(&metrics))?;
         let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
         let accepting = smol::spawn(listener::accept(
             listener,
@@ -113,9 +115,13 @@ pub fn serve(config: Config) -> Result<(), DaemonError> {
         // Stop accepting first, then let the core close connections and stop the master.
         drop(stop_accepting);
         accepting.await;
-        let _ = core_sender.send(CoreInput::Shutdown).await;
+        drop(http);
         Ok::<(), DaemonError>(())
     });
+    // Whatever ended the network side (a signal, or a port that could not be bound), the
+    // core thread must stop too: it is waiting for inputs.
+    let _ = core_sender.send_blocking(CoreInput::Shutdown);
+    drop(core_sender);
     let core_result =
         core_thread.join().map_err(|_| DaemonError::CoreThread("it panicked".into()))?;
     network?;
