@@ -6,7 +6,7 @@ file, schema made by `buildbot upgrade-master`'s own function), DataConnector, M
 and WWWService, all under the real Twisted reactor. See README.md beside this file.
 
     benches/peer/.venv/bin/python benches/peer/buildbot_peer.py --json OUT.json \
-        [--sizes 10000] [--repeats 5] [--ops 1000] [--quick] [--workdir DIR]
+        [--sizes 10000] [--ops 1000] [--repeats 3] [--quick] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -461,7 +461,10 @@ def machine_info(workdir: str) -> dict:
 
 
 def print_table(results: dict) -> None:
-    header = f"{'workload':<34} {'unit':>6} {'median':>10} {'min':>10} {'max':>10} {'n':>6} {'registry':>8}"
+    header = (
+        f"{'workload':<34} {'unit':>6} {'median':>10} {'min':>10} {'max':>10} "
+        f"{'n':>6} {'registry':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
@@ -485,6 +488,7 @@ async def run(reactor, args) -> None:
 
     peers = []
     loadavg_start = os.getloadavg()
+    succeeded = False
     try:
         peer = Peer(reactor, basedir)
         peers.append(peer)
@@ -506,7 +510,10 @@ async def run(reactor, args) -> None:
             ("first_registration", lambda: bench_first_registration(peer, size, n, args.repeats)),
             ("master_stopped", lambda: bench_master_stopped(peer, names, n, args.repeats)),
             (f"expire_0_of_{size}", lambda: bench_expire(peer, names, 0, args.repeats)),
-            (f"expire_{expired}_of_{size}", lambda: bench_expire(peer, names, expired, args.repeats)),
+            (
+                f"expire_{expired}_of_{size}",
+                lambda: bench_expire(peer, names, expired, args.repeats),
+            ),
         ]
         results = {}
         for name, bench in workloads:
@@ -525,10 +532,14 @@ async def run(reactor, args) -> None:
         results[name] = await bench_expire(memory_peer, memory_names, expired, args.repeats)
         results[name]["db"] = {"url": "sqlite://", **await memory_peer.sqlite_settings()}
         print(f"  {name}: done in {time.perf_counter() - started:.1f} s", flush=True)
+        succeeded = error_log.errors == 0
     finally:
         for started_peer in peers:
             await started_peer.stop()
-        shutil.rmtree(basedir, ignore_errors=True)
+        if succeeded:
+            shutil.rmtree(basedir, ignore_errors=True)
+        else:
+            print(f"buildbot_peer: kept {basedir} for inspection", file=sys.stderr)
 
     if error_log.errors:
         raise PeerError(f"Buildbot logged {error_log.errors} error(s); see stderr above")
@@ -566,15 +577,20 @@ def parse_args() -> argparse.Namespace:
         "--sizes", type=int, help="registry size: masters present (default 10000, quick 1000)"
     )
     parser.add_argument(
-        "--ops", type=int, help="operations per timed run of the per-op workloads (default 1000, quick 100)"
+        "--ops",
+        type=int,
+        help="operations per timed run of a per-op workload (default 1000, quick 100)",
     )
-    parser.add_argument("--repeats", type=int, help="timed runs per workload (default 5, quick 1)")
+    parser.add_argument("--repeats", type=int, help="timed runs per workload (default 3, quick 1)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run")
     parser.add_argument(
-        "--workdir", default=tempfile.gettempdir(), help="where the temporary basedir and sqlite file go"
+        "--workdir",
+        default=tempfile.gettempdir(),
+        help="where the temporary basedir and its sqlite file go",
     )
     args = parser.parse_args()
-    defaults = (1000, 100, 1) if args.quick else (10000, 1000, 5)
+    # Three repeats keep the full run under about three minutes on 2 cores.
+    defaults = (1000, 100, 1) if args.quick else (10000, 1000, 3)
     args.sizes = args.sizes or defaults[0]
     args.ops = args.ops or defaults[1]
     args.repeats = args.repeats or defaults[2]

@@ -27,7 +27,8 @@ fi
 
 version="$(installed_version)"
 if [[ "$version" != "$BUILDBOT_VERSION" ]]; then
-    echo "setup.sh: expected buildbot and buildbot-www $BUILDBOT_VERSION in $venv, found '${version:-nothing}'" >&2
+    echo "setup.sh: expected buildbot and buildbot-www $BUILDBOT_VERSION in $venv," \
+        "found '${version:-nothing}'" >&2
     exit 1
 fi
 echo "buildbot $version installed in $venv"

@@ -169,15 +169,13 @@ pub(crate) fn select(registry: &Registry, route: &Route) -> Selection {
         Route::Builder(builder) => {
             Selection::One(builder_id(registry, builder).map(|id| builder_row(registry, id)))
         }
-        Route::Workers => {
-            Selection::Many(registry.workers().map(|w| worker_row(registry, &w)).collect())
-        }
+        Route::Workers => Selection::Many(registry.workers().map(|w| worker_row(&w)).collect()),
         Route::Worker(worker) => {
             let view = match worker {
                 IdOrName::Id(id) => registry.worker(rollcall_core::WorkerId(*id)),
                 IdOrName::Name(name) => registry.worker_by_name(name),
             };
-            Selection::One(view.map(|w| worker_row(registry, &w)))
+            Selection::One(view.map(|w| worker_row(&w)))
         }
         Route::BuildRequests => {
             Selection::Many(registry.build_requests().map(build_request_row).collect())
@@ -246,20 +244,13 @@ fn builder_row(registry: &Registry, id: BuilderId) -> Row {
     }))
 }
 
-fn worker_row(registry: &Registry, worker: &WorkerView<'_>) -> Row {
+fn worker_row(worker: &WorkerView<'_>) -> Row {
     let connected_to: Vec<Value> =
         worker.connected_to.keys().map(|master| json!({"masterid": master.get()})).collect();
-    // Buildbot lists one entry per (master, builder) the worker is configured for.
-    let mut configured_on = Vec::new();
-    for master in worker.configured_on {
-        let builders: Vec<BuilderId> = registry.builders_served_by(*master).collect();
-        if builders.is_empty() {
-            configured_on.push(json!({"masterid": master.get()}));
-        }
-        for builder in builders {
-            configured_on.push(json!({"masterid": master.get(), "builderid": builder.get()}));
-        }
-    }
+    // Buildbot lists (master, builder) pairs; the Registry knows which masters configure
+    // the worker, not which of their builders it serves, so each entry names the master.
+    let configured_on: Vec<Value> =
+        worker.configured_on.iter().map(|master| json!({"masterid": master.get()})).collect();
     object(json!({
         "workerid": worker.record.id.get(),
         "name": worker.record.name,

@@ -1,6 +1,8 @@
 //! Starting, signalling and killing the real daemon, and talking to it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod http;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
