@@ -1,0 +1,205 @@
+//! What must always hold, checked as the run goes, and what must hold once faults heal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rollcall_core::{
+    BuildId, BuildRequestId, Command, MasterId, Record, RecordKey, Registry, RegistryEvent, Reply,
+};
+
+/// Which promise broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    Correctness,
+    Liveness,
+}
+
+#[derive(Clone, Debug)]
+pub struct Violation {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+pub(crate) type Verdict = Result<(), Violation>;
+
+pub(crate) fn correctness(message: String) -> Violation {
+    Violation { kind: FailureKind::Correctness, message }
+}
+
+pub(crate) fn liveness(message: String) -> Violation {
+    Violation { kind: FailureKind::Liveness, message }
+}
+
+/// Something the registry acknowledged (its reply left after the commit): it must survive
+/// any crash.
+#[derive(Clone, Debug)]
+enum Fact {
+    MasterNamed(MasterId, String),
+    RequestExists(BuildRequestId),
+    RequestComplete(BuildRequestId),
+    BuildExists(BuildId),
+}
+
+/// The registry-side oracle: fed the committed events and acknowledged replies.
+#[derive(Debug, Default)]
+pub(crate) struct RegistryOracle {
+    claimed_by: BTreeMap<BuildRequestId, MasterId>,
+    completions: BTreeMap<BuildRequestId, u32>,
+    ids_by_name: BTreeMap<String, MasterId>,
+    highest_master: u64,
+    highest_request: u64,
+    highest_build: u64,
+    facts: Vec<Fact>,
+}
+
+impl RegistryOracle {
+    /// Events of a committed batch, in order.
+    pub(crate) fn observe_event(&mut self, event: &RegistryEvent) -> Verdict {
+        match event {
+            RegistryEvent::BuildRequestClaimed { request, master } => {
+                if let Some(holder) = self.claimed_by.insert(*request, *master) {
+                    return Err(correctness(format!(
+                        "request {request} claimed by master {master} while master {holder} held it"
+                    )));
+                }
+            }
+            RegistryEvent::BuildRequestUnclaimed { request, master }
+                if self.claimed_by.remove(request) != Some(*master) =>
+            {
+                return Err(correctness(format!(
+                    "request {request} unclaimed for master {master}, who did not hold it"
+                )));
+            }
+            RegistryEvent::BuildRequestComplete { request, .. } => {
+                self.claimed_by.remove(request);
+                let count = self.completions.entry(*request).or_default();
+                *count += 1;
+                if *count > 1 {
+                    return Err(correctness(format!("request {request} completed {count} times")));
+                }
+            }
+            RegistryEvent::MasterStopped { master, .. } => {
+                if let Some((request, _)) =
+                    self.claimed_by.iter().find(|(_, holder)| **holder == *master)
+                {
+                    return Err(correctness(format!(
+                        "master {master} stopped while still holding request {request}"
+                    )));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A reply the registry sent after committing.
+    pub(crate) fn observe_reply(&mut self, command: &Command, reply: &Reply) -> Verdict {
+        match (command, reply) {
+            (Command::MasterActive { name }, Reply::Master(id)) => {
+                match self.ids_by_name.get(name) {
+                    Some(known) if known != id => {
+                        return Err(correctness(format!("{name:?} was master {known}, now {id}")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if id.get() <= self.highest_master {
+                            return Err(correctness(format!(
+                                "new master {name:?} got reused id {id}"
+                            )));
+                        }
+                        self.highest_master = id.get();
+                        self.ids_by_name.insert(name.clone(), *id);
+                    }
+                }
+                self.facts.push(Fact::MasterNamed(*id, name.clone()));
+            }
+            (Command::SubmitBuildRequest { .. }, Reply::BuildRequest(id)) => {
+                if id.get() <= self.highest_request {
+                    return Err(correctness(format!("build request id {id} handed out twice")));
+                }
+                self.highest_request = id.get();
+                self.facts.push(Fact::RequestExists(*id));
+            }
+            (Command::CompleteBuildRequests { requests, .. }, Reply::Done) => {
+                self.facts.extend(requests.iter().map(|id| Fact::RequestComplete(*id)));
+            }
+            (Command::StartBuild { .. }, Reply::Build(id)) => {
+                if id.get() <= self.highest_build {
+                    return Err(correctness(format!("build id {id} handed out twice")));
+                }
+                self.highest_build = id.get();
+                self.facts.push(Fact::BuildExists(*id));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// After a recovery: the rows on disk are exactly the state, everything acknowledged is
+    /// there, and the oracle's view of claims is the recovered one.
+    pub(crate) fn check_recovered(
+        &mut self,
+        registry: &Registry,
+        disk: &BTreeMap<RecordKey, Record>,
+    ) -> Verdict {
+        let mut rows = registry.records();
+        rows.sort_by_key(Record::key);
+        if rows.len() != disk.len() || rows.iter().zip(disk.values()).any(|(a, b)| a != b) {
+            return Err(correctness(
+                "the recovered registry differs from the committed rows".into(),
+            ));
+        }
+        self.check_facts(registry)?;
+        self.claimed_by = registry
+            .build_requests()
+            .filter(|request| !request.complete)
+            .filter_map(|request| Some((request.id, request.claimed_by?)))
+            .collect();
+        Ok(())
+    }
+
+    pub(crate) fn check_facts(&self, registry: &Registry) -> Verdict {
+        for fact in &self.facts {
+            let holds = match fact {
+                Fact::MasterNamed(id, name) => {
+                    registry.master(*id).is_some_and(|m| &m.name == name)
+                }
+                Fact::RequestExists(id) => registry.build_request(*id).is_some(),
+                Fact::RequestComplete(id) => {
+                    registry.build_request(*id).is_some_and(|r| r.complete)
+                }
+                Fact::BuildExists(id) => registry.build(*id).is_some(),
+            };
+            if !holds {
+                return Err(correctness(format!("acknowledged {fact:?} is missing")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Full-state invariants, for the end of a run.
+    pub(crate) fn check_state(registry: &Registry) -> Verdict {
+        for request in registry.build_requests().filter(|r| !r.complete) {
+            if let Some(master) = request.claimed_by {
+                if !registry.master(master).is_some_and(|m| m.active) {
+                    return Err(correctness(format!(
+                        "request {} claimed by inactive master {master}",
+                        request.id
+                    )));
+                }
+            }
+        }
+        for build in registry.builds().filter(|b| b.results.is_none()) {
+            if !registry.master(build.master).is_some_and(|m| m.active) {
+                return Err(correctness(format!(
+                    "build {} runs on inactive master {}",
+                    build.id, build.master
+                )));
+            }
+        }
+        let names: BTreeSet<&str> = registry.masters().map(|m| m.name.as_str()).collect();
+        if names.len() != registry.master_count() {
+            return Err(correctness("two masters share a name".into()));
+        }
+        Ok(())
+    }
+}

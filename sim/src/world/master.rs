@@ -1,0 +1,551 @@
+//! A simulated master process: heartbeats, workload, its own Gateway on its own clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rollcall_core::{
+    BuildId, BuildRequestId, Command, ConnectionId, DuplicatePolicy, Gateway, GatewayConfig,
+    GatewayEvent, GatewayInput, GatewayOutput, MasterId, Password, Reply, ReplyToken, Results,
+    Roster, ServiceKind, Timestamp, WorkerConfig,
+};
+
+use crate::oracle::{correctness, Verdict};
+use crate::rng::Rng;
+use crate::settings::Settings;
+use crate::world::{Event, World};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Life {
+    Alive,
+    Frozen,
+    /// Dead; `restarts` says whether it will come back.
+    Crashed {
+        restarts: bool,
+    },
+}
+
+#[derive(Debug)]
+pub(super) struct MasterNode {
+    pub(super) name: String,
+    pub(super) life: Life,
+    pub(super) incarnation: u64,
+    pub(super) gateway: Option<Gateway>,
+    pub(super) gateway_wake: Option<Timestamp>,
+    pub(super) id: Option<MasterId>,
+    /// Master 0 never crashes or freezes, so that someone is always there to do the work.
+    pub(super) steady: bool,
+    skew_ms: i64,
+    drift_ppm: i64,
+    pub(super) policy: DuplicatePolicy,
+    /// Workers this master may configure, and those it configures now.
+    pool: Vec<usize>,
+    pub(super) roster: BTreeSet<usize>,
+    builders: Vec<String>,
+    next_request: u64,
+    pub(super) claims: BTreeSet<BuildRequestId>,
+    builds: BTreeSet<BuildId>,
+    pub(super) partitioned_until: Option<Timestamp>,
+    /// Who is attached where, rebuilt from the Gateway's own events alone.
+    attached_view: BTreeMap<String, ConnectionId>,
+    /// The startup sequence still has to run once this incarnation learns its id.
+    needs_startup_cleanup: bool,
+}
+
+impl MasterNode {
+    pub(super) fn new(index: usize, settings: &Settings, rng: &mut Rng) -> MasterNode {
+        let skew = settings.faults.clock_skew_ms;
+        let drift = settings.faults.clock_drift_ppm;
+        let skew_ms = if skew == 0 { 0 } else { rng.between(0, 2 * skew) as i64 - skew as i64 };
+        let drift_ppm =
+            if drift == 0 { 0 } else { rng.between(0, 2 * drift) as i64 - drift as i64 };
+        let pool: Vec<usize> =
+            (0..settings.workers).filter(|w| w % settings.masters == index).collect();
+        MasterNode {
+            name: format!("master-{index}:/srv"),
+            life: Life::Alive,
+            incarnation: 0,
+            gateway: None,
+            gateway_wake: None,
+            id: None,
+            steady: index == 0,
+            skew_ms,
+            drift_ppm,
+            policy: settings.policies[index],
+            roster: pool.iter().copied().collect(),
+            pool,
+            builders: (0..settings.builders).map(|b| format!("builder-{b}")).collect(),
+            next_request: 0,
+            claims: BTreeSet::new(),
+            builds: BTreeSet::new(),
+            partitioned_until: None,
+            attached_view: BTreeMap::new(),
+            needs_startup_cleanup: false,
+        }
+    }
+
+    /// This master's clock: skewed and drifting, but never backwards.
+    pub(super) fn local_time(&self, now: Timestamp) -> Timestamp {
+        let millis = now.as_millis() as i64;
+        let local = millis
+            + self.skew_ms
+            + millis.saturating_sub(super::START_MS as i64) * self.drift_ppm / 1_000_000;
+        Timestamp::from_millis(local.max(0) as u64)
+    }
+
+    /// The global moment this master's clock reads `local` (rounded up).
+    pub(super) fn global_time(&self, local: Timestamp) -> Timestamp {
+        let start = super::START_MS as i64;
+        let shifted = local.as_millis() as i64 - self.skew_ms - start;
+        let global =
+            start + (shifted * 1_000_000 + 999_999 + self.drift_ppm) / (1_000_000 + self.drift_ppm);
+        Timestamp::from_millis(global.max(0) as u64)
+    }
+
+    pub(super) fn is_alive(&self) -> bool {
+        self.life == Life::Alive
+    }
+}
+
+pub(super) fn password_of(worker: usize) -> Password {
+    Password::new(format!("secret-{worker}"))
+}
+
+pub(super) fn worker_name(worker: usize) -> String {
+    format!("worker-{worker}")
+}
+
+impl World {
+    fn gateway_config(&self, master: usize) -> GatewayConfig {
+        GatewayConfig {
+            duplicate_policy: self.masters[master].policy,
+            keepalive_timeout_ms: self.settings.keepalive_timeout_ms,
+            ping_timeout_ms: self.settings.ping_timeout_ms,
+            missing_timeout_ms: self.settings.missing_timeout_ms,
+        }
+    }
+
+    fn roster_of(&self, master: usize) -> Roster {
+        let node = &self.masters[master];
+        let workers = node
+            .roster
+            .iter()
+            .map(|&worker| {
+                let builder = &node.builders[worker % node.builders.len()];
+                WorkerConfig::new(worker_name(worker), password_of(worker), vec![builder.clone()])
+            })
+            .collect();
+        match Roster::new(workers) {
+            Ok(roster) => roster,
+            Err(error) => unreachable!("simulated rosters are valid by construction: {error}"),
+        }
+    }
+
+    /// Starts (or restarts) a master process: a fresh Gateway, then registration.
+    pub(super) fn start_master(&mut self, master: usize) {
+        let local = self.masters[master].local_time(self.now);
+        let gateway = match Gateway::new(local, self.gateway_config(master), self.roster_of(master))
+        {
+            Ok(gateway) => gateway,
+            Err(error) => unreachable!("simulated gateway settings are valid: {error}"),
+        };
+        let node = &mut self.masters[master];
+        node.life = Life::Alive;
+        node.incarnation += 1;
+        node.gateway = Some(gateway);
+        node.gateway_wake = None;
+        node.attached_view.clear();
+        node.id = None;
+        node.claims.clear();
+        node.builds.clear();
+        node.needs_startup_cleanup = node.incarnation > 1;
+        let incarnation = node.incarnation;
+        let name = node.name.clone();
+        self.send_command(master, Command::MasterActive { name });
+        let first = self.workload_rng.below(self.settings.heartbeat_interval_ms);
+        self.schedule(first, Event::MasterHeartbeat { master, incarnation });
+        let first = self.workload_rng.below(10_000);
+        self.schedule(first, Event::MasterWorkload { master, incarnation });
+        self.schedule_gateway_wake(master);
+    }
+
+    pub(super) fn send_command(&mut self, master: usize, command: Command) {
+        let node = &mut self.masters[master];
+        node.next_request += 1;
+        let token = ReplyToken(((master as u64) << 40) | node.next_request);
+        let incarnation = node.incarnation;
+        self.send_to_registry(master, incarnation, token, command);
+    }
+
+    pub(super) fn heartbeat(&mut self, master: usize, incarnation: u64) {
+        if !self.is_current(master, incarnation) {
+            return;
+        }
+        if !self.masters[master].is_alive() {
+            // Frozen: the timer fires again once thawed.
+            self.schedule(
+                self.settings.heartbeat_interval_ms,
+                Event::MasterHeartbeat { master, incarnation },
+            );
+            return;
+        }
+        let name = self.masters[master].name.clone();
+        self.send_command(master, Command::MasterActive { name });
+        self.send_command(master, Command::ExpireMasters { force_housekeeping: false });
+        if self.healed {
+            self.finish_pending_work(master);
+        }
+        let node = &self.masters[master];
+        let local_next = node.local_time(self.now).plus_millis(self.settings.heartbeat_interval_ms);
+        let at = node.global_time(local_next);
+        self.schedule_at(at, Event::MasterHeartbeat { master, incarnation });
+    }
+
+    /// In the liveness phase masters claim whatever waits and complete what they hold.
+    fn finish_pending_work(&mut self, master: usize) {
+        let Some(id) = self.masters[master].id else { return };
+        let claims: Vec<BuildRequestId> = self.masters[master].claims.iter().copied().collect();
+        if !claims.is_empty() {
+            self.send_command(
+                master,
+                Command::CompleteBuildRequests {
+                    master: id,
+                    requests: claims,
+                    results: Results::SUCCESS,
+                },
+            );
+        }
+        let waiting: Vec<BuildRequestId> = self
+            .registry
+            .as_ref()
+            .map(|registry| {
+                registry
+                    .build_requests()
+                    .filter(|r| !r.complete && r.claimed_by.is_none())
+                    .map(|r| r.id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for request in waiting {
+            self.send_command(
+                master,
+                Command::ClaimBuildRequests { master: id, requests: vec![request] },
+            );
+        }
+    }
+
+    pub(super) fn workload(&mut self, master: usize, incarnation: u64) {
+        if !self.is_current(master, incarnation) {
+            return;
+        }
+        let pause = self.workload_rng.between(1_000, 30_000);
+        self.schedule(pause, Event::MasterWorkload { master, incarnation });
+        let Some(id) = self.masters[master].id else { return };
+        if !self.masters[master].is_alive() || self.healed {
+            return;
+        }
+        let node = &self.masters[master];
+        let builders = node.builders.clone();
+        let claims: Vec<BuildRequestId> = node.claims.iter().copied().collect();
+        let builds: Vec<BuildId> = node.builds.iter().copied().collect();
+        let command = match self.workload_rng.below(10) {
+            0 => {
+                let chosen = builders
+                    .iter()
+                    .filter(|_| self.workload_rng.chance(600_000))
+                    .cloned()
+                    .collect();
+                Command::SetBuilderList { master: id, builder_names: chosen }
+            }
+            1 => {
+                let kind = if self.workload_rng.chance(500_000) {
+                    ServiceKind::Scheduler
+                } else {
+                    ServiceKind::ChangeSource
+                };
+                let name = format!("service-{}", self.workload_rng.below(4));
+                Command::ClaimService { master: id, kind, name }
+            }
+            2 | 3 => {
+                let builder_name = builders[self.workload_rng.index(builders.len())].clone();
+                Command::SubmitBuildRequest { master: id, builder_name }
+            }
+            4 | 5 if !self.submitted.is_empty() => {
+                let request = self.submitted[self.workload_rng.index(self.submitted.len())];
+                Command::ClaimBuildRequests { master: id, requests: vec![request] }
+            }
+            6 if !claims.is_empty() => {
+                let request = claims[self.workload_rng.index(claims.len())];
+                let worker = self.workload_rng.index(self.settings.workers);
+                Command::StartBuild { master: id, request, worker_name: worker_name(worker) }
+            }
+            7 if !claims.is_empty() => {
+                let request = claims[self.workload_rng.index(claims.len())];
+                let results = Results(self.workload_rng.below(5) as u8);
+                Command::CompleteBuildRequests { master: id, requests: vec![request], results }
+            }
+            8 if !builds.is_empty() => {
+                let build = builds[self.workload_rng.index(builds.len())];
+                Command::FinishBuild { master: id, build, results: Results::SUCCESS }
+            }
+            9 if !claims.is_empty() && self.workload_rng.chance(300_000) => {
+                let request = claims[self.workload_rng.index(claims.len())];
+                Command::UnclaimBuildRequests { master: id, requests: vec![request] }
+            }
+            _ => {
+                if self.workload_rng.chance(self.settings.faults.reconfig * 10) {
+                    self.reconfigure(master);
+                }
+                return;
+            }
+        };
+        self.send_command(master, command);
+    }
+
+    /// A reconfig: some workers join or leave the roster; the Gateway and the Registry hear.
+    fn reconfigure(&mut self, master: usize) {
+        let node = &self.masters[master];
+        if node.pool.is_empty() {
+            return;
+        }
+        let worker = node.pool[self.workload_rng.index(node.pool.len())];
+        let node = &mut self.masters[master];
+        if !node.roster.remove(&worker) {
+            node.roster.insert(worker);
+        }
+        node.builders.rotate_left(1);
+        let input = GatewayInput::Reconfig {
+            config: self.gateway_config(master),
+            roster: self.roster_of(master),
+        };
+        self.gateway_input(master, input);
+        if let Some(id) = self.masters[master].id {
+            let names = self.masters[master].roster.iter().map(|&w| worker_name(w)).collect();
+            self.send_command(
+                master,
+                Command::SetConfiguredWorkers { master: id, worker_names: names },
+            );
+        }
+    }
+
+    pub(super) fn reply_arrived(
+        &mut self,
+        master: usize,
+        incarnation: u64,
+        command: &Command,
+        result: Result<Reply, rollcall_core::CommandError>,
+    ) {
+        if !self.is_current(master, incarnation) || !self.masters[master].is_alive() {
+            return;
+        }
+        self.learn_claims(master, command, result.is_ok());
+        match result {
+            Ok(Reply::Master(id)) => {
+                let node = &mut self.masters[master];
+                node.id = Some(id);
+                if std::mem::take(&mut node.needs_startup_cleanup) {
+                    // DESIGN.md's startup: stop ourselves in case we crashed, clean up,
+                    // then become active again.
+                    let name = node.name.clone();
+                    self.send_command(master, Command::MasterStopped { master: id });
+                    self.send_command(master, Command::ExpireMasters { force_housekeeping: true });
+                    self.send_command(master, Command::MasterActive { name });
+                }
+            }
+            Ok(Reply::Build(build)) => {
+                self.masters[master].builds.insert(build);
+            }
+            Ok(Reply::BuildRequest(request)) => self.submitted.push(request),
+            Ok(Reply::Unclaimed(requests)) => {
+                for request in requests {
+                    self.masters[master].claims.remove(&request);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {}
+        }
+    }
+
+    /// Claims are learned from what the registry says, not from what we asked: a reply may
+    /// be lost while the claim stands.
+    fn learn_claims(&mut self, master: usize, command: &Command, ok: bool) {
+        if !ok {
+            return;
+        }
+        let node = &mut self.masters[master];
+        match command {
+            Command::ClaimBuildRequests { requests, .. } => {
+                node.claims.extend(requests.iter().copied())
+            }
+            Command::CompleteBuildRequests { requests, .. } => {
+                for request in requests {
+                    node.claims.remove(request);
+                }
+            }
+            Command::FinishBuild { build, .. } => {
+                node.builds.remove(build);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn is_current(&self, master: usize, incarnation: u64) -> bool {
+        let node = &self.masters[master];
+        node.incarnation == incarnation && !matches!(node.life, Life::Crashed { .. })
+    }
+
+    /// Feeds the master's Gateway one input on its own clock and routes what it says.
+    pub(super) fn gateway_input(&mut self, master: usize, input: GatewayInput) {
+        let local = self.masters[master].local_time(self.now);
+        let hello = match &input {
+            GatewayInput::Hello { connection, worker, .. } => Some((*connection, worker.clone())),
+            _ => None,
+        };
+        let touched = match &input {
+            GatewayInput::Hello { connection, .. }
+            | GatewayInput::Keepalive { connection }
+            | GatewayInput::Pong { connection, .. }
+            | GatewayInput::Closed { connection } => {
+                self.links.get(connection).map(|link| worker_name(link.worker))
+            }
+            GatewayInput::Reconfig { .. } => None,
+        };
+        let Some(gateway) = self.masters[master].gateway.as_mut() else { return };
+        gateway.handle(local, input);
+        self.drain_gateway(master);
+        if let Some((connection, worker)) = hello {
+            self.check_newest_wins(master, connection, &worker)
+                .unwrap_or_else(|violation| self.fail(violation));
+        }
+        if let Some(worker) = touched {
+            let node = &self.masters[master];
+            let reported =
+                node.gateway.as_ref().and_then(|gateway| gateway.attached_connection(&worker));
+            let seen = node.attached_view.get(&worker).copied();
+            if reported != seen {
+                self.fail(correctness(format!(
+                    "master {master}'s gateway says {worker} is attached on {reported:?}, its events say {seen:?}"
+                )));
+            }
+        }
+        self.schedule_gateway_wake(master);
+    }
+
+    pub(super) fn gateway_wake(&mut self, master: usize, incarnation: u64) {
+        if !self.is_current(master, incarnation) {
+            return;
+        }
+        self.masters[master].gateway_wake = None;
+        if !self.masters[master].is_alive() {
+            return;
+        }
+        let local = self.masters[master].local_time(self.now);
+        if let Some(gateway) = self.masters[master].gateway.as_mut() {
+            gateway.handle_timeout(local);
+        }
+        self.drain_gateway(master);
+        self.schedule_gateway_wake(master);
+    }
+
+    fn schedule_gateway_wake(&mut self, master: usize) {
+        let node = &self.masters[master];
+        let Some(deadline) = node.gateway.as_ref().and_then(Gateway::poll_timeout) else { return };
+        let at = node.global_time(deadline).max(self.now);
+        if node.gateway_wake.is_some_and(|scheduled| scheduled <= at) {
+            return;
+        }
+        let incarnation = node.incarnation;
+        self.masters[master].gateway_wake = Some(at);
+        self.schedule_at(at, Event::GatewayWake { master, incarnation });
+    }
+
+    fn drain_gateway(&mut self, master: usize) {
+        while let Some(output) =
+            self.masters[master].gateway.as_mut().and_then(Gateway::poll_output)
+        {
+            self.trace.debug(&output);
+            match output {
+                GatewayOutput::Send { connection, message } => {
+                    self.send_to_worker(connection, Some(message))
+                }
+                GatewayOutput::Close { connection, .. } => self.send_to_worker(connection, None),
+                GatewayOutput::Event(event) => self.gateway_event(master, event),
+            }
+        }
+    }
+
+    fn gateway_event(&mut self, master: usize, event: GatewayEvent) {
+        let id = self.masters[master].id;
+        match event {
+            GatewayEvent::Attached { worker, connection } => {
+                self.stats.attaches += 1;
+                if let Some(previous) =
+                    self.masters[master].attached_view.insert(worker.clone(), connection)
+                {
+                    self.fail(correctness(format!(
+                        "{worker} attached on {connection} while still attached on {previous}"
+                    )));
+                }
+                let valid = self
+                    .links
+                    .get(&connection)
+                    .is_some_and(|link| link.credentials_valid && link.master == master);
+                if !valid {
+                    let link = self.links.get(&connection);
+                    self.fail(correctness(format!(
+                        "{worker} attached on {connection} without valid credentials ({link:?})"
+                    )));
+                }
+                if let Some(id) = id {
+                    self.send_command(
+                        master,
+                        Command::WorkerConnected { master: id, worker_name: worker, connection },
+                    );
+                }
+            }
+            GatewayEvent::Detached { worker, connection, .. } => {
+                match self.masters[master].attached_view.remove(&worker) {
+                    Some(attached) if attached == connection => {}
+                    other => self.fail(correctness(format!(
+                        "{worker} detached from {connection} while attached on {other:?}"
+                    ))),
+                }
+                if let Some(id) = id {
+                    self.send_command(
+                        master,
+                        Command::WorkerDisconnected { master: id, worker_name: worker, connection },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Under drop-older, an authenticated Hello for a configured worker attaches at once;
+    /// under either policy, no unconfigured worker is ever attached.
+    fn check_newest_wins(
+        &self,
+        master: usize,
+        connection: rollcall_core::ConnectionId,
+        worker: &str,
+    ) -> Verdict {
+        let node = &self.masters[master];
+        let Some(gateway) = node.gateway.as_ref() else { return Ok(()) };
+        for (name, _) in gateway.attached_workers() {
+            if !gateway.is_configured(&name) {
+                return Err(correctness(format!(
+                    "{name} is attached to master {master} but not configured"
+                )));
+            }
+        }
+        let valid = self.links.get(&connection).is_some_and(|link| link.credentials_valid);
+        let policy = gateway.config().duplicate_policy;
+        if valid
+            && policy == DuplicatePolicy::DropOlder
+            && gateway.attached_connection(worker) != Some(connection)
+        {
+            return Err(correctness(format!(
+                "drop-older: {worker}'s newest connection {connection} is not the attached one"
+            )));
+        }
+        Ok(())
+    }
+}
