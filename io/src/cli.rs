@@ -23,6 +23,14 @@ enum CliCommand {
     Serve {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Record every core input, with its moment, as JSON lines (see the README).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Feed a recorded trace to a fresh core and print the state it reaches, in REST shape.
+    Replay {
+        #[arg(value_name = "FILE")]
+        trace: PathBuf,
     },
     /// Check a configuration file without starting anything.
     CheckConfig {
@@ -63,7 +71,8 @@ pub fn main() -> ExitCode {
     crate::logging::init();
     let cli = Cli::parse();
     let outcome: Result<(), Box<dyn std::error::Error>> = match cli.command {
-        CliCommand::Serve { config } => serve(config),
+        CliCommand::Serve { config, record } => serve(config, record),
+        CliCommand::Replay { trace } => replay(&trace),
         CliCommand::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 println!(
@@ -103,11 +112,22 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(config: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+fn serve(
+    config: Option<PathBuf>,
+    record: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let config = match config {
         Some(path) => Config::load(&path)?,
         None => Config::embedded_default()?,
     };
-    crate::daemon::serve(config)?;
+    crate::daemon::serve(config, record.as_deref())?;
+    Ok(())
+}
+
+fn replay(trace: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let file =
+        std::fs::File::open(trace).map_err(|error| format!("{}: {error}", trace.display()))?;
+    let registry = crate::trace::replay(std::io::BufReader::new(file))?;
+    println!("{}", serde_json::to_string_pretty(&crate::http::state_json(&registry))?);
     Ok(())
 }

@@ -9,4 +9,5 @@ pub mod daemon;
 mod http;
 mod logging;
 pub mod storage;
+pub mod trace;
 pub mod wire;

@@ -25,6 +25,7 @@ use crate::daemon::log_limit::{LogLimiter, Verdict};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::DaemonError;
 use crate::storage::{FjallStore, Store};
+use crate::trace::{Line, Recorder, Start};
 use crate::wire::{RequestError, ServerMessage};
 
 /// The most inputs taken into one batch: bounds the latency a batch adds to its first input.
@@ -71,19 +72,45 @@ pub(crate) struct CoreLoop {
     metrics: Arc<Metrics>,
     rejection_log: LogLimiter,
     shutting_down: bool,
+    recorder: Option<Recorder>,
 }
 
 impl CoreLoop {
     /// Opens the store, loads the Registry, and runs DESIGN.md's startup: register, stop
     /// ourselves in case we crashed last time, expire with forced housekeeping, mark
     /// ourselves active, declare our workers and builders.
-    pub(crate) fn start(config: Config, metrics: Arc<Metrics>) -> Result<CoreLoop, DaemonError> {
+    pub(crate) fn start(
+        config: Config,
+        metrics: Arc<Metrics>,
+        record: Option<&std::path::Path>,
+    ) -> Result<CoreLoop, DaemonError> {
         let store = FjallStore::open(&config.master.data_dir)?;
         let rows = store.load()?;
         let row_count = rows.len();
+        let now = clock::now();
+        let recorder = match record {
+            Some(path) => {
+                let mut recorder = Recorder::create(path).map_err(|error| {
+                    DaemonError::Startup(format!(
+                        "cannot create the trace {}: {error}",
+                        path.display()
+                    ))
+                })?;
+                recorder.record(&Line::Start {
+                    start: Start {
+                        at: now,
+                        registry_config: config.registry_config(),
+                        rows: rows.clone(),
+                        gateway_config: config.gateway_config(),
+                        roster: config.roster(),
+                    },
+                });
+                Some(recorder)
+            }
+            None => None,
+        };
         let registry = Registry::recover(config.registry_config(), rows)
             .map_err(|error| DaemonError::Recovery(error.to_string()))?;
-        let now = clock::now();
         let gateway = Gateway::new(now, config.gateway_config(), config.roster())
             .map_err(DaemonError::Config)?;
         let mut core = CoreLoop {
@@ -101,6 +128,7 @@ impl CoreLoop {
             metrics,
             rejection_log: LogLimiter::new(Duration::from_secs(10), 10),
             shutting_down: false,
+            recorder,
             config,
         };
         let name = core.config.master.name.clone();
@@ -262,6 +290,13 @@ impl CoreLoop {
             tracing::error!("reconfig failed: {why}");
             return Ok(());
         }
+        self.record(|| Line::Gateway {
+            at: now,
+            gateway: GatewayInput::Reconfig {
+                config: config.gateway_config(),
+                roster: config.roster(),
+            },
+        });
         self.gateway.handle(
             now,
             GatewayInput::Reconfig { config: config.gateway_config(), roster: config.roster() },
@@ -295,10 +330,12 @@ impl CoreLoop {
 
     fn fire_timers(&mut self, now: Timestamp) -> Result<(), DaemonError> {
         if self.gateway.poll_timeout().is_some_and(|due| due <= now) {
+            self.record(|| Line::GatewayTimeout { at: now, gateway_timeout: () });
             self.gateway.handle_timeout(now);
             self.drain_gateway(now);
         }
         if self.registry.poll_timeout().is_some_and(|due| due <= now) {
+            self.record(|| Line::RegistryTimeout { at: now, registry_timeout: () });
             self.registry.handle_timeout(now);
             self.drain_registry();
         }
@@ -335,7 +372,9 @@ impl CoreLoop {
         self.next_token += 1;
         let token = ReplyToken(self.next_token);
         self.reply_routes.insert(token, route);
-        self.registry.handle(now, RegistryInput { token, command });
+        let input = RegistryInput { token, command };
+        self.record(|| Line::Registry { at: now, registry: input.clone() });
+        self.registry.handle(now, input);
         self.drain_registry();
     }
 
@@ -371,6 +410,7 @@ impl CoreLoop {
     }
 
     fn gateway_input(&mut self, now: Timestamp, input: GatewayInput) {
+        self.record(|| Line::Gateway { at: now, gateway: input.clone() });
         self.gateway.handle(now, input);
         self.drain_gateway(now);
     }
@@ -464,8 +504,18 @@ impl CoreLoop {
         }
     }
 
+    /// Writes a trace line when recording (built only then: most daemons do not record).
+    fn record(&mut self, line: impl FnOnce() -> Line) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.record(&line());
+        }
+    }
+
     /// Commits the batch's changes, then carries out its effects in order.
     fn flush(&mut self) -> Result<(), DaemonError> {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.flush();
+        }
         for _ in 0..4 {
             if !self.pending_changes.is_empty() {
                 let stats = self.store.commit(&self.pending_changes)?;

@@ -75,9 +75,9 @@ impl From<StorageError> for DaemonError {
 ///
 /// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
 /// while running (nothing can be acknowledged then, so the daemon stops).
-pub fn serve(config: Config) -> Result<(), DaemonError> {
+pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::default());
-    let core = CoreLoop::start(config.clone(), Arc::clone(&metrics))?;
+    let core = CoreLoop::start(config.clone(), Arc::clone(&metrics), record)?;
     let master = core.self_master();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
     let core_thread = std::thread::Builder::new()

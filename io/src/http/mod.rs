@@ -155,6 +155,26 @@ fn data(context: &Context, format: Format, route: Route, raw_query: &str) -> Rep
     }
 }
 
+/// The whole registry in REST shape: what `rollcall replay` prints and what the REST
+/// collections show, keyed by their plural names.
+pub(crate) fn state_json(registry: &rollcall_core::Registry) -> serde_json::Value {
+    let mut state = serde_json::Map::new();
+    for route in
+        [Route::Masters, Route::Builders, Route::Workers, Route::BuildRequests, Route::Builds]
+    {
+        let (Some(resource), Selection::Many(rows)) =
+            (resources::resource_of(&route), resources::select(registry, &route))
+        else {
+            unreachable!("collection routes select many rows")
+        };
+        state.insert(
+            resource.plural.into(),
+            serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect()),
+        );
+    }
+    serde_json::Value::Object(state)
+}
+
 /// Runs `job` on the core thread and waits for what it copied out.
 fn read<T: Send + 'static>(
     context: &Context,

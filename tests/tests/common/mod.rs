@@ -38,12 +38,18 @@ pub struct Daemon {
     pub http_address: SocketAddr,
     child: Option<Child>,
     log_path: PathBuf,
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
     /// Writes a config from `[master]`/`[listen]` (generated) plus `rest` (timing, workers,
     /// builders...), starts the daemon and waits until its workers' port answers.
     pub fn start(rest: &str) -> Daemon {
+        Daemon::start_with(rest, &[])
+    }
+
+    /// As [`Daemon::start`], with more arguments for `serve` (`{dir}` becomes the temp dir).
+    pub fn start_with(rest: &str, extra_args: &[&str]) -> Daemon {
         let directory = tempfile::tempdir().expect("temp dir");
         let workers_address: SocketAddr =
             format!("127.0.0.1:{}", free_port()).parse().expect("addr");
@@ -55,8 +61,11 @@ impl Daemon {
             http_address,
             child: None,
             log_path: directory.path().join("daemon.log"),
+            extra_args: Vec::new(),
             directory,
         };
+        let base = daemon.directory.path().display().to_string();
+        daemon.extra_args = extra_args.iter().map(|arg| arg.replace("{dir}", &base)).collect();
         daemon.write_config(rest);
         daemon.spawn();
         daemon
@@ -88,6 +97,7 @@ impl Daemon {
         let child = Command::new(BINARY)
             .args(["serve", "--config"])
             .arg(&self.config_path)
+            .args(&self.extra_args)
             .env("RUST_LOG", "info,fjall=warn,lsm_tree=warn")
             .stdout(Stdio::null())
             .stderr(log)
