@@ -461,13 +461,22 @@ impl World {
         while let Some(output) =
             self.masters[master].gateway.as_mut().and_then(Gateway::poll_output)
         {
-            self.trace.debug(&output);
             match output {
                 GatewayOutput::Send { connection, message } => {
-                    self.send_to_worker(connection, Some(message))
+                    // Frames are the bulk of a run: hash them compactly, not through Debug.
+                    self.trace.number(connection.get());
+                    self.trace.number(message_tag(&message));
+                    self.send_to_worker(connection, Some(message));
                 }
-                GatewayOutput::Close { connection, .. } => self.send_to_worker(connection, None),
-                GatewayOutput::Event(event) => self.gateway_event(master, event),
+                GatewayOutput::Close { connection, reason } => {
+                    self.trace.number(connection.get());
+                    self.trace.number(reason as u64);
+                    self.send_to_worker(connection, None);
+                }
+                GatewayOutput::Event(event) => {
+                    self.trace.debug(&event);
+                    self.gateway_event(master, event);
+                }
             }
         }
     }
@@ -547,5 +556,16 @@ impl World {
             )));
         }
         Ok(())
+    }
+}
+
+fn message_tag(message: &rollcall_core::ToWorker) -> u64 {
+    use rollcall_core::ToWorker;
+    match message {
+        ToWorker::Welcome => 1,
+        ToWorker::BuilderList { builders } => 2 + 16 * builders.len() as u64,
+        ToWorker::Rejected { reason } => 3 + 16 * (*reason as u64),
+        ToWorker::Ping { nonce } => 4 + 16 * nonce,
+        ToWorker::KeepaliveAck => 5,
     }
 }
