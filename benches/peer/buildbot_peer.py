@@ -12,7 +12,6 @@ and WWWService, all under the real Twisted reactor. See README.md beside this fi
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -51,7 +50,7 @@ try:
     from buildbot.master import BuildMaster
     from buildbot.scripts.upgrade_master import upgradeDatabase
     from buildbot.util.sautils import hash_columns
-    from twisted.internet import defer, task, threads
+    from twisted.internet import task, utils
     from twisted.logger import LogLevel, globalLogBeginner, textFileLogObserver
 except ImportError as import_error:
     die(
@@ -395,40 +394,51 @@ async def bench_list_data_layer(peer: Peer, size: int, repeats: int) -> dict:
     return seconds_result(samples, size, n=size)
 
 
-def http_get(port: int, path: str) -> bytes:
-    # A plain client: one connection per request, no compression asked for.
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request("GET", path, headers={"Accept": "application/json"})
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise PeerError(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
-        return body
-    finally:
-        conn.close()
+# The HTTP client runs in its own process: in a thread of this one it competes with the
+# reactor for the GIL, which both slowed Buildbot's responses and, in trials, stalled a few
+# of them for 5 to 60 s. It times each GET from connect to last byte, then checks the body.
+HTTP_CLIENT = r"""
+import http.client, json, sys, time
+port, path, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+samples = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request("GET", path, headers={"Accept": "application/json"})
+    response = conn.getresponse()
+    body = response.read()
+    seconds = time.perf_counter() - start
+    conn.close()
+    if response.status != 200:
+        sys.exit(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
+    document = json.loads(body)
+    samples.append({
+        "seconds": seconds,
+        "bytes": len(body),
+        "masters": len(document["masters"]),
+        "total": document["meta"].get("total"),
+    })
+print(json.dumps(samples))
+"""
 
 
 async def bench_list_http(peer: Peer, size: int, repeats: int) -> dict:
     """GET /api/v2/masters from Buildbot's WWWService (BuildbotSite, RestRootResource,
-    V2RootResource) on 127.0.0.1; the client runs in a thread of this process so the
-    reactor keeps serving."""
+    V2RootResource) on 127.0.0.1, with a plain client: a new connection per request, JSON
+    asked for, no compression."""
     port = peer.master.www.getPortnum()
     path = "/api/v2/masters"
-    samples = []
-    body_bytes = 0
-    for _ in range(repeats):
-        bodies = []
-
-        async def fetch():
-            bodies.append(await threads.deferToThread(http_get, port, path))
-
-        samples.append(await timed(fetch))
-        document = json.loads(bodies[0])
-        if len(document.get("masters", [])) != size or document["meta"].get("total") != size:
+    out, err, code = await utils.getProcessOutputAndValue(
+        sys.executable, ["-c", HTTP_CLIENT, str(port), path, str(repeats)], env=os.environ
+    )
+    if code != 0:
+        raise PeerError(f"list_masters_http: client failed: {err.decode(errors='replace')}")
+    fetched = json.loads(out)
+    for sample in fetched:
+        if sample["masters"] != size or sample["total"] != size:
             raise PeerError(f"list_masters_http: response does not hold {size} masters")
-        body_bytes = len(bodies[0])
-    return seconds_result(samples, size, n=size, path=path, response_bytes=body_bytes)
+    samples = [sample["seconds"] for sample in fetched]
+    return seconds_result(samples, size, n=size, path=path, response_bytes=fetched[0]["bytes"])
 
 
 def machine_info(workdir: str) -> dict:
