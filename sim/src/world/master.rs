@@ -404,7 +404,7 @@ impl World {
             | GatewayInput::Keepalive { connection }
             | GatewayInput::Pong { connection, .. }
             | GatewayInput::Closed { connection } => {
-                self.links.get(connection).map(|link| worker_name(link.worker))
+                self.links.get(connection).map(|link| link.worker)
             }
             GatewayInput::Reconfig { .. } => None,
         };
@@ -416,14 +416,16 @@ impl World {
                 .unwrap_or_else(|violation| self.fail(violation));
         }
         if let Some(worker) = touched {
+            let name = &self.worker_names[worker];
             let node = &self.masters[master];
             let reported =
-                node.gateway.as_ref().and_then(|gateway| gateway.attached_connection(&worker));
-            let seen = node.attached_view.get(&worker).copied();
+                node.gateway.as_ref().and_then(|gateway| gateway.attached_connection(name));
+            let seen = node.attached_view.get(name).copied();
             if reported != seen {
-                self.fail(correctness(format!(
-                    "master {master}'s gateway says {worker} is attached on {reported:?}, its events say {seen:?}"
-                )));
+                let message = format!(
+                    "master {master}'s gateway says {name} is attached on {reported:?}, its events say {seen:?}"
+                );
+                self.fail(correctness(message));
             }
         }
         self.schedule_gateway_wake(master);

@@ -10,7 +10,9 @@ mod registry;
 mod worker;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use rollcall_core::{BuildRequestId, ConnectionId, Record, RecordKey, Registry, Timestamp};
 
@@ -93,7 +95,10 @@ pub(crate) struct World {
     oracle: RegistryOracle,
     masters: Vec<MasterNode>,
     workers: Vec<WorkerNode>,
-    links: BTreeMap<ConnectionId, Link>,
+    /// Looked up on every message; `DefaultHasher` has fixed keys, so this is deterministic,
+    /// and the one place that iterates it sorts what it collects.
+    links: HashMap<ConnectionId, Link, BuildHasherDefault<DefaultHasher>>,
+    worker_names: Vec<String>,
     failure: Option<crate::oracle::Violation>,
     next_connection: u64,
     submitted: Vec<BuildRequestId>,
@@ -131,7 +136,8 @@ impl World {
             oracle: RegistryOracle::default(),
             masters,
             workers,
-            links: BTreeMap::new(),
+            links: HashMap::default(),
+            worker_names: (0..settings.workers).map(master::worker_name).collect(),
             failure: None,
             next_connection: 1,
             submitted: Vec::new(),

@@ -35,22 +35,23 @@ impl World {
         if self.workers[worker].frozen_until.is_some_and(|until| until > self.now) {
             return;
         }
-        let faults = self.settings.faults.clone();
+        let (duplicate_connect, connection_drop) =
+            (self.settings.faults.duplicate_connect, self.settings.faults.connection_drop);
         if self.workers[worker].connections.is_empty() {
             self.connect(worker);
-            if !self.healed && self.workload_rng.chance(faults.duplicate_connect) {
+            if !self.healed && self.workload_rng.chance(duplicate_connect) {
                 self.connect(worker);
             }
             return;
         }
-        if !self.healed && self.workload_rng.chance(faults.connection_drop) {
+        if !self.healed && self.workload_rng.chance(connection_drop) {
             // The network breaks one connection: both ends learn it, after a delay.
             let connection = self.workers[worker].connections[0];
             self.send_to_worker(connection, None);
             self.send_to_gateway(connection, GatewayInput::Closed { connection });
             return;
         }
-        if !self.healed && self.workload_rng.chance(faults.connection_drop / 2) {
+        if !self.healed && self.workload_rng.chance(connection_drop / 2) {
             // Frozen (SIGSTOP): silent until thawed, so keepalive deadlines can pass.
             let pause = self.workload_rng.between(1, 3) * self.settings.keepalive_timeout_ms;
             self.workers[worker].frozen_until = Some(self.now.plus_millis(pause));
@@ -112,7 +113,7 @@ impl World {
 
     pub(super) fn gateway_receives(&mut self, connection: ConnectionId, input: GatewayInput) {
         let Some(link) = self.links.get(&connection) else { return };
-        let (master, incarnation) = (link.master, link.incarnation);
+        let (master, incarnation, own) = (link.master, link.incarnation, link.worker);
         let node = &self.masters[master];
         if node.incarnation != incarnation || !self.is_current(master, incarnation) {
             // The master process this connection went to is gone.
@@ -126,9 +127,11 @@ impl World {
         }
         if let GatewayInput::Hello { worker, password, .. } = &input {
             // Judged against the roster the Gateway holds when the Hello arrives.
-            let valid = self.masters[master].roster.iter().any(|&configured| {
-                *worker == worker_name(configured) && *password == password_of(configured)
-            });
+            // A worker offers its own name (or a stranger's): valid when that name is in
+            // the roster the Gateway holds as the Hello arrives, with the right password.
+            let valid = self.masters[master].roster.contains(&own)
+                && *worker == self.worker_names[own]
+                && *password == password_of(own);
             if let Some(link) = self.links.get_mut(&connection) {
                 link.credentials_valid = valid;
             }
