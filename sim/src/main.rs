@@ -9,7 +9,7 @@ use std::time::Instant;
 use rollcall_sim::{run_seed, FailureKind, Outcome, Overrides};
 
 const USAGE: &str = "usage: rollcall-sim (--seed S | --seeds N [--first S]) [--check-determinism] \
-[--masters M] [--workers W] [--hours H]";
+[--masters M] [--workers W] [--hours H] [--jobs J]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -17,10 +17,14 @@ struct Options {
     count: u64,
     check_determinism: bool,
     overrides: Overrides,
+    /// Seeds run in parallel on this many threads; each seed's run stays single-threaded
+    /// and deterministic.
+    jobs: usize,
 }
 
 fn parse() -> Result<Options, String> {
-    let mut options = Options { count: 1, ..Options::default() };
+    let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut options = Options { count: 1, jobs, ..Options::default() };
     let mut arguments = std::env::args().skip(1);
     let mut single = None;
     while let Some(flag) = arguments.next() {
@@ -39,6 +43,7 @@ fn parse() -> Result<Options, String> {
             "--masters" => options.overrides.masters = Some(number(&value)?.max(1) as usize),
             "--workers" => options.overrides.workers = Some(number(&value)? as usize),
             "--hours" => options.overrides.hours = Some(number(&value)?.max(1)),
+            "--jobs" => options.jobs = number(&value)?.max(1) as usize,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -74,23 +79,24 @@ fn main() -> ExitCode {
     // Panics are reported as outcomes; keep their default message off the terminal.
     std::panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();
+    let seeds: Vec<u64> = (options.first..options.first.saturating_add(options.count)).collect();
+    let results = run_all(&seeds, &options);
     let (mut events, mut simulated_ms, mut cluster_hours) = (0_u64, 0_u64, 0.0_f64);
-    for seed in options.first..options.first.saturating_add(options.count) {
-        let (settings, outcome) = run_seed(seed, options.overrides);
+    // Report the first failure in seed order, whatever thread found it.
+    for (seed, settings, outcome, again) in results {
         let failure = match &outcome {
             Outcome::Passed { trace_hash, stats } => {
                 events += stats.events;
                 simulated_ms += stats.simulated_ms;
                 cluster_hours += stats.simulated_ms as f64 / 3.6e6 * settings.masters as f64;
-                if options.check_determinism {
-                    match run_seed(seed, options.overrides).1 {
-                        Outcome::Passed { trace_hash: again, .. } if again == *trace_hash => None,
-                        other => {
-                            Some((4, format!("determinism: trace {trace_hash:#x} then {other:?}")))
-                        }
+                match again {
+                    Some(Outcome::Passed { trace_hash: second, .. }) if second == *trace_hash => {
+                        None
                     }
-                } else {
-                    None
+                    Some(other) => {
+                        Some((4, format!("determinism: trace {trace_hash:#x} then {other:?}")))
+                    }
+                    None => None,
                 }
             }
             Outcome::Failed { violation, .. } => {
@@ -123,4 +129,25 @@ fn main() -> ExitCode {
         hours / seconds * 60.0,
     );
     ExitCode::SUCCESS
+}
+
+type SeedResult = (u64, rollcall_sim::Settings, Outcome, Option<Outcome>);
+
+/// Runs every seed (twice with `--check-determinism`), spread over `jobs` threads, and
+/// returns the results in seed order.
+fn run_all(seeds: &[u64], options: &Options) -> Vec<SeedResult> {
+    let run = |seed: u64| {
+        let (settings, outcome) = run_seed(seed, options.overrides);
+        let again = (options.check_determinism && matches!(outcome, Outcome::Passed { .. }))
+            .then(|| run_seed(seed, options.overrides).1);
+        (seed, settings, outcome, again)
+    };
+    let chunk = seeds.len().div_ceil(options.jobs.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|&seed| run(seed)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_default()).collect()
+    })
 }

@@ -36,6 +36,14 @@ impl TraceHash {
         self.scratch = scratch;
     }
 
+    /// Hashes a value through `std::hash::Hash` with fixed keys: much cheaper than `Debug`.
+    pub(crate) fn hashed(&mut self, value: &impl std::hash::Hash) {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let digest = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(value);
+        self.number(digest);
+    }
+
     pub(crate) fn value(&self) -> u64 {
         self.hash
     }

@@ -8,7 +8,8 @@ impl World {
     pub(super) fn dispatch(&mut self, event: Event) -> Verdict {
         match event {
             Event::ToRegistry { master, incarnation, token, command } => {
-                self.trace.debug(&command);
+                self.trace.number(master as u64);
+                self.trace.number(token.0);
                 self.registry_receives(master, incarnation, token, command)?;
             }
             Event::ToMaster { master, incarnation, command, result } => {

@@ -243,16 +243,20 @@ impl World {
             return;
         }
         let node = &self.masters[master];
-        let builders = node.builders.clone();
-        let claims: Vec<BuildRequestId> = node.claims.iter().copied().collect();
-        let builds: Vec<BuildId> = node.builds.iter().copied().collect();
+        let (builder_count, claim_count, build_count) =
+            (node.builders.len(), node.claims.len(), node.builds.len());
+        let pick_claim = |world: &mut World| {
+            let index = world.workload_rng.index(claim_count);
+            world.masters[master].claims.iter().nth(index).copied()
+        };
         let command = match self.workload_rng.below(10) {
             0 => {
-                let chosen = builders
-                    .iter()
-                    .filter(|_| self.workload_rng.chance(600_000))
-                    .cloned()
-                    .collect();
+                let mut chosen = Vec::new();
+                for index in 0..builder_count {
+                    if self.workload_rng.chance(600_000) {
+                        chosen.push(self.masters[master].builders[index].clone());
+                    }
+                }
                 Command::SetBuilderList { master: id, builder_names: chosen }
             }
             1 => {
@@ -265,29 +269,33 @@ impl World {
                 Command::ClaimService { master: id, kind, name }
             }
             2 | 3 => {
-                let builder_name = builders[self.workload_rng.index(builders.len())].clone();
+                let builder_name =
+                    self.masters[master].builders[self.workload_rng.index(builder_count)].clone();
                 Command::SubmitBuildRequest { master: id, builder_name }
             }
             4 | 5 if !self.submitted.is_empty() => {
                 let request = self.submitted[self.workload_rng.index(self.submitted.len())];
                 Command::ClaimBuildRequests { master: id, requests: vec![request] }
             }
-            6 if !claims.is_empty() => {
-                let request = claims[self.workload_rng.index(claims.len())];
+            6 if claim_count > 0 => {
+                let Some(request) = pick_claim(self) else { return };
                 let worker = self.workload_rng.index(self.settings.workers);
                 Command::StartBuild { master: id, request, worker_name: worker_name(worker) }
             }
-            7 if !claims.is_empty() => {
-                let request = claims[self.workload_rng.index(claims.len())];
+            7 if claim_count > 0 => {
+                let Some(request) = pick_claim(self) else { return };
                 let results = Results(self.workload_rng.below(5) as u8);
                 Command::CompleteBuildRequests { master: id, requests: vec![request], results }
             }
-            8 if !builds.is_empty() => {
-                let build = builds[self.workload_rng.index(builds.len())];
+            8 if build_count > 0 => {
+                let index = self.workload_rng.index(build_count);
+                let Some(build) = self.masters[master].builds.iter().nth(index).copied() else {
+                    return;
+                };
                 Command::FinishBuild { master: id, build, results: Results::SUCCESS }
             }
-            9 if !claims.is_empty() && self.workload_rng.chance(300_000) => {
-                let request = claims[self.workload_rng.index(claims.len())];
+            9 if claim_count > 0 && self.workload_rng.chance(300_000) => {
+                let Some(request) = pick_claim(self) else { return };
                 Command::UnclaimBuildRequests { master: id, requests: vec![request] }
             }
             _ => {

@@ -36,7 +36,8 @@ const MAX_EVENTS: u64 = 200_000_000;
 struct Scheduled {
     at: Timestamp,
     sequence: u64,
-    event: Event,
+    /// Boxed so the heap moves 24-byte entries, not whole events, as it sifts.
+    event: Box<Event>,
 }
 
 impl PartialEq for Scheduled {
@@ -166,7 +167,7 @@ impl World {
         self.queue.push(Reverse(Scheduled {
             at: at.max(self.now),
             sequence: self.sequence,
-            event,
+            event: Box::new(event),
         }));
     }
 
@@ -190,7 +191,7 @@ impl World {
                 "event budget exhausted: the run does not progress"
             );
             self.trace.number(self.now.as_millis());
-            self.dispatch(next.event)?;
+            self.dispatch(*next.event)?;
             if let Some(violation) = self.failure.take() {
                 return Err(violation);
             }

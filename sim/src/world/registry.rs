@@ -96,7 +96,10 @@ impl World {
 
     fn commit(&mut self, changes: &[Change], events: &[rollcall_core::RegistryEvent]) -> Verdict {
         for change in changes {
-            self.trace.debug(change);
+            match change {
+                Change::Put(record) => self.trace.hashed(&(0_u8, record.key())),
+                Change::Delete(key) => self.trace.hashed(&(1_u8, key)),
+            }
             match change {
                 Change::Put(record) => {
                     self.disk.insert(record.key(), record.clone());
@@ -107,7 +110,7 @@ impl World {
             }
         }
         for event in events {
-            self.trace.debug(event);
+            self.trace.bytes(event.topic().as_bytes());
             self.oracle.observe_event(event)?;
         }
         Ok(())
