@@ -16,7 +16,7 @@ impl Password {
 
     /// Compares in time that depends only on the lengths, never on where the bytes differ,
     /// so that a remote peer cannot guess a password byte by byte from reply times.
-    pub(crate) fn matches(&self, offered: &Password) -> bool {
+    pub fn matches(&self, offered: &Password) -> bool {
         constant_time_eq(self.0.as_bytes(), offered.0.as_bytes())
     }
 }

@@ -1,6 +1,7 @@
 //! rollcall-io drives the pure core for real: sockets (smol, async-net), durable storage
 //! (fjall), configuration, signals, and the clients of rollcall's own wire protocol.
 
+mod buildbot;
 pub mod cli;
 pub mod client;
 pub mod codec;

@@ -17,6 +17,7 @@ use rollcall_core::{
     Timestamp,
 };
 
+use crate::buildbot::{credentials_of, Credentials};
 use crate::codec;
 use crate::config::Config;
 use crate::daemon::clock;
@@ -33,7 +34,7 @@ const MAX_BATCH_INPUTS: usize = 4_096;
 
 #[derive(Debug)]
 enum PeerRole {
-    Worker,
+    Worker { name: String },
     Master { hello_name: String, master: Option<MasterId> },
 }
 
@@ -73,6 +74,8 @@ pub(crate) struct CoreLoop {
     rejection_log: LogLimiter,
     shutting_down: bool,
     recorder: Option<Recorder>,
+    worker_info: HashMap<String, serde_json::Value>,
+    credentials: Credentials,
 }
 
 impl CoreLoop {
@@ -129,8 +132,11 @@ impl CoreLoop {
             rejection_log: LogLimiter::new(Duration::from_secs(10), 10),
             shutting_down: false,
             recorder,
+            worker_info: HashMap::new(),
+            credentials: Credentials::default(),
             config,
         };
+        *write_lock(&core.credentials) = credentials_of(&core.config.roster());
         let name = core.config.master.name.clone();
         let master = match core.local(now, Command::MasterActive { name: name.clone() }) {
             Ok(Reply::Master(id)) => id,
@@ -151,6 +157,12 @@ impl CoreLoop {
 
     pub(crate) fn self_master(&self) -> MasterId {
         self.self_master
+    }
+
+    /// The roster's credentials, kept current across reconfigs, for listeners that must
+    /// refuse bad credentials before a Hello reaches the Gateway.
+    pub(crate) fn credentials(&self) -> Credentials {
+        std::sync::Arc::clone(&self.credentials)
     }
 
     fn heartbeat_interval_ms(&self) -> u64 {
@@ -197,7 +209,8 @@ impl CoreLoop {
     fn handle_input(&mut self, now: Timestamp, input: CoreInput) -> Result<(), DaemonError> {
         match input {
             CoreInput::WorkerHello { connection, name, password, outbound } => {
-                self.peers.insert(connection, Peer { outbound, role: PeerRole::Worker });
+                let role = PeerRole::Worker { name: name.clone() };
+                self.peers.insert(connection, Peer { outbound, role });
                 self.gateway_input(now, GatewayInput::Hello { connection, worker: name, password });
             }
             CoreInput::WorkerMessage { connection, message } => match message {
@@ -224,8 +237,17 @@ impl CoreLoop {
                 self.connection_closed(now, connection, protocol_error);
             }
             CoreInput::Reconfig(config) => self.reconfig(now, *config)?,
+            CoreInput::WorkerInfo { connection, info } => {
+                if let Some(Peer { role: PeerRole::Worker { name }, .. }) =
+                    self.peers.get(&connection)
+                {
+                    tracing::info!(worker = %name, "worker reported its info");
+                    self.worker_info.insert(name.clone(), info);
+                }
+            }
             CoreInput::Read(job) => job(&ReadView {
                 registry: &self.registry,
+                worker_info: &self.worker_info,
                 gateway: &self.gateway,
                 master: self.self_master,
                 master_name: &self.config.master.name,
@@ -248,7 +270,7 @@ impl CoreLoop {
             let _ =
                 peer.outbound.try_send(encode(&ServerMessage::Goodbye { reason: reason.clone() }));
         }
-        if let PeerRole::Worker = peer.role {
+        if let PeerRole::Worker { .. } = peer.role {
             self.gateway_input(now, GatewayInput::Closed { connection });
         }
     }
@@ -312,6 +334,7 @@ impl CoreLoop {
             tracing::error!("reconfig failed: {reason}");
             return Ok(());
         }
+        *write_lock(&self.credentials) = credentials_of(&config.roster());
         self.config = config;
         self.declare_configuration(now)?;
         tracing::info!("reconfig complete");
@@ -621,4 +644,8 @@ fn encode(message: &ServerMessage) -> Vec<u8> {
         Ok(frame) => frame,
         Err(error) => unreachable!("server messages always encode: {error}"),
     }
+}
+
+fn write_lock<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -18,6 +18,8 @@ pub(crate) enum WorkerMessage {
 /// What a read job may look at: the machines' state between two inputs.
 pub(crate) struct ReadView<'a> {
     pub(crate) registry: &'a Registry,
+    /// What each worker reported about itself (Buildbot's `workerinfo`), by name.
+    pub(crate) worker_info: &'a std::collections::HashMap<String, serde_json::Value>,
     pub(crate) gateway: &'a Gateway,
     pub(crate) master: MasterId,
     pub(crate) master_name: &'a str,
@@ -54,6 +56,11 @@ pub(crate) enum CoreInput {
         connection: ConnectionId,
         protocol_error: Option<String>,
     },
+    /// A Buildbot worker's answer to `get_worker_info`.
+    WorkerInfo {
+        connection: ConnectionId,
+        info: serde_json::Value,
+    },
     Reconfig(Box<Config>),
     Read(ReadJob),
     Shutdown,
@@ -76,6 +83,9 @@ impl std::fmt::Debug for CoreInput {
             }
             CoreInput::ConnectionClosed { connection, protocol_error } => {
                 write!(formatter, "ConnectionClosed({connection}, {protocol_error:?})")
+            }
+            CoreInput::WorkerInfo { connection, .. } => {
+                write!(formatter, "WorkerInfo({connection})")
             }
             CoreInput::Reconfig(_) => formatter.write_str("Reconfig"),
             CoreInput::Read(_) => formatter.write_str("Read"),

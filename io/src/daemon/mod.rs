@@ -6,11 +6,11 @@
 //! down instead of growing memory.
 
 mod clock;
-mod connection;
+pub(crate) mod connection;
 mod core_loop;
 pub(crate) mod inputs;
 mod listener;
-mod log_limit;
+pub(crate) mod log_limit;
 pub mod metrics;
 
 use std::sync::atomic::AtomicUsize;
@@ -79,6 +79,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     let metrics = Arc::new(Metrics::default());
     let core = CoreLoop::start(config.clone(), Arc::clone(&metrics), record)?;
     let master = core.self_master();
+    let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
     let core_thread = std::thread::Builder::new()
         .name("rollcall-core".into())
@@ -104,17 +105,50 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
         let http =
             crate::http::start(config.listen.http, core_sender.clone(), Arc::clone(&metrics))?;
         let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
+        let (stop_buildbot, stop_accepting_buildbot) = smol::channel::bounded::<()>(1);
         let accepting = smol::spawn(listener::accept(
             listener,
-            shared,
+            Arc::clone(&shared),
             config.limits.max_connections,
             config.limits.max_handshaking_connections,
             stop,
         ));
+        let buildbot = match config.listen.buildbot_workers {
+            Some(address) => {
+                let listener = async_net::TcpListener::bind(address)
+                    .await
+                    .map_err(|error| DaemonError::Listen { address, error })?;
+                tracing::info!(bound = %listener.local_addr().unwrap_or(address), "listening for buildbot workers (msgpack_experimental_v7)");
+                let settings = Arc::new(crate::buildbot::Listener {
+                    shared: Arc::clone(&shared),
+                    credentials,
+                    // A third of the deadline: two keepalives may be lost before it passes.
+                    keepalive_interval: Duration::from_secs(
+                        (config.timing.keepalive_timeout_s / 3).max(1),
+                    ),
+                    max_connections: config.limits.max_connections,
+                    max_handshaking: config.limits.max_handshaking_connections,
+                    rejections: Arc::new(std::sync::Mutex::new(log_limit::LogLimiter::new(
+                        Duration::from_secs(10),
+                        10,
+                    ))),
+                });
+                Some(smol::spawn(crate::buildbot::accept(
+                    listener,
+                    settings,
+                    stop_accepting_buildbot.clone(),
+                )))
+            }
+            None => None,
+        };
         handle_signals(&config, &core_sender).await?;
         // Stop accepting first, then let the core close connections and stop the master.
         drop(stop_accepting);
         accepting.await;
+        drop(stop_buildbot);
+        if let Some(accepting) = buildbot {
+            accepting.await;
+        }
         drop(http);
         Ok::<(), DaemonError>(())
     });

@@ -138,7 +138,13 @@ fn data(context: &Context, format: Format, route: Route, raw_query: &str) -> Rep
         Ok(query) => query,
         Err(QueryError { message }) => return Reply::error(format, 400, message),
     };
-    let selected = read(context, move |view| resources::select(view.registry, &route));
+    let selected = read(context, move |view| {
+        let mut selected = resources::select(view.registry, &route);
+        if matches!(route, Route::Workers | Route::Worker(_)) {
+            resources::add_worker_info(&mut selected, view.worker_info);
+        }
+        selected
+    });
     let Some(selected) = selected else {
         return Reply::error(format, 503, "the daemon is shutting down".into());
     };

@@ -314,3 +314,23 @@ fn service_row(registry: &Registry, service: &ServiceRecord) -> Row {
     row.insert(id_field.into(), json!(service.id.get()));
     row
 }
+
+/// Fills `workerinfo` with what each worker last reported (Buildbot workers report it in
+/// answer to `get_worker_info`; rollcall's own workers report nothing).
+pub(crate) fn add_worker_info(
+    selection: &mut Selection,
+    reported: &std::collections::HashMap<String, Value>,
+) {
+    let rows: &mut [Row] = match selection {
+        Selection::Many(rows) => rows,
+        Selection::One(Some(row)) => std::slice::from_mut(row),
+        Selection::One(None) => return,
+    };
+    for row in rows {
+        let info =
+            row.get("name").and_then(Value::as_str).and_then(|name| reported.get(name)).cloned();
+        if let (Some(info), Some(field)) = (info, row.get_mut("workerinfo")) {
+            *field = info;
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub struct Daemon {
     pub config_path: PathBuf,
     pub workers_address: SocketAddr,
     pub http_address: SocketAddr,
+    pub buildbot_address: SocketAddr,
     child: Option<Child>,
     log_path: PathBuf,
     extra_args: Vec<String>,
@@ -54,11 +55,14 @@ impl Daemon {
         let workers_address: SocketAddr =
             format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let http_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let buildbot_address: SocketAddr =
+            format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let config_path = directory.path().join("rollcall.toml");
         let mut daemon = Daemon {
             config_path,
             workers_address,
             http_address,
+            buildbot_address,
             child: None,
             log_path: directory.path().join("daemon.log"),
             extra_args: Vec::new(),
@@ -78,10 +82,11 @@ impl Daemon {
     /// Replaces the config's tail (for SIGHUP tests); the header stays the same.
     pub fn write_config(&self, rest: &str) {
         let text = format!(
-            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\n\n{rest}\n",
+            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n",
             self.data_dir(),
             self.workers_address,
-            self.http_address
+            self.http_address,
+            self.buildbot_address
         );
         std::fs::write(&self.config_path, text).expect("write config");
     }

@@ -1,0 +1,217 @@
+//! An unmodified `buildbot-worker` 4.3.0 (PyPI) attaches over `msgpack_experimental_v7`
+//! under the same Gateway rules as rollcall's own workers.
+//!
+//! The worker comes from `$ROLLCALL_BUILDBOT_WORKER` or `.venv-worker/bin/buildbot-worker`
+//! at the repository root (`.ci/run` installs it). Where Python itself is missing these
+//! tests say so and pass; where Python is present the worker must be installed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use common::http::get;
+use common::{eventually, Daemon};
+use serde_json::{json, Value};
+
+const ROSTER: &str = r#"
+[[workers]]
+name = "bw1"
+password = "pw1"
+[[builders]]
+name = "linux"
+workernames = ["bw1"]
+[[builders]]
+name = "mac os"
+workernames = ["bw1"]
+"#;
+
+fn buildbot_worker() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("ROLLCALL_BUILDBOT_WORKER") {
+        return Some(PathBuf::from(path));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-worker/bin/buildbot-worker");
+    if venv.exists() {
+        return Some(venv);
+    }
+    let python = Command::new("python3").arg("--version").output();
+    if python.is_ok_and(|output| output.status.success()) {
+        panic!(
+            "buildbot-worker is not installed: run .ci/run, or `python3 -m venv .venv-worker && \
+             .venv-worker/bin/pip install buildbot-worker==4.3.0`"
+        );
+    }
+    eprintln!("SKIPPED: python3 is missing on this machine, so buildbot-worker cannot run");
+    None
+}
+
+/// One worker directory; stopped (and thawed) when dropped so no daemon outlives a test.
+struct Worker {
+    binary: PathBuf,
+    directory: PathBuf,
+}
+
+impl Worker {
+    fn create(
+        binary: &Path,
+        daemon: &Daemon,
+        directory: &str,
+        name: &str,
+        password: &str,
+    ) -> Worker {
+        let directory = daemon.directory.path().join(directory);
+        let status = Command::new(binary)
+            .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
+            .arg(&directory)
+            .arg(daemon.buildbot_address.to_string())
+            .args([name, password])
+            .output()
+            .expect("run create-worker")
+            .status;
+        assert!(status.success(), "create-worker failed");
+        Worker { binary: binary.to_path_buf(), directory }
+    }
+
+    /// `buildbot-worker start`: exits 0 only once the master said "attached".
+    fn start(&self) -> ExitStatus {
+        Command::new(&self.binary)
+            .arg("start")
+            .arg(&self.directory)
+            .output()
+            .expect("run start")
+            .status
+    }
+
+    fn stop(&self) {
+        let _ = Command::new(&self.binary).arg("stop").arg(&self.directory).output();
+    }
+
+    fn pid(&self) -> String {
+        std::fs::read_to_string(self.directory.join("twistd.pid"))
+            .expect("pid file")
+            .trim()
+            .to_string()
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill").args([format!("-{signal}"), self.pid()]).status();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.directory.join("twistd.pid").exists() {
+            self.signal("CONT");
+            self.stop();
+        }
+    }
+}
+
+fn worker_row(daemon: &Daemon, name: &str) -> Option<Value> {
+    let body = get(daemon.http_address, "/api/v2/workers").json();
+    body["workers"].as_array()?.iter().find(|row| row["name"] == json!(name)).cloned()
+}
+
+fn connected(daemon: &Daemon, name: &str) -> bool {
+    worker_row(daemon, name).is_some_and(|row| row["connected_to"] == json!([{"masterid": 1}]))
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_stock_worker_attaches_reports_its_info_and_gets_its_builder_directories() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(ROSTER);
+    let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
+    assert!(worker.start().success(), "buildbot-worker start saw 'message from master: attached'");
+    eventually(WAIT, "REST to show bw1 connected", || connected(&daemon, "bw1"));
+    let row = worker_row(&daemon, "bw1").expect("listed");
+    assert_eq!(row["workerinfo"]["basedir"], json!(worker.directory.display().to_string()));
+    assert_eq!(row["workerinfo"]["version"], json!("4.3.0"));
+    assert!(row["workerinfo"].get("environ").is_none(), "the environment is never kept");
+    eventually(WAIT, "builder directories", || {
+        worker.directory.join("linux").is_dir() && worker.directory.join("mac_os").is_dir()
+    });
+
+    worker.stop();
+    eventually(WAIT, "REST to show bw1 disconnected", || !connected(&daemon, "bw1"));
+}
+
+#[test]
+fn wrong_passwords_and_unknown_names_are_refused_and_leave_nothing_behind() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(ROSTER);
+    let wrong = Worker::create(&binary, &daemon, "wrong", "bw1", "guess");
+    let stranger = Worker::create(&binary, &daemon, "stranger", "stranger", "pw1");
+    assert!(!wrong.start().success(), "a wrong password never attaches");
+    assert!(!stranger.start().success(), "an unknown name never attaches");
+    assert!(!connected(&daemon, "bw1"));
+    assert!(worker_row(&daemon, "stranger").is_none(), "nothing is written for a refused worker");
+    daemon.wait_for_log("buildbot worker refused");
+    assert!(!daemon.log().contains("guess"), "passwords never reach the log");
+}
+
+#[test]
+fn a_second_worker_with_the_same_name_follows_the_duplicate_policy() {
+    let Some(binary) = buildbot_worker() else { return };
+    // ping-old: the first worker answers the ping (a print), so the newcomer is refused.
+    let daemon = Daemon::start(&format!("[gateway]\nduplicate_policy = \"ping-old\"\n{ROSTER}"));
+    let first = Worker::create(&binary, &daemon, "first", "bw1", "pw1");
+    let second = Worker::create(&binary, &daemon, "second", "bw1", "pw1");
+    assert!(first.start().success());
+    assert!(!second.start().success(), "ping-old keeps the live connection");
+    assert!(connected(&daemon, "bw1"));
+    daemon.wait_for_log("duplicate connection resolved");
+    let log = std::fs::read_to_string(first.directory.join("twistd.log")).expect("log");
+    assert!(log.contains("message from master: ping"), "the old worker was pinged with a print");
+}
+
+#[test]
+fn drop_older_gives_the_name_to_the_newest_worker() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(ROSTER);
+    let first = Worker::create(&binary, &daemon, "first", "bw1", "pw1");
+    let second = Worker::create(&binary, &daemon, "second", "bw1", "pw1");
+    assert!(first.start().success());
+    assert!(second.start().success(), "drop-older attaches the newcomer at once");
+    daemon.wait_for_log("duplicate connection resolved");
+    let log = std::fs::read_to_string(first.directory.join("twistd.log")).expect("log");
+    assert!(
+        log.contains("connection closed")
+            || log.contains("Connection lost")
+            || log.contains("closed")
+    );
+}
+
+#[test]
+fn a_frozen_worker_is_found_dead_by_the_keepalive_deadline() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(&format!("[timing]\nkeepalive_timeout_s = 3\n{ROSTER}"));
+    let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
+    assert!(worker.start().success());
+    eventually(WAIT, "bw1 connected", || connected(&daemon, "bw1"));
+    // Alive for several keepalive rounds while it answers...
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(connected(&daemon, "bw1"), "a worker that answers keepalives stays attached");
+    // ...and dropped once it stops answering (SIGSTOP: alive but silent).
+    worker.signal("STOP");
+    eventually(WAIT, "bw1 detached for silence", || !connected(&daemon, "bw1"));
+    daemon.wait_for_log("KeepaliveTimeout");
+}
+
+#[test]
+fn a_reconfig_that_changes_the_builders_pushes_the_new_directories() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(ROSTER);
+    let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
+    assert!(worker.start().success());
+    eventually(WAIT, "first directories", || worker.directory.join("linux").is_dir());
+    daemon.write_config(
+        "[[workers]]\nname = \"bw1\"\npassword = \"pw1\"\n[[builders]]\nname = \"windows\"\nworkernames = [\"bw1\"]\n",
+    );
+    daemon.signal("HUP");
+    daemon.wait_for_log("reconfig complete");
+    eventually(WAIT, "the new builder's directory", || worker.directory.join("windows").is_dir());
+    assert!(connected(&daemon, "bw1"), "a builder change does not disconnect the worker");
+}
