@@ -57,7 +57,6 @@ pub(crate) struct Session {
     next_seq_number: u64,
     pending: HashMap<u64, Pending>,
     commands: HashMap<String, DirectoryWork>,
-    next_command: u64,
     basedir: Option<String>,
     /// The latest builder list, waiting for the worker's basedir.
     waiting_builders: Option<Arc<[String]>>,
@@ -86,7 +85,6 @@ impl Session {
             next_seq_number: 0,
             pending: HashMap::new(),
             commands: HashMap::new(),
-            next_command: 1,
             basedir: None,
             waiting_builders: None,
         }
@@ -184,10 +182,12 @@ impl Session {
         self.request("start_command", fields, Pending::StartCommand).await
     }
 
+    /// Unique for the life of the daemon, not just this connection: a worker keeps
+    /// running a command across a reconnect, and its late updates must not be mistaken for
+    /// a new command's.
     fn command_id(&mut self) -> String {
-        let id = self.next_command;
-        self.next_command += 1;
-        id.to_string()
+        static NEXT_COMMAND: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT_COMMAND.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string()
     }
 
     async fn handle_worker_message(&mut self, message: Message) -> bool {
