@@ -1,111 +1,75 @@
 //! Loopback throughput of the real daemon, beside a plain async-net baseline measured in
 //! the same run.
 //!
-//! Usage: `rollcall-net-bench --daemon PATH [--seconds S] [--clients C]`
+//! Usage: `rollcall-net-bench --daemon PATH [--seconds S] [--clients C] [--repeats R]
+//! [--json OUT]`
 //!
 //! Starts the daemon binary at PATH on a temporary data directory with 1,000 configured
-//! workers, then measures for S seconds each (default 5):
+//! workers, then runs R rounds (default 3) of S seconds (default 4) per workload, the
+//! workloads interleaved round by round so that any drift of the machine touches each:
 //! - attach: C concurrent clients, each looping connect, Hello, Welcome + builder list,
 //!   ack, close, with distinct worker names;
 //! - baseline: the same C clients against an in-process async-net server that answers one
 //!   request frame with one reply frame (a connect, one round trip, close: the machine's
 //!   ceiling for this pattern);
-//! - heartbeats: C master sessions, each looping a durable masterActive.
+//! - heartbeats: C master sessions, each looping a durable masterActive (the daemon
+//!   commits each batch of inputs it takes with one fsync: group commit).
 //!
-//! Prints one line per workload with operations per second.
+//! Prints each workload's median (min–max) over the rounds and the attach/baseline ratio
+//! of medians; `--json` also writes them.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_net::{TcpListener, TcpStream};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
+use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
+use rollcall_benches::stats::{human_summary, Summary};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::{MasterClient, Session};
 use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
+use serde_json::json;
 
 const WORKERS: usize = 1_000;
 
 struct Options {
-    daemon: String,
+    daemon: PathBuf,
     seconds: u64,
     clients: usize,
+    repeats: usize,
+    json: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
-    let mut options = Options { daemon: String::new(), seconds: 5, clients: 32 };
+    let mut options =
+        Options { daemon: PathBuf::new(), seconds: 4, clients: 32, repeats: 3, json: None };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--daemon" => options.daemon = value,
+            "--daemon" => options.daemon = value.into(),
             "--seconds" => options.seconds = value.parse().map_err(|_| "bad --seconds")?,
             "--clients" => options.clients = value.parse().map_err(|_| "bad --clients")?,
+            "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
+            "--json" => options.json = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    if options.daemon.is_empty() {
+    if options.daemon.as_os_str().is_empty() {
         return Err("--daemon PATH is required".into());
     }
     Ok(options)
 }
 
-fn free_address() -> Result<SocketAddr, std::io::Error> {
-    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
-}
-
-struct Daemon {
-    child: Child,
-    address: SocketAddr,
-    _directory: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_daemon(binary: &str) -> Result<Daemon, Box<dyn std::error::Error>> {
-    let directory = tempfile::tempdir()?;
-    let address = free_address()?;
-    let http = free_address()?;
-    let mut config = format!(
-        "[master]\nname = \"bench\"\ndata_dir = {:?}\n[listen]\nworkers = \"{address}\"\nhttp = \"{http}\"\n[limits]\nmax_handshaking_connections = 100000\n",
-        directory.path().join("data")
-    );
-    for index in 0..WORKERS {
-        config.push_str(&format!("[[workers]]\nname = \"w{index}\"\npassword = \"pw\"\n"));
-    }
-    config.push_str("[[builders]]\nname = \"linux\"\nworkernames = [");
-    config.push_str(&(0..WORKERS).map(|i| format!("\"w{i}\"")).collect::<Vec<_>>().join(","));
-    config.push_str("]\n");
-    let path = directory.path().join("rollcall.toml");
-    std::fs::write(&path, config)?;
-    let child = Command::new(binary)
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()?;
-    let started = Instant::now();
-    while std::net::TcpStream::connect(address).is_err() {
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err("the daemon did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(Daemon { child, address, _directory: directory })
-}
-
-/// Runs `clients` copies of `cycle` for `seconds`, counting completed cycles.
+/// Runs `clients` copies of `cycle` for `seconds`, counting completed cycles per second.
 fn measure<F, Fut>(clients: usize, seconds: u64, cycle: F) -> f64
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>> + Send,
+    Fut: std::future::Future<Output = Result<(), BoxError>> + Send,
 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,15 +102,11 @@ where
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn attach_cycle(
-    address: SocketAddr,
-    client: usize,
-    round: u64,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn attach_cycle(address: SocketAddr, client: usize, round: u64) -> Result<(), BoxError> {
     // Distinct names per client; rounds walk through that client's share of the roster.
     let per_client = (WORKERS / 64).max(1) as u64;
-    let name = format!("w{}", (client as u64 * per_client + round % per_client) as usize % WORKERS);
-    let role = Role::Worker { name, password: Password::new("pw") };
+    let worker = (client as u64 * per_client + round % per_client) as usize % WORKERS;
+    let role = Role::Worker { name: worker_name(worker), password: Password::new(WORKER_PASSWORD) };
     let mut session = Session::connect(&address.to_string(), role).await?;
     match session.receive().await? {
         ServerMessage::Worker(ToWorker::Welcome) => {}
@@ -160,8 +120,8 @@ async fn attach_cycle(
     Ok(())
 }
 
-/// The baseline server: read one frame, answer with one frame of the same size as a
-/// Welcome + builder list, close.
+/// The baseline server: read one frame, answer with one frame of the size of a Welcome
+/// and a builder list, read the ack, close.
 async fn serve_baseline(listener: TcpListener) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else { continue };
@@ -184,7 +144,7 @@ async fn serve_baseline(listener: TcpListener) {
     }
 }
 
-async fn baseline_cycle(address: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+async fn baseline_cycle(address: SocketAddr) -> Result<(), BoxError> {
     let mut stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     let request =
@@ -196,45 +156,79 @@ async fn baseline_cycle(address: SocketAddr) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), BoxError> {
     let options = options()?;
-    let daemon = start_daemon(&options.daemon)?;
-    let address = daemon.address;
+    let settings = DaemonOptions { workers: WORKERS, ..DaemonOptions::default() };
+    let daemon = daemon::start(&options.daemon, &settings)?;
+    let address = daemon.worker_address;
     let (seconds, clients) = (options.seconds, options.clients);
 
     let baseline_listener = smol::block_on(TcpListener::bind("127.0.0.1:0"))?;
     let baseline_address = baseline_listener.local_addr()?;
     smol::spawn(serve_baseline(baseline_listener)).detach();
 
-    let baseline = measure(clients, seconds, move |_, _| baseline_cycle(baseline_address));
-    let attach =
-        measure(clients, seconds, move |client, round| attach_cycle(address, client, round));
-    let heartbeat = {
-        let sessions: Vec<_> = (0..clients)
-            .map(|client| {
-                smol::block_on(async {
-                    let name = format!("bench-master-{client}");
-                    let mut session = MasterClient::connect(&address.to_string(), &name).await?;
-                    session.master_active(&name).await?;
-                    Ok::<_, Box<dyn std::error::Error>>(Arc::new(smol::lock::Mutex::new(session)))
-                })
+    let sessions: Vec<_> = (0..clients)
+        .map(|client| {
+            smol::block_on(async {
+                let name = format!("bench-master-{client}");
+                let mut session = MasterClient::connect(&address.to_string(), &name).await?;
+                session.master_active(&name).await?;
+                Ok::<_, BoxError>(Arc::new(smol::lock::Mutex::new(session)))
             })
-            .collect::<Result<_, _>>()?;
-        let sessions = Arc::new(sessions);
-        measure(clients, seconds, move |client, _| {
+        })
+        .collect::<Result<_, _>>()?;
+    let sessions = Arc::new(sessions);
+
+    let (mut baseline, mut attach, mut heartbeat) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..options.repeats {
+        baseline.push(measure(clients, seconds, move |_, _| baseline_cycle(baseline_address)));
+        attach.push(measure(clients, seconds, move |client, round| {
+            attach_cycle(address, client, round)
+        }));
+        let sessions = Arc::clone(&sessions);
+        heartbeat.push(measure(clients, seconds, move |client, _| {
             let sessions = Arc::clone(&sessions);
             async move {
                 let name = format!("bench-master-{client}");
                 sessions[client].lock().await.master_active(&name).await?;
                 Ok(())
             }
-        })
-    };
-    println!("plain async-net baseline (connect, 1 round trip, close): {baseline:>10.0} /s");
-    println!("attach through the daemon (connect, Hello, welcome, builders, ack, close): {attach:>10.0} /s  ({:.2} of the baseline)", attach / baseline);
+        }));
+        eprintln!(
+            "  round {round}: baseline {:.0}/s, attach {:.0}/s, heartbeats {:.0}/s",
+            baseline[round], attach[round], heartbeat[round]
+        );
+    }
+    let (baseline, attach, heartbeat) =
+        (Summary::of(&baseline), Summary::of(&attach), Summary::of(&heartbeat));
     println!(
-        "durable heartbeats through the daemon ({clients} master sessions): {heartbeat:>10.0} /s"
+        "plain async-net baseline (connect, 1 round trip, close), {clients} clients: {}",
+        human_summary(baseline, "ops/s")
     );
+    println!(
+        "attach through the daemon (connect, Hello, welcome, builders, ack, close): {}  ({:.2} of the baseline)",
+        human_summary(attach, "ops/s"),
+        attach.median / baseline.median
+    );
+    println!(
+        "durable heartbeats through the daemon ({clients} master sessions): {}",
+        human_summary(heartbeat, "ops/s")
+    );
+    if let Some(path) = &options.json {
+        let mut attach_json = attach.to_json("ops/s");
+        attach_json["baseline"] = baseline.to_json("ops/s");
+        attach_json["baseline_name"] = json!("plain async-net connect, 1 round trip, close");
+        let report = json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "clients": clients,
+            "seconds": seconds,
+            "results": {
+                "attach_tcp": attach_json,
+                "heartbeat_durable_tcp": heartbeat.to_json("ops/s"),
+            }
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
     drop(daemon);
     Ok(())
 }
