@@ -102,7 +102,8 @@ async fn serve(stream: TcpStream, connection: ConnectionId, config: Arc<Listener
         Upgrade::Accepted { name, password } => (name, password),
         Upgrade::Refused => return,
     };
-    let (outbound, frames) = smol::channel::bounded(shared.max_outbound_frames);
+    // The core enforces `max_outbound_frames` (see `daemon::connection`).
+    let (outbound, frames) = smol::channel::unbounded();
     let hello = CoreInput::WorkerHello {
         connection,
         name: name.clone(),

@@ -15,6 +15,9 @@ use crate::daemon::inputs::{CoreInput, WorkerMessage};
 use crate::daemon::metrics::Metrics;
 use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
 
+/// The read buffer of each connection.
+const READ_BUFFER_BYTES: usize = 1024;
+
 /// A writer that cannot hand a frame to the kernel for this long gives up on the peer.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -24,7 +27,6 @@ pub(crate) struct NetShared {
     pub(crate) core: smol::channel::Sender<CoreInput>,
     pub(crate) max_frame_bytes: u32,
     pub(crate) handshake_timeout: Duration,
-    pub(crate) max_outbound_frames: usize,
     pub(crate) handshaking: AtomicUsize,
     pub(crate) open: AtomicUsize,
     pub(crate) metrics: Arc<Metrics>,
@@ -50,7 +52,8 @@ pub(crate) async fn serve(stream: TcpStream, connection: ConnectionId, shared: A
     let _open = GaugeGuard(&shared.open);
     let handshaking = GaugeGuard(&shared.handshaking);
     let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(stream.clone());
+    // Small: most frames are tiny, and this buffer is held by every idle connection.
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.clone());
 
     let hello = async { Some(codec::read_frame(&mut reader, shared.max_frame_bytes).await) }
         .or(async {
@@ -88,7 +91,9 @@ pub(crate) async fn serve(stream: TcpStream, connection: ConnectionId, shared: A
     };
     drop(handshaking);
 
-    let (outbound, frames) = smol::channel::bounded(shared.max_outbound_frames);
+    // Unbounded as a channel (a bounded one reserves every slot up front, 32 KiB per idle
+    // connection); the core enforces `max_outbound_frames` itself before each send.
+    let (outbound, frames) = smol::channel::unbounded();
     smol::spawn(write_frames(stream.clone(), frames)).detach();
     let hello_input = match role {
         Role::Worker { name, password } => {

@@ -569,7 +569,10 @@ impl CoreLoop {
             match effect {
                 Effect::Send { connection, frame } => {
                     let Some(peer) = self.peers.get(&connection) else { continue };
-                    if peer.outbound.try_send(frame).is_err() && !overflowed.contains(&connection) {
+                    let full = peer.outbound.len() >= self.config.limits.max_outbound_frames;
+                    if (full || peer.outbound.try_send(frame).is_err())
+                        && !overflowed.contains(&connection)
+                    {
                         overflowed.push(connection);
                     }
                 }

@@ -97,7 +97,6 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             core: core_sender.clone(),
             max_frame_bytes: config.limits.max_frame_bytes,
             handshake_timeout: Duration::from_secs(config.limits.handshake_timeout_s),
-            max_outbound_frames: config.limits.max_outbound_frames,
             handshaking: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             metrics: Arc::clone(&metrics),

@@ -102,15 +102,9 @@ impl Store for FjallStore {
             return Ok(CommitStats::default());
         }
         let mut batch = self.database.batch().durability(Some(PersistMode::SyncAll));
-        // Index moves are applied to memory only after the batch is durable.
-        let mut index_moves: Vec<(MasterId, Option<Timestamp>)> = Vec::new();
-        let indexed = |id: MasterId, moves: &[(MasterId, Option<Timestamp>)]| {
-            moves
-                .iter()
-                .rev()
-                .find(|(moved, _)| *moved == id)
-                .map_or_else(|| self.indexed_last_active.get(&id).copied(), |(_, moment)| *moment)
-        };
+        // Index moves are applied to memory only after the batch is durable; within the
+        // batch, the latest move of a master says where its index key is now.
+        let mut index_moves: HashMap<MasterId, Option<Timestamp>> = HashMap::new();
         for change in changes {
             match change {
                 Change::Put(row) => {
@@ -120,14 +114,18 @@ impl Store for FjallStore {
                     batch.insert(self.keyspace(name), key, value);
                     if let Record::Master(master) = row {
                         let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
-                        if let Some(previous) = indexed(master.id, &index_moves) {
+                        let previous = match index_moves.get(&master.id) {
+                            Some(moved) => *moved,
+                            None => self.indexed_last_active.get(&master.id).copied(),
+                        };
+                        if let Some(previous) = previous {
                             batch.remove(index, keys::liveness(previous, master.id));
                         }
                         let now_indexed = master.active.then_some(master.last_active);
                         if let Some(moment) = now_indexed {
                             batch.insert(index, keys::liveness(moment, master.id), []);
                         }
-                        index_moves.push((master.id, now_indexed));
+                        index_moves.insert(master.id, now_indexed);
                     }
                 }
                 Change::Delete(key) => {
