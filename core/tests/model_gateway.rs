@@ -360,12 +360,9 @@ fn hello(connection: ConnectionId, worker: &str, password: &str) -> GatewayInput
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    // proptest's default reads PROPTEST_CASES; at least 1,000 cases run when it is unset.
+    #![proptest_config(ProptestConfig { cases: ProptestConfig::default().cases.max(1_000), ..ProptestConfig::default() })]
 
     #[test]
     fn gateway_keeps_its_promises(

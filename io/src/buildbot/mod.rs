@@ -185,6 +185,10 @@ fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+pub(crate) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The credentials a roster allows.
 pub(crate) fn credentials_of(roster: &rollcall_core::Roster) -> HashMap<String, Password> {
     roster.iter().map(|worker| (worker.name.clone(), worker.password.clone())).collect()

@@ -17,7 +17,7 @@ use rollcall_core::{
     Timestamp,
 };
 
-use crate::buildbot::{credentials_of, Credentials};
+use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::codec;
 use crate::config::Config;
 use crate::daemon::clock;
@@ -647,8 +647,4 @@ fn encode(message: &ServerMessage) -> Vec<u8> {
         Ok(frame) => frame,
         Err(error) => unreachable!("server messages always encode: {error}"),
     }
-}
-
-fn write_lock<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
