@@ -156,8 +156,19 @@ impl Daemon {
         text
     }
 
+    /// Waits for `needle` in the daemon's log; on timeout the log is shown. The limit is an
+    /// upper bound for a loaded machine, never a timing.
     pub fn wait_for_log(&self, needle: &str) {
-        eventually(Duration::from_secs(10), needle, || self.log().contains(needle));
+        let limit = Duration::from_secs(30);
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {needle:?} in the daemon's log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn address(&self) -> String {
