@@ -5,19 +5,21 @@ use std::path::Path;
 use std::time::Instant;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use rollcall_core::{Change, MasterId, Record, RecordKey, Timestamp};
+use rollcall_core::{Change, Record};
 
 use crate::codec;
 use crate::storage::keys::{self, ROW_KEYSPACES};
 use crate::storage::{CommitStats, StorageError, Store};
 
-/// Registry rows in fjall keyspaces, one per kind of row, plus the `last_active` index of
-/// active masters, written in the same atomic batch as the master rows.
+/// Registry rows in fjall keyspaces, one per kind of row.
+///
+/// There is no stored liveness index: the daemon never reads one back, because
+/// `Registry::recover` rebuilds its in-memory index from the master rows it loads anyway.
+/// A stored copy cost two extra memtable entries per heartbeat and per expiry (a tombstone
+/// for the old key, the new key), which was most of a durable expiry sweep.
 pub struct FjallStore {
     database: Database,
     keyspaces: HashMap<&'static str, Keyspace>,
-    /// The index key each active master has now, so a heartbeat can delete the old one.
-    indexed_last_active: HashMap<MasterId, Timestamp>,
 }
 
 impl std::fmt::Debug for FjallStore {
@@ -32,16 +34,21 @@ impl FjallStore {
     ///
     /// # Errors
     ///
-    /// When the directory cannot be opened or locked, or the index cannot be read.
+    /// When the directory cannot be opened or locked.
     pub fn open(directory: &Path) -> Result<FjallStore, StorageError> {
         let database = Database::builder(directory).open()?;
+        // Data directories written before the index was dropped still hold it; it is
+        // derived data, so it goes rather than going stale.
+        if database.keyspace_exists(keys::RETIRED_MASTERS_BY_LAST_ACTIVE) {
+            let retired = database
+                .keyspace(keys::RETIRED_MASTERS_BY_LAST_ACTIVE, KeyspaceCreateOptions::default)?;
+            database.delete_keyspace(retired)?;
+        }
         let mut keyspaces = HashMap::new();
-        for name in ROW_KEYSPACES.into_iter().chain([keys::MASTERS_BY_LAST_ACTIVE]) {
+        for name in ROW_KEYSPACES {
             keyspaces.insert(name, database.keyspace(name, KeyspaceCreateOptions::default)?);
         }
-        let mut store = FjallStore { database, keyspaces, indexed_last_active: HashMap::new() };
-        store.indexed_last_active = store.read_liveness_index()?;
-        Ok(store)
+        Ok(FjallStore { database, keyspaces })
     }
 
     fn keyspace(&self, name: &'static str) -> &Keyspace {
@@ -49,35 +56,6 @@ impl FjallStore {
             Some(keyspace) => keyspace,
             None => unreachable!("every keyspace is opened in FjallStore::open"),
         }
-    }
-
-    fn read_liveness_index(&self) -> Result<HashMap<MasterId, Timestamp>, StorageError> {
-        let mut index = HashMap::new();
-        for entry in self.keyspace(keys::MASTERS_BY_LAST_ACTIVE).iter() {
-            let key = entry.key()?;
-            let corrupt = || StorageError::Corrupt {
-                keyspace: keys::MASTERS_BY_LAST_ACTIVE,
-                why: format!("a key of {} bytes, not 16", key.len()),
-            };
-            let (moment, id) = key.split_at_checked(8).ok_or_else(corrupt)?;
-            let moment = u64::from_be_bytes(moment.try_into().map_err(|_| corrupt())?);
-            let id = u64::from_be_bytes(id.try_into().map_err(|_| corrupt())?);
-            index.insert(MasterId(id), Timestamp::from_millis(moment));
-        }
-        Ok(index)
-    }
-
-    /// The liveness index as stored: `(last_active, master)` in key order. For tests and
-    /// for engines that want the expiry order without loading every master.
-    ///
-    /// # Errors
-    ///
-    /// When the engine fails or an index key is malformed.
-    pub fn liveness_index(&self) -> Result<Vec<(Timestamp, MasterId)>, StorageError> {
-        let mut entries: Vec<(Timestamp, MasterId)> =
-            self.read_liveness_index()?.into_iter().map(|(id, moment)| (moment, id)).collect();
-        entries.sort();
-        Ok(entries)
     }
 }
 
@@ -102,9 +80,6 @@ impl Store for FjallStore {
             return Ok(CommitStats::default());
         }
         let mut batch = self.database.batch().durability(Some(PersistMode::SyncAll));
-        // Index moves are applied to memory only after the batch is durable; within the
-        // batch, the latest move of a master says where its index key is now.
-        let mut index_moves: HashMap<MasterId, Option<Timestamp>> = HashMap::new();
         for change in changes {
             match change {
                 Change::Put(row) => {
@@ -112,27 +87,8 @@ impl Store for FjallStore {
                     let value = codec::encode(row)
                         .map_err(|error| StorageError::Engine(error.to_string()))?;
                     batch.insert(self.keyspace(name), key, value);
-                    if let Record::Master(master) = row {
-                        let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
-                        let previous = match index_moves.get(&master.id) {
-                            Some(moved) => *moved,
-                            None => self.indexed_last_active.get(&master.id).copied(),
-                        };
-                        if let Some(previous) = previous {
-                            batch.remove(index, keys::liveness(previous, master.id));
-                        }
-                        let now_indexed = master.active.then_some(master.last_active);
-                        if let Some(moment) = now_indexed {
-                            batch.insert(index, keys::liveness(moment, master.id), []);
-                        }
-                        index_moves.insert(master.id, now_indexed);
-                    }
                 }
                 Change::Delete(key) => {
-                    assert!(
-                        !matches!(key, RecordKey::Master(_)),
-                        "masters are never deleted, so the liveness index never loses one"
-                    );
                     let (name, key) = keys::locate(key);
                     batch.remove(self.keyspace(name), key);
                 }
@@ -141,12 +97,83 @@ impl Store for FjallStore {
         let started = Instant::now();
         batch.commit()?;
         let sync_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        for (id, moment) in index_moves {
-            match moment {
-                Some(moment) => self.indexed_last_active.insert(id, moment),
-                None => self.indexed_last_active.remove(&id),
-            };
-        }
         Ok(CommitStats { changes: changes.len(), sync_micros })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rollcall_core::registry::MasterRecord;
+    use rollcall_core::{BuilderId, MasterId, Timestamp};
+
+    use super::*;
+
+    fn master(id: u64, active: bool, last_active_ms: u64) -> Record {
+        Record::Master(MasterRecord {
+            id: MasterId(id),
+            name: format!("m{id}:/srv"),
+            active,
+            last_active: Timestamp::from_millis(last_active_ms),
+        })
+    }
+
+    fn sorted(mut rows: Vec<Record>) -> Vec<Record> {
+        rows.sort_by_key(Record::key);
+        rows
+    }
+
+    #[test]
+    fn a_reopened_store_loads_the_latest_put_of_each_row_and_nothing_deleted() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = FjallStore::open(directory.path()).expect("open");
+            let link = Record::BuilderMaster { builder: BuilderId(7), master: MasterId(1) };
+            store
+                .commit(&[
+                    Change::Put(master(1, true, 1_000)),
+                    Change::Put(master(2, true, 1_000)),
+                    Change::Put(link.clone()),
+                ])
+                .expect("first batch");
+            // A heartbeat, an expiry and a given-back link, all in one later batch.
+            store
+                .commit(&[
+                    Change::Put(master(1, true, 2_000)),
+                    Change::Put(master(2, false, 1_000)),
+                    Change::Delete(link.key()),
+                ])
+                .expect("second batch");
+        }
+        let store = FjallStore::open(directory.path()).expect("reopen");
+        assert_eq!(
+            sorted(store.load().expect("load")),
+            vec![master(1, true, 2_000), master(2, false, 1_000)]
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_costs_nothing_and_changes_nothing() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let mut store = FjallStore::open(directory.path()).expect("open");
+        assert_eq!(store.commit(&[]).expect("commit"), CommitStats::default());
+        assert!(store.load().expect("load").is_empty());
+    }
+
+    #[test]
+    fn a_directory_with_the_retired_liveness_index_opens_without_it_and_keeps_its_rows() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = FjallStore::open(directory.path()).expect("open");
+            store.commit(&[Change::Put(master(1, true, 5))]).expect("commit");
+            let retired = store
+                .database
+                .keyspace(keys::RETIRED_MASTERS_BY_LAST_ACTIVE, KeyspaceCreateOptions::default)
+                .expect("create the old index");
+            retired.insert([0_u8; 16], []).expect("an old index key");
+            store.database.persist(PersistMode::SyncAll).expect("persist");
+        }
+        let store = FjallStore::open(directory.path()).expect("reopen");
+        assert!(!store.database.keyspace_exists(keys::RETIRED_MASTERS_BY_LAST_ACTIVE));
+        assert_eq!(store.load().expect("load"), vec![master(1, true, 5)]);
     }
 }
