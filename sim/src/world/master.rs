@@ -412,7 +412,7 @@ impl World {
             | GatewayInput::Keepalive { connection }
             | GatewayInput::Pong { connection, .. }
             | GatewayInput::Closed { connection } => {
-                self.links.get(connection).map(|link| link.worker)
+                self.links.get(*connection).map(|link| link.worker)
             }
             GatewayInput::Reconfig { .. } => None,
         };
@@ -509,10 +509,10 @@ impl World {
                 }
                 let valid = self
                     .links
-                    .get(&connection)
+                    .get(connection)
                     .is_some_and(|link| link.credentials_valid && link.master == master);
                 if !valid {
-                    let link = self.links.get(&connection);
+                    let link = self.links.get(connection);
                     self.fail(correctness(format!(
                         "{worker} attached on {connection} without valid credentials ({link:?})"
                     )));
@@ -559,7 +559,7 @@ impl World {
                 )));
             }
         }
-        let valid = self.links.get(&connection).is_some_and(|link| link.credentials_valid);
+        let valid = self.links.get(connection).is_some_and(|link| link.credentials_valid);
         let policy = gateway.config().duplicate_policy;
         if valid
             && policy == DuplicatePolicy::DropOlder

@@ -5,16 +5,15 @@
 mod dispatch;
 mod events;
 mod faults;
+mod links;
 mod master;
+mod queue;
 mod registry;
 mod worker;
 
-use std::cmp::Reverse;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
-use rollcall_core::{BuildRequestId, ConnectionId, Record, RecordKey, Registry, Timestamp};
+use rollcall_core::{BuildRequestId, Record, RecordKey, Registry, Timestamp};
 
 use crate::oracle::{RegistryOracle, Verdict};
 use crate::rng::Rng;
@@ -22,7 +21,9 @@ use crate::settings::Settings;
 use crate::trace::TraceHash;
 
 pub(crate) use events::Event;
+use links::{Link, Links};
 use master::MasterNode;
+use queue::EventQueue;
 use worker::WorkerNode;
 
 /// Simulated time starts at a realistic epoch moment, so that time arithmetic looks like
@@ -31,44 +32,6 @@ const START_MS: u64 = 1_700_000_000_000;
 
 /// A bound on events per run: a run that reaches it is stuck in a loop, which is a bug.
 const MAX_EVENTS: u64 = 200_000_000;
-
-#[derive(Debug)]
-struct Scheduled {
-    at: Timestamp,
-    sequence: u64,
-    /// Boxed so the heap moves 24-byte entries, not whole events, as it sifts.
-    event: Box<Event>,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.sequence) == (other.at, other.sequence)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.sequence).cmp(&(other.at, other.sequence))
-    }
-}
-
-/// A worker connection, as the network sees it.
-#[derive(Debug)]
-struct Link {
-    worker: usize,
-    master: usize,
-    incarnation: u64,
-    /// The name and password offered were right for the master's roster at Hello time.
-    credentials_valid: bool,
-    /// Last delivery moment in each direction: TCP keeps a connection's order.
-    last_to_master: Timestamp,
-    last_to_worker: Timestamp,
-}
 
 /// Counters for the end-of-run report.
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,8 +48,7 @@ pub(crate) struct World {
     now: Timestamp,
     run_ends: Timestamp,
     healed: bool,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    sequence: u64,
+    queue: EventQueue,
     network_rng: Rng,
     workload_rng: Rng,
     fault_rng: Rng,
@@ -96,12 +58,10 @@ pub(crate) struct World {
     oracle: RegistryOracle,
     masters: Vec<MasterNode>,
     workers: Vec<WorkerNode>,
-    /// Looked up on every message; `DefaultHasher` has fixed keys, so this is deterministic,
-    /// and the one place that iterates it sorts what it collects.
-    links: HashMap<ConnectionId, Link, BuildHasherDefault<DefaultHasher>>,
+    /// Looked up on every message.
+    links: Links,
     worker_names: Vec<String>,
     failure: Option<crate::oracle::Violation>,
-    next_connection: u64,
     submitted: Vec<BuildRequestId>,
     trace: TraceHash,
     stats: RunStats,
@@ -126,8 +86,7 @@ impl World {
             now: start,
             run_ends: start.plus_millis(settings.simulated_ms()),
             healed: false,
-            queue: BinaryHeap::new(),
-            sequence: 0,
+            queue: EventQueue::default(),
             network_rng,
             workload_rng,
             fault_rng,
@@ -137,10 +96,9 @@ impl World {
             oracle: RegistryOracle::default(),
             masters,
             workers,
-            links: HashMap::default(),
+            links: Links::new(settings.masters),
             worker_names: (0..settings.workers).map(master::worker_name).collect(),
             failure: None,
-            next_connection: 1,
             submitted: Vec::new(),
             trace: TraceHash::default(),
             stats: RunStats::default(),
@@ -163,12 +121,7 @@ impl World {
     }
 
     fn schedule_at(&mut self, at: Timestamp, event: Event) {
-        self.sequence += 1;
-        self.queue.push(Reverse(Scheduled {
-            at: at.max(self.now),
-            sequence: self.sequence,
-            event: Box::new(event),
-        }));
+        self.queue.push(at.max(self.now), event);
     }
 
     /// Runs to the end, checking the oracles after every event.
@@ -179,19 +132,20 @@ impl World {
     }
 
     fn run_loop(&mut self) -> Verdict {
-        while let Some(Reverse(next)) = self.queue.pop() {
-            if next.at > self.run_ends {
+        while let Some(at) = self.queue.peek_at() {
+            if at > self.run_ends {
                 break;
             }
-            assert!(next.at >= self.now, "time went backwards in the simulation");
-            self.now = next.at;
+            let Some((at, event)) = self.queue.pop() else { break };
+            assert!(at >= self.now, "time went backwards in the simulation");
+            self.now = at;
             self.stats.events += 1;
             assert!(
                 self.stats.events < MAX_EVENTS,
                 "event budget exhausted: the run does not progress"
             );
             self.trace.number(self.now.as_millis());
-            self.dispatch(*next.event)?;
+            self.dispatch(event)?;
             if let Some(violation) = self.failure.take() {
                 return Err(violation);
             }

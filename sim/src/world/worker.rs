@@ -63,8 +63,6 @@ impl World {
     }
 
     fn connect(&mut self, worker: usize) {
-        let connection = ConnectionId(self.next_connection);
-        self.next_connection += 1;
         let master = self.workers[worker].master;
         let faults = &self.settings.faults;
         let (mut name, mut password) = (worker_name(worker), password_of(worker));
@@ -75,17 +73,14 @@ impl World {
                 name = format!("stranger-{worker}");
             }
         }
-        self.links.insert(
-            connection,
-            Link {
-                worker,
-                master,
-                incarnation: self.masters[master].incarnation,
-                credentials_valid: false,
-                last_to_master: self.now,
-                last_to_worker: self.now,
-            },
-        );
+        let connection = self.links.open(Link {
+            worker,
+            master,
+            incarnation: self.masters[master].incarnation,
+            credentials_valid: false,
+            last_to_master: self.now,
+            last_to_worker: self.now,
+        });
         self.workers[worker].connections.push(connection);
         self.send_to_gateway(
             connection,
@@ -96,7 +91,7 @@ impl World {
     /// Worker to Gateway: in order per connection, after a network delay.
     pub(super) fn send_to_gateway(&mut self, connection: ConnectionId, input: GatewayInput) {
         let delay = self.network_rng.between(1, self.settings.faults.network_delay_ms);
-        let Some(link) = self.links.get_mut(&connection) else { return };
+        let Some(link) = self.links.get_mut(connection) else { return };
         let at = self.now.plus_millis(delay).max(link.last_to_master);
         link.last_to_master = at;
         self.schedule_at(at, Event::ToGateway { connection, input });
@@ -105,14 +100,14 @@ impl World {
     /// Gateway to worker: in order per connection; `None` closes it.
     pub(super) fn send_to_worker(&mut self, connection: ConnectionId, message: Option<ToWorker>) {
         let delay = self.network_rng.between(1, self.settings.faults.network_delay_ms);
-        let Some(link) = self.links.get_mut(&connection) else { return };
+        let Some(link) = self.links.get_mut(connection) else { return };
         let at = self.now.plus_millis(delay).max(link.last_to_worker);
         link.last_to_worker = at;
         self.schedule_at(at, Event::ToWorker { connection, message });
     }
 
     pub(super) fn gateway_receives(&mut self, connection: ConnectionId, input: GatewayInput) {
-        let Some(link) = self.links.get(&connection) else { return };
+        let Some(link) = self.links.get(connection) else { return };
         let (master, incarnation, own) = (link.master, link.incarnation, link.worker);
         let node = &self.masters[master];
         if node.incarnation != incarnation || !self.is_current(master, incarnation) {
@@ -132,7 +127,7 @@ impl World {
             let valid = self.masters[master].roster.contains(&own)
                 && *worker == self.worker_names[own]
                 && *password == password_of(own);
-            if let Some(link) = self.links.get_mut(&connection) {
+            if let Some(link) = self.links.get_mut(connection) {
                 link.credentials_valid = valid;
             }
         }
@@ -140,7 +135,7 @@ impl World {
     }
 
     pub(super) fn worker_receives(&mut self, connection: ConnectionId, message: Option<ToWorker>) {
-        let Some(worker) = self.links.get(&connection).map(|link| link.worker) else { return };
+        let Some(worker) = self.links.get(connection).map(|link| link.worker) else { return };
         let node = &mut self.workers[worker];
         if !node.connections.contains(&connection) {
             return;
@@ -164,14 +159,8 @@ impl World {
 
     /// A master process died: every connection to it ends, as the workers see it.
     pub(super) fn drop_connections_to(&mut self, master: usize) {
-        let mut dropped: Vec<ConnectionId> = self
-            .links
-            .iter()
-            .filter(|(_, link)| link.master == master)
-            .map(|(connection, _)| *connection)
-            .collect();
-        dropped.sort();
-        for connection in dropped {
+        for index in 0..self.links.to_master(master).len() {
+            let connection = self.links.to_master(master)[index];
             self.send_to_worker(connection, None);
         }
     }
