@@ -4,6 +4,7 @@
 //!
 //! Usage:
 //!   rollcall-compare run --daemon PATH --json OUT [--size 10000] [--ops 1000] [--repeats 5]
+//!       [--only NAME,NAME...]   (only these workloads, e.g. list_masters_http)
 //!   rollcall-compare table --rollcall A.json [--buildbot B.json] [--net NET.json]
 //!       [--herd HERD.json]
 //!   rollcall-compare criterion [--dir target/criterion]
@@ -53,6 +54,8 @@ struct RunOptions {
     size: usize,
     ops: usize,
     repeats: usize,
+    /// Workload names to run; empty runs all of them.
+    only: Vec<String>,
 }
 
 /// A registry and the store that holds exactly its rows.
@@ -318,7 +321,15 @@ fn run(options: &RunOptions) -> Result<(), BoxError> {
         ("heartbeat_group_commit_1024".into(), Box::new(|| heartbeat_group_commit(options, 1024))),
     ];
     let mut results = Map::new();
+    let unknown: Vec<&String> =
+        options.only.iter().filter(|name| !workloads.iter().any(|(n, _)| n == *name)).collect();
+    if !unknown.is_empty() {
+        return Err(format!("--only names no workload {unknown:?}").into());
+    }
     for (name, workload) in workloads {
+        if !options.only.is_empty() && !options.only.contains(&name) {
+            continue;
+        }
         let started = Instant::now();
         let result = workload()?;
         eprintln!("  {name}: done in {:.1} s", started.elapsed().as_secs_f64());
@@ -564,6 +575,10 @@ fn main() -> Result<(), BoxError> {
                 size: number(&flags, "--size", 10_000)?,
                 ops: number(&flags, "--ops", 1_000)?,
                 repeats: number(&flags, "--repeats", 5)?,
+                only: flags
+                    .get("--only")
+                    .map(|names| names.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
             };
             if options.size % 10 != 0 || options.ops > options.size || options.ops == 0 {
                 return Err("--size must be a multiple of 10 and --ops within 1..=size".into());
