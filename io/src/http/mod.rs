@@ -11,6 +11,7 @@ pub(crate) mod query;
 mod resources;
 mod respond;
 mod routes;
+mod rows;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,10 +20,11 @@ use crate::daemon::inputs::{CoreInput, ReadView};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::DaemonError;
 
-use query::{QueryError, Shape};
-use resources::Selection;
+use query::{Query, QueryError, QueryRow, Shape};
+use resources::{Selected, Selection};
 use respond::{Format, Reply};
 use routes::Route;
+use rows::{JsonRow, Keep, WriteFields};
 
 /// Threads answering requests: each request holds one until its response is written.
 const HANDLER_THREADS: usize = 4;
@@ -138,45 +140,70 @@ fn data(context: &Context, format: Format, route: Route, raw_query: &str) -> Rep
         Ok(query) => query,
         Err(QueryError { message }) => return Reply::error(format, 400, message),
     };
-    let selected = read(context, move |view| {
-        let mut selected = resources::select(view.registry, &route);
-        if matches!(route, Route::Workers | Route::Worker(_)) {
-            resources::add_worker_info(&mut selected, view.worker_info);
-        }
-        selected
-    });
+    let selected =
+        read(context, move |view| resources::select(view.registry, view.worker_info, &route));
     let Some(selected) = selected else {
         return Reply::error(format, 503, "the daemon is shutting down".into());
     };
+    let plural = resource.plural;
     match selected {
+        Selected::Masters(rows) => answer_rows(format, plural, &query, rows),
+        Selected::Builders(rows) => answer_rows(format, plural, &query, rows),
+        Selected::Workers(rows) => answer_rows(format, plural, &query, rows),
+        Selected::BuildRequests(rows) => answer_rows(format, plural, &query, rows),
+        Selected::Builds(rows) => answer_rows(format, plural, &query, rows),
+        Selected::Services(rows) => answer_rows(format, plural, &query, rows),
+    }
+}
+
+/// Filters, sorts and pages typed rows, then writes the page, on this (HTTP) thread.
+fn answer_rows<R: QueryRow + WriteFields>(
+    format: Format,
+    plural: &str,
+    query: &Query,
+    selection: Selection<R>,
+) -> Reply {
+    let keep = Keep::only(query.selected());
+    match selection {
         Selection::Many(rows) => {
-            let page = query.apply(rows);
-            Reply::collection(format, resource.plural, page.rows, page.total)
+            let page = query.page(rows);
+            Reply::collection(format, plural, &page.rows, keep, page.total)
         }
         Selection::One(None) => Reply::error(format, 404, "not found".into()),
-        Selection::One(Some(row)) => {
-            let page = query.apply(vec![row]);
-            Reply::single(format, resource.plural, page.rows)
-        }
+        // A single entity's query can only select fields (`Shape::Single`).
+        Selection::One(Some(row)) => Reply::single(format, plural, &row, keep),
     }
 }
 
 /// The whole registry in REST shape: what `rollcall replay` prints and what the REST
 /// collections show, keyed by their plural names.
 pub(crate) fn state_json(registry: &rollcall_core::Registry) -> serde_json::Value {
+    fn rows<R: WriteFields>(selection: &Selection<R>) -> serde_json::Value {
+        let rows = match selection {
+            Selection::Many(rows) => rows.as_slice(),
+            Selection::One(row) => row.as_slice(),
+        };
+        let rows = rows.iter().map(|row| serde_json::to_value(JsonRow { row, keep: Keep::ALL }));
+        // Rows serialize to JSON values without fail: strings, numbers and JSON values.
+        serde_json::Value::Array(rows.filter_map(Result::ok).collect())
+    }
+    let no_worker_info = std::collections::HashMap::new();
     let mut state = serde_json::Map::new();
     for route in
         [Route::Masters, Route::Builders, Route::Workers, Route::BuildRequests, Route::Builds]
     {
-        let (Some(resource), Selection::Many(rows)) =
-            (resources::resource_of(&route), resources::select(registry, &route))
-        else {
-            unreachable!("collection routes select many rows")
+        let Some(resource) = resources::resource_of(&route) else {
+            unreachable!("collection routes are data routes")
         };
-        state.insert(
-            resource.plural.into(),
-            serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect()),
-        );
+        let rows = match resources::select(registry, &no_worker_info, &route) {
+            Selected::Masters(selection) => rows(&selection),
+            Selected::Builders(selection) => rows(&selection),
+            Selected::Workers(selection) => rows(&selection),
+            Selected::BuildRequests(selection) => rows(&selection),
+            Selected::Builds(selection) => rows(&selection),
+            Selected::Services(selection) => rows(&selection),
+        };
+        state.insert(resource.plural.into(), rows);
     }
     serde_json::Value::Object(state)
 }

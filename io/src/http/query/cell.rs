@@ -10,7 +10,7 @@ use super::FieldType;
 /// value. Values of one field are all the same variant (or `Null`), so comparing across
 /// variants only ever involves `Null`; the derived order still keeps it total.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Null,
     Bool(bool),
     /// Wide enough for every JSON integer serde_json holds (`i64` and `u64`).
@@ -22,10 +22,20 @@ pub(super) enum Cell<'a> {
 }
 
 impl<'a> Cell<'a> {
+    /// An integer field of a typed row.
+    pub(crate) fn int(value: impl Into<i128>) -> Cell<'a> {
+        Cell::Int(value.into())
+    }
+
+    /// A nullable integer (or date) field of a typed row.
+    pub(crate) fn optional_int(value: Option<impl Into<i128>>) -> Cell<'a> {
+        value.map_or(Cell::Null, Cell::int)
+    }
+
     /// Reads `value` as `field_type` says. A missing value, a JSON null and a value of the
     /// wrong JSON type are all `Null`: rows come from rollcall itself, and a mismatch must
     /// never panic a request.
-    pub(super) fn of(value: Option<&'a Value>, field_type: FieldType) -> Cell<'a> {
+    pub(crate) fn of(value: Option<&'a Value>, field_type: FieldType) -> Cell<'a> {
         let Some(value) = value else {
             return Cell::Null;
         };

@@ -3,7 +3,7 @@
 
 use super::cell::Cell;
 use super::value::{parse_value, FilterValue};
-use super::{FieldType, QueryError, Row};
+use super::{FieldType, QueryError, QueryRow};
 
 /// The operators of Buildbot's REST filters, named by their query-string suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +91,8 @@ impl Filter {
     }
 
     /// Whether `row` passes this filter. See the module documentation for null.
-    pub(super) fn matches(&self, row: &Row) -> bool {
-        let cell = Cell::of(row.get(self.field), self.field_type);
+    pub(super) fn matches<R: QueryRow>(&self, row: &R) -> bool {
+        let cell = row.cell(self.field, self.field_type);
         if cell == Cell::Null {
             // A null field equals, orders against and contains nothing, so only the negative
             // operators keep it.
