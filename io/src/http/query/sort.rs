@@ -30,6 +30,9 @@ pub(super) fn sorted_page<R: QueryRow>(
     limit: usize,
 ) -> Vec<R> {
     if keys.is_empty() {
+        if offset == 0 && limit >= rows.len() {
+            return rows;
+        }
         return rows.into_iter().skip(offset).take(limit).collect();
     }
     let positions = sorted_positions(&rows, keys);
