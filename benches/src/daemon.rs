@@ -26,6 +26,8 @@ pub struct DaemonOptions {
     pub max_handshaking_connections: usize,
     pub max_connections: usize,
     pub handshake_timeout_s: u64,
+    /// `[limits] listen_backlog` of the worker port.
+    pub listen_backlog: u32,
 }
 
 impl Default for DaemonOptions {
@@ -36,6 +38,7 @@ impl Default for DaemonOptions {
             max_handshaking_connections: 100_000,
             max_connections: 100_000,
             handshake_timeout_s: 60,
+            listen_backlog: 4096,
         }
     }
 }
@@ -108,8 +111,12 @@ fn configuration(
         config,
         "[master]\nname = \"bench\"\ndata_dir = {data_dir:?}\n\
          [listen]\nworkers = \"{workers}\"\nhttp = \"{http}\"\n\
-         [limits]\nmax_handshaking_connections = {}\nmax_connections = {}\nhandshake_timeout_s = {}\n",
-        options.max_handshaking_connections, options.max_connections, options.handshake_timeout_s,
+         [limits]\nmax_handshaking_connections = {}\nmax_connections = {}\nhandshake_timeout_s = {}\n\
+         listen_backlog = {}\n",
+        options.max_handshaking_connections,
+        options.max_connections,
+        options.handshake_timeout_s,
+        options.listen_backlog,
     );
     for index in 0..options.workers {
         let _ = write!(

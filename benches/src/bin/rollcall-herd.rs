@@ -1,7 +1,8 @@
 //! A thundering herd of workers re-attaching at once, and the daemon's memory per idle
 //! attached worker.
 //!
-//! Usage: `rollcall-herd --daemon PATH [--workers 10000] [--repeats 3] [--json OUT]`
+//! Usage: `rollcall-herd --daemon PATH [--workers 10000] [--repeats 3] [--backlog 4096]
+//! [--json OUT]`
 //!
 //! For each repeat, a fresh daemon configured with `workers` workers is started; its
 //! resident memory (`VmRSS` in `/proc/PID/status`) is read once it is idle; then all
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use async_net::{TcpListener, TcpStream};
+use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
 use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
@@ -36,11 +37,14 @@ struct Options {
     daemon: PathBuf,
     workers: usize,
     repeats: usize,
+    /// The listen backlog of both servers; 128 shows what std's fixed backlog costs.
+    backlog: u32,
     json: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
-    let mut options = Options { daemon: PathBuf::new(), workers: 10_000, repeats: 3, json: None };
+    let mut options =
+        Options { daemon: PathBuf::new(), workers: 10_000, repeats: 3, backlog: 4096, json: None };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -48,6 +52,7 @@ fn options() -> Result<Options, String> {
             "--daemon" => options.daemon = value.into(),
             "--workers" => options.workers = value.parse().map_err(|_| "bad --workers")?,
             "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
+            "--backlog" => options.backlog = value.parse().map_err(|_| "bad --backlog")?,
             "--json" => options.json = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -90,8 +95,9 @@ async fn baseline_attach(address: SocketAddr) -> Result<TcpStream, BoxError> {
 /// that, like the daemon, it has its own file descriptors: answer each connection's first
 /// frame with one frame, then hold the connection open until the client goes. Prints its
 /// address on standard output; exits when standard input closes.
-fn baseline_server() -> Result<(), BoxError> {
-    let listener = smol::block_on(TcpListener::bind("127.0.0.1:0"))?;
+fn baseline_server(backlog: u32) -> Result<(), BoxError> {
+    // The daemon's backlog, so the baseline measures the sockets, not a smaller queue.
+    let listener = rollcall_io::daemon::bind::listen("127.0.0.1:0".parse()?, backlog)?;
     println!("{}", listener.local_addr()?);
     std::thread::spawn(|| {
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
@@ -119,10 +125,11 @@ fn baseline_server() -> Result<(), BoxError> {
 }
 
 /// Starts `baseline_server` in a child process; the child and its address.
-fn start_baseline_server() -> Result<(std::process::Child, SocketAddr), BoxError> {
+fn start_baseline_server(backlog: u32) -> Result<(std::process::Child, SocketAddr), BoxError> {
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("--baseline-server")
+        .arg(backlog.to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -171,7 +178,11 @@ fn run(options: &Options) -> Result<(), BoxError> {
     let mut bytes_per_worker = Vec::new();
     let mut rss = Vec::new();
     for repeat in 0..options.repeats {
-        let settings = DaemonOptions { workers: options.workers, ..DaemonOptions::default() };
+        let settings = DaemonOptions {
+            workers: options.workers,
+            listen_backlog: options.backlog,
+            ..DaemonOptions::default()
+        };
         let daemon = daemon::start(&options.daemon, &settings)?;
         std::thread::sleep(Duration::from_secs(1));
         let idle_before = daemon.resident_bytes()?;
@@ -202,7 +213,7 @@ fn run(options: &Options) -> Result<(), BoxError> {
         drop(sessions);
         drop(daemon);
 
-        let (mut server, baseline_address) = start_baseline_server()?;
+        let (mut server, baseline_address) = start_baseline_server(options.backlog)?;
         let (streams, elapsed) = herd(options.workers, move |_| baseline_attach(baseline_address));
         let failures = streams.iter().filter(|result| result.is_err()).count();
         if let Some(Err(error)) = streams.iter().find(|result| result.is_err()) {
@@ -254,7 +265,8 @@ fn run(options: &Options) -> Result<(), BoxError> {
 
 fn main() -> Result<(), BoxError> {
     if std::env::args().nth(1).as_deref() == Some("--baseline-server") {
-        return baseline_server();
+        let backlog = std::env::args().nth(2).and_then(|value| value.parse().ok());
+        return baseline_server(backlog.ok_or("--baseline-server BACKLOG")?);
     }
     run(&options()?)
 }

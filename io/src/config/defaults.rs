@@ -21,6 +21,9 @@ pub(crate) const HANDSHAKE_TIMEOUT_S: u64 = 10;
 pub(crate) const MAX_HANDSHAKING_CONNECTIONS: usize = 1024;
 pub(crate) const MAX_CONNECTIONS: usize = 100_000;
 pub(crate) const MAX_OUTBOUND_FRAMES: usize = 1024;
+/// Room for a whole fleet reconnecting at once after a restart; Linux silently caps it at
+/// `net.core.somaxconn` (4,096 by default since 5.4).
+pub(crate) const LISTEN_BACKLOG: u32 = 4096;
 
 const fn loopback(port: u16) -> SocketAddr {
     SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port))

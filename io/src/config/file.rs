@@ -65,6 +65,7 @@ pub(crate) struct LimitsTable {
     pub(crate) max_handshaking_connections: Option<Spanned<usize>>,
     pub(crate) max_connections: Option<Spanned<usize>>,
     pub(crate) max_outbound_frames: Option<Spanned<usize>>,
+    pub(crate) listen_backlog: Option<Spanned<u64>>,
 }
 
 /// A worker must say both who it is and its password: no default could be right.

@@ -86,6 +86,8 @@ pub struct LimitsSection {
     pub max_connections: usize,
     /// Per connection: frames waiting to be written before the peer is cut off.
     pub max_outbound_frames: usize,
+    /// Connections the kernel may queue on each listening port before they are accepted.
+    pub listen_backlog: u32,
 }
 
 #[derive(Clone, PartialEq, Eq)]

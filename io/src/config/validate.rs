@@ -281,13 +281,32 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
         defaults::MAX_OUTBOUND_FRAMES,
         origin,
     )?;
+    let listen_backlog = backlog(table.listen_backlog.as_ref(), origin)?;
     Ok(LimitsSection {
         max_frame_bytes,
         handshake_timeout_s,
         max_handshaking_connections,
         max_connections,
         max_outbound_frames,
+        listen_backlog,
     })
+}
+
+/// The kernel takes an `int` and caps it at `somaxconn` anyway; 65,535 is the most any
+/// Linux accepts there.
+fn backlog(value: Option<&Spanned<u64>>, origin: &Origin<'_>) -> Result<u32, ConfigError> {
+    const MAX_LISTEN_BACKLOG: u64 = 65_535;
+    let Some(value) = value else { return Ok(defaults::LISTEN_BACKLOG) };
+    match *value.get_ref() {
+        0 => Err(origin.error_at(&value.span(), "limits.listen_backlog must be greater than zero")),
+        fits @ 1..=MAX_LISTEN_BACKLOG => Ok(u32::try_from(fits).unwrap_or(u32::MAX)),
+        too_big => Err(origin.error_at(
+            &value.span(),
+            format!(
+                "limits.listen_backlog = {too_big} is above the maximum of {MAX_LISTEN_BACKLOG}"
+            ),
+        )),
+    }
 }
 
 fn frame_bytes(value: Option<&Spanned<u64>>, origin: &Origin<'_>) -> Result<u32, ConfigError> {

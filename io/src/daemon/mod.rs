@@ -5,6 +5,7 @@
 //! and talks to the core through one bounded channel, so a flood of input slows readers
 //! down instead of growing memory.
 
+pub mod bind;
 mod clock;
 pub(crate) mod connection;
 mod core_loop;
@@ -88,8 +89,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
 
     let network = smol::block_on(async {
         let address = config.listen.workers;
-        let listener = async_net::TcpListener::bind(address)
-            .await
+        let listener = bind::listen(address, config.limits.listen_backlog)
             .map_err(|error| DaemonError::Listen { address, error })?;
         let bound = listener.local_addr().unwrap_or(address);
         tracing::info!(%bound, masterid = %master, name = %config.master.name, "listening for workers");
@@ -114,8 +114,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
         ));
         let buildbot = match config.listen.buildbot_workers {
             Some(address) => {
-                let listener = async_net::TcpListener::bind(address)
-                    .await
+                let listener = bind::listen(address, config.limits.listen_backlog)
                     .map_err(|error| DaemonError::Listen { address, error })?;
                 tracing::info!(bound = %listener.local_addr().unwrap_or(address), "listening for buildbot workers (msgpack_experimental_v7)");
                 let settings = Arc::new(crate::buildbot::Listener {

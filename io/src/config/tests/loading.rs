@@ -34,6 +34,7 @@ handshake_timeout_s = 12
 max_handshaking_connections = 13
 max_connections = 14
 max_outbound_frames = 15
+listen_backlog = 16
 [[workers]]
 name = "w1"
 password = "s3cret"
@@ -67,6 +68,7 @@ fn default_limits() -> LimitsSection {
         max_handshaking_connections: 1024,
         max_connections: 100_000,
         max_outbound_frames: 1024,
+        listen_backlog: 4096,
     }
 }
 
@@ -98,6 +100,7 @@ fn the_full_example_parses_to_the_values_it_sets() {
             max_handshaking_connections: 13,
             max_connections: 14,
             max_outbound_frames: 15,
+            listen_backlog: 16,
         },
         workers: vec![WorkerSection { name: "w1".to_owned(), password: "s3cret".to_owned() }],
         builders: vec![BuilderSection {

@@ -184,6 +184,7 @@ fn zero_is_refused_for_every_timing_value_and_limit() {
         ("limits", "max_handshaking_connections"),
         ("limits", "max_connections"),
         ("limits", "max_outbound_frames"),
+        ("limits", "listen_backlog"),
     ];
     for (section, key) in keys {
         let text = format!("[{section}]\n\n{key} = 0\n");
@@ -252,4 +253,13 @@ fn more_than_10000_builders_are_refused_at_the_first_one_over() {
 fn the_column_counts_from_one() {
     let message = refusal("[timing]\nping_timeout_s = 0\n");
     assert!(message.starts_with("rollcall.toml:2:18: "), "{message}");
+}
+
+#[test]
+fn a_listen_backlog_above_what_linux_takes_is_refused_on_its_line() {
+    assert_refused_at(
+        "[limits]\nlisten_backlog = 65536\n",
+        2,
+        "limits.listen_backlog = 65536 is above the maximum of 65535",
+    );
 }
