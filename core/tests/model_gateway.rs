@@ -298,7 +298,17 @@ impl Observer {
     fn check_after(&self, step: &Step, gateway: &Gateway) -> Result<(), TestCaseError> {
         let attached: Vec<(String, ConnectionId)> =
             self.attached.iter().map(|(w, c)| (w.clone(), *c)).collect();
-        prop_assert_eq!(gateway.attached_workers(), attached, "gateway and observer disagree");
+        prop_assert_eq!(
+            gateway.attached_workers(),
+            attached.clone(),
+            "gateway and observer disagree"
+        );
+        let mut unordered: Vec<(String, ConnectionId)> = gateway
+            .attached_workers_unordered()
+            .map(|(name, connection)| (name.to_string(), connection))
+            .collect();
+        unordered.sort();
+        prop_assert_eq!(unordered, attached, "the unordered walk disagrees");
         for (worker, connection) in &self.attached {
             prop_assert!(!self.dead.contains(connection));
             let configured = self.roster.get(worker).map(|w| Arc::clone(&w.builders));

@@ -699,6 +699,16 @@ impl Run {
             .collect();
         prop_assert_eq!(&connected, &self.model.connected);
 
+        // The index of waiting requests is exactly the incomplete, unclaimed ones.
+        let waiting: Vec<BuildRequestId> =
+            registry.waiting_build_requests().map(|r| r.id).collect();
+        let unclaimed: Vec<BuildRequestId> = registry
+            .build_requests()
+            .filter(|r| !r.complete && r.claimed_by.is_none())
+            .map(|r| r.id)
+            .collect();
+        prop_assert_eq!(waiting, unclaimed, "waiting_build_requests drifted");
+
         // Nothing is held by an inactive master.
         let active = |id: MasterId| registry.master(id).is_some_and(|m| m.active);
         for request in registry.build_requests().filter(|r| !r.complete) {

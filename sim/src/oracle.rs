@@ -108,9 +108,10 @@ impl RegistryOracle {
                         }
                         self.highest_master = id.get();
                         self.ids_by_name.insert(name.clone(), *id);
+                        // Every later acknowledgement of this name repeats this fact.
+                        self.facts.push(Fact::MasterNamed(*id, name.clone()));
                     }
                 }
-                self.facts.push(Fact::MasterNamed(*id, name.clone()));
             }
             (Command::SubmitBuildRequest { .. }, Reply::BuildRequest(id)) => {
                 if id.get() <= self.highest_request {

@@ -172,6 +172,13 @@ impl Gateway {
         attached
     }
 
+    /// Every attached worker and its connection, in no particular order and without
+    /// allocating: for checks that visit each one. Sort (or use
+    /// [`Gateway::attached_workers`]) wherever the order could show.
+    pub fn attached_workers_unordered(&self) -> impl Iterator<Item = (&str, ConnectionId)> + '_ {
+        self.slots.values().filter_map(|slot| Some((slot.config.name.as_str(), slot.attached?)))
+    }
+
     pub fn attached_count(&self) -> usize {
         self.attached_count
     }

@@ -58,6 +58,7 @@ impl Registry {
             assert!(!request.complete, "a master holds only incomplete claims");
             request.claimed_by = None;
             request.claimed_at = None;
+            self.waiting_requests.insert(request_id);
             let record = request.clone();
             self.persist(Change::Put(Record::BuildRequest(record)));
             self.emit(RegistryEvent::BuildRequestUnclaimed { request: request_id, master: id });

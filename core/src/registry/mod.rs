@@ -23,7 +23,7 @@ mod services;
 mod tables;
 mod workers;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +87,8 @@ pub struct Registry {
     service_ids: IdAllocator,
 
     build_requests: BTreeMap<BuildRequestId, BuildRequest>,
+    /// Incomplete requests nobody has claimed: what a master may claim next.
+    waiting_requests: BTreeSet<BuildRequestId>,
     build_request_ids: IdAllocator,
 
     builds: BTreeMap<BuildId, Build>,
@@ -113,6 +115,7 @@ impl Registry {
             service_ids_by_key: LookupMap::default(),
             service_ids: IdAllocator::new(),
             build_requests: BTreeMap::new(),
+            waiting_requests: BTreeSet::new(),
             build_request_ids: IdAllocator::new(),
             builds: BTreeMap::new(),
             build_ids: IdAllocator::new(),

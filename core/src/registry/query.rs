@@ -80,6 +80,12 @@ impl Registry {
         self.build_requests.values()
     }
 
+    /// Every incomplete build request that no master has claimed, in id order: what a
+    /// master may claim next. Costs what it returns, not a scan of every request.
+    pub fn waiting_build_requests(&self) -> impl Iterator<Item = &BuildRequestRecord> + '_ {
+        self.waiting_requests.iter().map(|id| &self.build_requests[id])
+    }
+
     pub fn build_request(&self, id: BuildRequestId) -> Option<&BuildRequestRecord> {
         self.build_requests.get(&id)
     }

@@ -162,6 +162,9 @@ impl Registry {
                     }
                 }
                 self.build_request_ids.observe(record.id.get());
+                if !record.complete && record.claimed_by.is_none() {
+                    self.waiting_requests.insert(record.id);
+                }
                 self.build_requests.insert(record.id, record);
             }
             Record::Build(record) => {

@@ -31,6 +31,7 @@ impl Registry {
             results: None,
         };
         self.build_requests.insert(id, record.clone());
+        self.waiting_requests.insert(id);
         self.persist(Change::Put(Record::BuildRequest(record)));
         self.emit(RegistryEvent::BuildRequestNew { request: id, builder });
         Ok(Reply::BuildRequest(id))
@@ -59,6 +60,7 @@ impl Registry {
                 request.claimed_by = Some(master_id);
                 request.claimed_at = Some(now);
             });
+            self.waiting_requests.remove(&id);
             self.master_mut(master_id)?.claimed_requests.insert(id);
             self.emit(RegistryEvent::BuildRequestClaimed { request: id, master: master_id });
         }
@@ -82,6 +84,7 @@ impl Registry {
                 request.claimed_by = None;
                 request.claimed_at = None;
             });
+            self.waiting_requests.insert(id);
             self.master_mut(master_id)?.claimed_requests.remove(&id);
             self.emit(RegistryEvent::BuildRequestUnclaimed { request: id, master: master_id });
             unclaimed.push(id);

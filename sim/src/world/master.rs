@@ -216,13 +216,7 @@ impl World {
         let waiting: Vec<BuildRequestId> = self
             .registry
             .as_ref()
-            .map(|registry| {
-                registry
-                    .build_requests()
-                    .filter(|r| !r.complete && r.claimed_by.is_none())
-                    .map(|r| r.id)
-                    .collect()
-            })
+            .map(|registry| registry.waiting_build_requests().map(|r| r.id).collect())
             .unwrap_or_default();
         for request in waiting {
             self.send_command(
@@ -552,12 +546,16 @@ impl World {
     ) -> Verdict {
         let node = &self.masters[master];
         let Some(gateway) = node.gateway.as_ref() else { return Ok(()) };
-        for (name, _) in gateway.attached_workers() {
-            if !gateway.is_configured(&name) {
-                return Err(correctness(format!(
-                    "{name} is attached to master {master} but not configured"
-                )));
-            }
+        // The first offender by name, as a sorted walk would find it, without sorting.
+        let unconfigured = gateway
+            .attached_workers_unordered()
+            .map(|(name, _)| name)
+            .filter(|name| !gateway.is_configured(name))
+            .min();
+        if let Some(name) = unconfigured {
+            return Err(correctness(format!(
+                "{name} is attached to master {master} but not configured"
+            )));
         }
         let valid = self.links.get(connection).is_some_and(|link| link.credentials_valid);
         let policy = gateway.config().duplicate_policy;

@@ -1,55 +1,69 @@
 //! The discrete-event queue: events in time order, ties in the order they were scheduled.
 //!
-//! Simulated time never goes backwards, and every event is scheduled at or after the moment
-//! being processed, so the keys `(at, sequence)` come out in increasing order: a radix heap
-//! (Ahuja, Mehlhorn, Orlin and Tarjan) orders them with a few vector pushes per event, where a
-//! binary heap pays a cache-missing sift of a dozen levels. Events live in a slab whose slots
-//! are reused, so scheduling allocates nothing once the run has warmed up.
+//! A calendar queue (R. Brown, 1988): time is cut into days of `DAY_MS`, and a year of
+//! `DAYS` days is a ring of buckets, each kept sorted by `(at, sequence)`. Simulated time
+//! only moves forward and every event is scheduled at or after the moment being processed,
+//! so taking the next event is a walk forward from the present day, and scheduling one is
+//! almost always a push onto the back of a bucket that holds one or two: constant time,
+//! where a binary heap pays a cache-missing sift of a dozen levels per event. A burst (a
+//! crashed master's connections all closing within a network delay) lands in a few
+//! buckets and costs a binary search each. Events live in a slab whose slots are reused,
+//! so scheduling allocates nothing once the run has warmed up.
+
+use std::collections::VecDeque;
 
 use rollcall_core::Timestamp;
 
 use crate::world::Event;
 
-/// Bits of a key's low word that name the slab slot; above them sits the sequence number.
+/// One day of the calendar, in milliseconds: about one event per day in a large cluster.
+const DAY_MS: u64 = 16;
+/// Days in a year; an event further ahead than a year waits in its bucket for its year.
+const DAYS: usize = 4096;
+/// Bits of a key that name the slab slot; above them the sequence number, above that
+/// (in the high 64 bits) the moment. Sequence numbers are unique, so the slot never
+/// decides the order.
 const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
-/// One bucket per bit a key can differ from the last one taken in, plus bucket 0 for the
-/// key equal to it.
-const BUCKETS: usize = 129;
 
 #[derive(Debug)]
 pub(super) struct EventQueue {
-    /// Bucket `i > 0` holds keys whose highest bit differing from `last` is bit `i - 1`;
-    /// bucket 0 holds the key equal to `last`. A key is `at << 64 | sequence << 24 | slot`:
-    /// sequence numbers are unique, so the slot never decides the order.
-    buckets: Vec<Vec<u128>>,
-    /// Bit `i` set when bucket `i` is not empty.
-    occupied: [u64; 3],
-    /// The last key taken (or a lower bound for every key in the queue).
-    last: u128,
-    len: usize,
+    /// Each day's keys, `at << 64 | sequence << 24 | slot`, in increasing order.
+    buckets: Vec<VecDeque<u128>>,
     slots: Vec<Option<Event>>,
     free: Vec<usize>,
+    /// The start of the day being looked at: no pending event is before it.
+    today: u64,
+    len: usize,
     sequence: u64,
 }
 
 impl Default for EventQueue {
     fn default() -> Self {
         EventQueue {
-            buckets: vec![Vec::new(); BUCKETS],
-            occupied: [0; 3],
-            last: 0,
-            len: 0,
+            buckets: vec![VecDeque::new(); DAYS],
             slots: Vec::new(),
             free: Vec::new(),
+            today: 0,
+            len: 0,
             sequence: 0,
         }
     }
 }
 
+fn bucket_of(at: u64) -> usize {
+    (at / DAY_MS) as usize % DAYS
+}
+
+fn moment(key: u128) -> u64 {
+    (key >> 64) as u64
+}
+
 impl EventQueue {
     /// Queues `event` for `at`, which must not be before the last event taken.
     pub(super) fn push(&mut self, at: Timestamp, event: Event) {
+        let at = at.as_millis();
+        assert!(at >= self.today, "an event was scheduled before the present");
         self.sequence += 1;
         assert!(self.sequence < 1 << (64 - SLOT_BITS), "sequence numbers ran out");
         let slot = match self.free.pop() {
@@ -63,82 +77,87 @@ impl EventQueue {
             }
         };
         assert!((slot as u128) <= SLOT_MASK, "more than 2^24 events pending at once");
-        let key = (u128::from(at.as_millis()) << 64)
-            | (u128::from(self.sequence) << SLOT_BITS)
-            | slot as u128;
-        assert!(key > self.last, "an event was scheduled before the present");
-        self.insert(key);
+        let key = (u128::from(at) << 64) | (u128::from(self.sequence) << SLOT_BITS) | slot as u128;
+        let bucket = &mut self.buckets[bucket_of(at)];
+        // The newest key is the largest for its moment: usually the bucket's last.
+        if bucket.back().is_none_or(|&last| last < key) {
+            bucket.push_back(key);
+        } else {
+            let position = bucket.partition_point(|&other| other < key);
+            bucket.insert(position, key);
+        }
         self.len += 1;
     }
 
     /// The earliest event's moment, without taking it.
     pub(super) fn peek_at(&mut self) -> Option<Timestamp> {
-        self.settle()?;
-        Some(Timestamp::from_millis((self.last >> 64) as u64))
+        let bucket = self.settle()?;
+        self.buckets[bucket].front().map(|&key| Timestamp::from_millis(moment(key)))
     }
 
     pub(super) fn pop(&mut self) -> Option<(Timestamp, Event)> {
-        self.settle()?;
-        let Some(key) = self.buckets[0].pop() else {
-            unreachable!("a settled queue has its least key in bucket 0");
+        let bucket = self.settle()?;
+        let Some(key) = self.buckets[bucket].pop_front() else {
+            unreachable!("a settled bucket holds the earliest key");
         };
-        self.mark(0, false);
-        self.len -= 1;
         let slot = (key & SLOT_MASK) as usize;
         let Some(event) = self.slots[slot].take() else {
             unreachable!("a queued key names an occupied slot");
         };
         self.free.push(slot);
-        Some((Timestamp::from_millis((key >> 64) as u64), event))
+        self.len -= 1;
+        Some((Timestamp::from_millis(moment(key)), event))
     }
 
-    /// Brings the least key into bucket 0 (and makes it `last`); `None` when empty.
-    fn settle(&mut self) -> Option<()> {
+    /// Moves `today` to the day of the earliest event and returns its bucket, at whose
+    /// front that event is; `None` when the queue is empty.
+    fn settle(&mut self) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        if self.occupied[0] & 1 == 1 {
-            return Some(());
+        for _ in 0..DAYS {
+            let bucket = bucket_of(self.today);
+            if self.buckets[bucket].front().is_some_and(|&key| moment(key) < self.today + DAY_MS) {
+                return Some(bucket);
+            }
+            self.today += DAY_MS;
         }
-        let index = self.first_occupied();
-        let mut keys = std::mem::take(&mut self.buckets[index]);
-        self.mark(index, false);
-        let Some(&least) = keys.iter().min() else {
-            unreachable!("an occupied bucket has keys");
+        // A whole year without an event: jump straight to the earliest one.
+        let Some(earliest) = self.buckets.iter().filter_map(|bucket| bucket.front()).min() else {
+            unreachable!("a non-empty queue has a bucket with a key");
         };
-        self.last = least;
-        // Every key of the bucket now differs from `last` in a lower bit than before.
-        for key in keys.drain(..) {
-            self.insert(key);
-        }
-        // Keep the emptied vector's capacity for the next keys that land there.
-        if self.buckets[index].is_empty() {
-            self.buckets[index] = keys;
-        }
-        Some(())
+        let earliest = moment(*earliest);
+        self.today = earliest - earliest % DAY_MS;
+        Some(bucket_of(earliest))
     }
+}
 
-    fn insert(&mut self, key: u128) {
-        let index = (128 - (key ^ self.last).leading_zeros()) as usize;
-        self.buckets[index].push(key);
-        self.mark(index, true);
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn first_occupied(&self) -> usize {
-        for (word, bits) in self.occupied.iter().enumerate() {
-            if *bits != 0 {
-                return word * 64 + bits.trailing_zeros() as usize;
+    /// Events come out in `(at, order scheduled)` order however far apart they are: within
+    /// a day, across the year's ring, and beyond a year.
+    #[test]
+    fn events_come_out_in_time_then_schedule_order() {
+        let mut queue = EventQueue::default();
+        let moments = [5, 3, 3, 70_000, 17, 3, 1_000_000, 16, 65_536, 5, 70_000];
+        for (index, &at) in moments.iter().enumerate() {
+            queue.push(Timestamp::from_millis(at), Event::WorkerTick { worker: index });
+        }
+        let mut expected: Vec<(u64, usize)> =
+            moments.iter().enumerate().map(|(index, &at)| (at, index)).collect();
+        expected.sort();
+        let mut taken = Vec::new();
+        while let Some((at, event)) = queue.pop() {
+            let Event::WorkerTick { worker } = event else { unreachable!("only ticks queued") };
+            taken.push((at.as_millis(), worker));
+            // Scheduling at the present keeps the order too.
+            if worker == 0 {
+                queue.push(at, Event::WorkerTick { worker: 99 });
+                expected.insert(expected.iter().position(|&(t, _)| t > 5).unwrap_or(0), (5, 99));
             }
         }
-        unreachable!("a non-empty queue has an occupied bucket");
-    }
-
-    fn mark(&mut self, index: usize, occupied: bool) {
-        let (word, bit) = (index / 64, index % 64);
-        if occupied {
-            self.occupied[word] |= 1 << bit;
-        } else {
-            self.occupied[word] &= !(1 << bit);
-        }
+        assert_eq!(taken, expected);
     }
 }

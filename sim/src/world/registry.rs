@@ -28,13 +28,13 @@ impl World {
             } else {
                 1
             };
-        for _ in 0..copies {
+        if copies == 2 {
             let delay = self.network_delay();
-            self.schedule(
-                delay,
-                Event::ToRegistry { master, incarnation, token, command: command.clone() },
-            );
+            let command = command.clone();
+            self.schedule(delay, Event::ToRegistry { master, incarnation, token, command });
         }
+        let delay = self.network_delay();
+        self.schedule(delay, Event::ToRegistry { master, incarnation, token, command });
     }
 
     fn network_delay(&mut self) -> u64 {
