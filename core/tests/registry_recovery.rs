@@ -204,6 +204,14 @@ fn rows_the_registry_could_not_have_written_are_refused() {
         Registry::recover(config, vec![master(1, "a"), master(1, "a")]).err(),
         Some(RecoveryError::DuplicateKey(RecordKey::Master(MasterId(1))))
     );
+    // Rows in any order: the duplicate named is the first row whose key came before.
+    let rows = vec![master(3, "c"), master(2, "b"), master(2, "b"), master(1, "a"), master(3, "c")];
+    assert_eq!(
+        Registry::recover(config, rows).err(),
+        Some(RecoveryError::DuplicateKey(RecordKey::Master(MasterId(2))))
+    );
+    let unordered = vec![master(2, "b"), master(3, "c"), master(1, "a")];
+    assert_eq!(Registry::recover(config, unordered).map(|r| r.master_count()), Ok(3));
     let link = Record::BuilderMaster { builder: rollcall_core::BuilderId(1), master: MasterId(1) };
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), link.clone()]).err(),

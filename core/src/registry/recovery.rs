@@ -61,16 +61,10 @@ impl Registry {
         config: RegistryConfig,
         rows: impl IntoIterator<Item = Record>,
     ) -> Result<Registry, RecoveryError> {
-        let mut by_key = BTreeMap::new();
-        for row in rows {
-            let key = row.key();
-            if by_key.insert(key, row).is_some() {
-                return Err(RecoveryError::DuplicateKey(key));
-            }
-        }
+        let by_key = sorted_by_key(rows)?;
         let mut registry = Registry::new(config);
-        // BTreeMap order is key order: every kind of row arrives sorted by id, masters and
-        // builders before the links and rows that refer to them.
+        // Key order: every kind of row arrives sorted by id, masters and builders before
+        // the links and rows that refer to them.
         let mut links = Vec::new();
         for (key, row) in by_key {
             match row {
@@ -249,6 +243,36 @@ impl Registry {
             }
         }
     }
+}
+
+/// The rows with their keys, in key order. Rows usually come sorted already (storage
+/// iterates in key order), which costs one pass to confirm.
+///
+/// # Errors
+///
+/// [`RecoveryError::DuplicateKey`] for the first row, in the order given, whose key an
+/// earlier row already had.
+fn sorted_by_key(
+    rows: impl IntoIterator<Item = Record>,
+) -> Result<Vec<(RecordKey, Record)>, RecoveryError> {
+    let mut rows: Vec<(RecordKey, Record)> = rows.into_iter().map(|row| (row.key(), row)).collect();
+    if rows.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        return Ok(rows);
+    }
+    // Positions in key order, ties in the order given: within each run of equal keys,
+    // every position after the first is a duplicate.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| rows[a].0.cmp(&rows[b].0).then(a.cmp(&b)));
+    let first_duplicate = order
+        .windows(2)
+        .filter(|pair| rows[pair[0]].0 == rows[pair[1]].0)
+        .map(|pair| pair[1])
+        .min();
+    if let Some(position) = first_duplicate {
+        return Err(RecoveryError::DuplicateKey(rows[position].0));
+    }
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    Ok(rows)
 }
 
 fn expect_next_id(kind: &'static str, loaded: usize, id: u64) -> Result<(), RecoveryError> {

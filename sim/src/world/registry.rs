@@ -68,7 +68,7 @@ impl World {
             self.crash_registry();
             return Ok(());
         }
-        self.commit(&changes, &events)?;
+        self.commit(changes, &events)?;
         if let Some(result) = reply {
             if let Ok(reply) = &result {
                 self.oracle.observe_reply(&command, reply)?;
@@ -89,23 +89,22 @@ impl World {
         let Some(registry) = self.registry.as_mut() else { return Ok(()) };
         registry.handle_timeout(self.now);
         let (changes, events, _) = drain(registry);
-        self.commit(&changes, &events)?;
+        self.commit(changes, &events)?;
         self.schedule_registry_wake();
         Ok(())
     }
 
-    fn commit(&mut self, changes: &[Change], events: &[rollcall_core::RegistryEvent]) -> Verdict {
+    fn commit(&mut self, changes: Vec<Change>, events: &[rollcall_core::RegistryEvent]) -> Verdict {
         for change in changes {
             match change {
-                Change::Put(record) => self.trace.hashed(&(0_u8, record.key())),
-                Change::Delete(key) => self.trace.hashed(&(1_u8, key)),
-            }
-            match change {
                 Change::Put(record) => {
-                    self.disk.insert(record.key(), record.clone());
+                    let key = record.key();
+                    self.trace.hashed(&(0_u8, key));
+                    self.disk.insert(key, record);
                 }
                 Change::Delete(key) => {
-                    self.disk.remove(key);
+                    self.trace.hashed(&(1_u8, key));
+                    self.disk.remove(&key);
                 }
             }
         }
