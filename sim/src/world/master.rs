@@ -130,7 +130,11 @@ impl World {
             .iter()
             .map(|&worker| {
                 let builder = &node.builders[worker % node.builders.len()];
-                WorkerConfig::new(worker_name(worker), password_of(worker), vec![builder.clone()])
+                WorkerConfig::new(
+                    self.worker_names[worker].clone(),
+                    self.worker_passwords[worker].clone(),
+                    vec![builder.clone()],
+                )
             })
             .collect();
         match Roster::new(workers) {
@@ -274,7 +278,8 @@ impl World {
             6 if claim_count > 0 => {
                 let Some(request) = pick_claim(self) else { return };
                 let worker = self.workload_rng.index(self.settings.workers);
-                Command::StartBuild { master: id, request, worker_name: worker_name(worker) }
+                let worker_name = self.worker_names[worker].clone();
+                Command::StartBuild { master: id, request, worker_name }
             }
             7 if claim_count > 0 => {
                 let Some(request) = pick_claim(self) else { return };
@@ -320,7 +325,8 @@ impl World {
         };
         self.gateway_input(master, input);
         if let Some(id) = self.masters[master].id {
-            let names = self.masters[master].roster.iter().map(|&w| worker_name(w)).collect();
+            let names =
+                self.masters[master].roster.iter().map(|&w| self.worker_names[w].clone()).collect();
             self.send_command(
                 master,
                 Command::SetConfiguredWorkers { master: id, worker_names: names },

@@ -61,6 +61,8 @@ pub(crate) struct World {
     /// Looked up on every message.
     links: Links,
     worker_names: Vec<String>,
+    /// Each worker's password, made once: connects and Hellos compare against it.
+    worker_passwords: Vec<rollcall_core::Password>,
     failure: Option<crate::oracle::Violation>,
     submitted: Vec<BuildRequestId>,
     trace: TraceHash,
@@ -98,6 +100,7 @@ impl World {
             workers,
             links: Links::new(settings.masters),
             worker_names: (0..settings.workers).map(master::worker_name).collect(),
+            worker_passwords: (0..settings.workers).map(master::password_of).collect(),
             failure: None,
             submitted: Vec::new(),
             trace: TraceHash::default(),

@@ -4,7 +4,6 @@
 use rollcall_core::{ConnectionId, GatewayInput, Password, Timestamp, ToWorker};
 
 use crate::settings::Settings;
-use crate::world::master::{password_of, worker_name};
 use crate::world::{Event, Link, World};
 
 #[derive(Debug)]
@@ -65,7 +64,8 @@ impl World {
     fn connect(&mut self, worker: usize) {
         let master = self.workers[worker].master;
         let faults = &self.settings.faults;
-        let (mut name, mut password) = (worker_name(worker), password_of(worker));
+        let (mut name, mut password) =
+            (self.worker_names[worker].clone(), self.worker_passwords[worker].clone());
         if !self.healed && self.workload_rng.chance(faults.bad_credentials) {
             if self.workload_rng.chance(500_000) {
                 password = Password::new("wrong");
@@ -126,7 +126,7 @@ impl World {
             // the roster the Gateway holds as the Hello arrives, with the right password.
             let valid = self.masters[master].roster.contains(&own)
                 && *worker == self.worker_names[own]
-                && *password == password_of(own);
+                && *password == self.worker_passwords[own];
             if let Some(link) = self.links.get_mut(connection) {
                 link.credentials_valid = valid;
             }
