@@ -488,7 +488,7 @@ impl World {
                     self.send_to_worker(connection, None);
                 }
                 GatewayOutput::Event(event) => {
-                    self.trace.debug(&event);
+                    self.trace.gateway_event(&event);
                     self.gateway_event(master, event);
                 }
             }
