@@ -161,7 +161,18 @@ impl World {
     pub(super) fn drop_connections_to(&mut self, master: usize) {
         for index in 0..self.links.to_master(master).len() {
             let connection = self.links.to_master(master)[index];
-            self.send_to_worker(connection, None);
+            let Some(worker) = self.links.get(connection).map(|link| link.worker) else {
+                continue;
+            };
+            if self.workers[worker].connections.contains(&connection) {
+                self.send_to_worker(connection, None);
+            } else {
+                // The worker let this connection go already and never takes an id back, so
+                // the close would find nothing to do (see `worker_receives`): skip the
+                // delivery, but draw its delay all the same, so that the network's random
+                // stream, and with it the rest of the run, stays exactly what it was.
+                self.network_rng.between(1, self.settings.faults.network_delay_ms);
+            }
         }
     }
 }
