@@ -404,7 +404,7 @@ impl World {
     pub(super) fn gateway_input(&mut self, master: usize, input: GatewayInput) {
         let local = self.masters[master].local_time(self.now);
         let hello = match &input {
-            GatewayInput::Hello { connection, worker, .. } => Some((*connection, worker.clone())),
+            GatewayInput::Hello { connection, .. } => Some(*connection),
             _ => None,
         };
         let touched = match &input {
@@ -419,8 +419,8 @@ impl World {
         let Some(gateway) = self.masters[master].gateway.as_mut() else { return };
         gateway.handle(local, input);
         self.drain_gateway(master);
-        if let Some((connection, worker)) = hello {
-            self.check_newest_wins(master, connection, &worker)
+        if let Some(connection) = hello {
+            self.check_newest_wins(master, connection)
                 .unwrap_or_else(|violation| self.fail(violation));
         }
         if let Some(worker) = touched {
@@ -544,12 +544,7 @@ impl World {
 
     /// Under drop-older, an authenticated Hello for a configured worker attaches at once;
     /// under either policy, no unconfigured worker is ever attached.
-    fn check_newest_wins(
-        &self,
-        master: usize,
-        connection: rollcall_core::ConnectionId,
-        worker: &str,
-    ) -> Verdict {
+    fn check_newest_wins(&self, master: usize, connection: rollcall_core::ConnectionId) -> Verdict {
         let node = &self.masters[master];
         let Some(gateway) = node.gateway.as_ref() else { return Ok(()) };
         // The first offender by name, as a sorted walk would find it, without sorting.
@@ -563,10 +558,12 @@ impl World {
                 "{name} is attached to master {master} but not configured"
             )));
         }
-        let valid = self.links.get(connection).is_some_and(|link| link.credentials_valid);
-        let policy = gateway.config().duplicate_policy;
-        if valid
-            && policy == DuplicatePolicy::DropOlder
+        // Valid credentials name the connection's own worker (see `gateway_receives`).
+        let Some(link) = self.links.get(connection).filter(|link| link.credentials_valid) else {
+            return Ok(());
+        };
+        let worker = &self.worker_names[link.worker];
+        if gateway.config().duplicate_policy == DuplicatePolicy::DropOlder
             && gateway.attached_connection(worker) != Some(connection)
         {
             return Err(correctness(format!(

@@ -142,8 +142,7 @@ impl World {
             return Ok(());
         }
         let config = RegistryConfig { expiry_window_ms: self.settings.expiry_window_ms };
-        let rows: Vec<_> = self.disk.values().cloned().collect();
-        let registry = Registry::recover(config, rows)
+        let registry = Registry::recover(config, self.disk.values().cloned())
             .map_err(|error| correctness(format!("committed rows do not recover: {error}")))?;
         self.oracle.check_recovered(&registry, &self.disk)?;
         self.registry = Some(registry);

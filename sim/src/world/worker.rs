@@ -56,7 +56,8 @@ impl World {
             self.workers[worker].frozen_until = Some(self.now.plus_millis(pause));
             return;
         }
-        for connection in self.workers[worker].connections.clone() {
+        for index in 0..self.workers[worker].connections.len() {
+            let connection = self.workers[worker].connections[index];
             self.send_to_gateway(connection, GatewayInput::Keepalive { connection });
         }
     }
