@@ -8,7 +8,8 @@
 //! where a binary heap pays a cache-missing sift of a dozen levels per event. A burst (a
 //! crashed master's connections all closing within a network delay) lands in a few
 //! buckets and costs a binary search each. Events live in a slab whose slots are reused,
-//! so scheduling allocates nothing once the run has warmed up.
+//! so scheduling allocates nothing once the run has warmed up; worker ticks, the most
+//! common event, need no slot at all.
 
 use std::collections::VecDeque;
 
@@ -25,6 +26,10 @@ const DAYS: usize = 4096;
 /// decides the order.
 const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u128 = (1 << SLOT_BITS) - 1;
+/// Set in a key's slot bits when the event is a worker tick, the most common event, whose
+/// only field (the worker) then rides in the remaining slot bits instead of the slab: taking
+/// it touches no memory but the bucket.
+const TICK_FLAG: u128 = 1 << (SLOT_BITS - 1);
 
 #[derive(Debug)]
 pub(super) struct EventQueue {
@@ -66,6 +71,26 @@ impl EventQueue {
         assert!(at >= self.today, "an event was scheduled before the present");
         self.sequence += 1;
         assert!(self.sequence < 1 << (64 - SLOT_BITS), "sequence numbers ran out");
+        let payload = match event {
+            Event::WorkerTick { worker } if (worker as u128) < TICK_FLAG => {
+                TICK_FLAG | worker as u128
+            }
+            event => self.store(event),
+        };
+        let key = (u128::from(at) << 64) | (u128::from(self.sequence) << SLOT_BITS) | payload;
+        let bucket = &mut self.buckets[bucket_of(at)];
+        // The newest key is the largest for its moment: usually the bucket's last.
+        if bucket.back().is_none_or(|&last| last < key) {
+            bucket.push_back(key);
+        } else {
+            let position = bucket.partition_point(|&other| other < key);
+            bucket.insert(position, key);
+        }
+        self.len += 1;
+    }
+
+    /// Puts an event in the slab and returns its slot.
+    fn store(&mut self, event: Event) -> u128 {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(event);
@@ -76,17 +101,8 @@ impl EventQueue {
                 self.slots.len() - 1
             }
         };
-        assert!((slot as u128) <= SLOT_MASK, "more than 2^24 events pending at once");
-        let key = (u128::from(at) << 64) | (u128::from(self.sequence) << SLOT_BITS) | slot as u128;
-        let bucket = &mut self.buckets[bucket_of(at)];
-        // The newest key is the largest for its moment: usually the bucket's last.
-        if bucket.back().is_none_or(|&last| last < key) {
-            bucket.push_back(key);
-        } else {
-            let position = bucket.partition_point(|&other| other < key);
-            bucket.insert(position, key);
-        }
-        self.len += 1;
+        assert!((slot as u128) < TICK_FLAG, "more than 2^23 events pending at once");
+        slot as u128
     }
 
     /// The earliest event's moment, without taking it.
@@ -100,12 +116,18 @@ impl EventQueue {
         let Some(key) = self.buckets[bucket].pop_front() else {
             unreachable!("a settled bucket holds the earliest key");
         };
-        let slot = (key & SLOT_MASK) as usize;
-        let Some(event) = self.slots[slot].take() else {
-            unreachable!("a queued key names an occupied slot");
-        };
-        self.free.push(slot);
         self.len -= 1;
+        let payload = key & SLOT_MASK;
+        let event = if payload & TICK_FLAG != 0 {
+            Event::WorkerTick { worker: (payload & !TICK_FLAG) as usize }
+        } else {
+            let slot = payload as usize;
+            let Some(event) = self.slots[slot].take() else {
+                unreachable!("a queued key names an occupied slot");
+            };
+            self.free.push(slot);
+            event
+        };
         Some((Timestamp::from_millis(moment(key)), event))
     }
 
@@ -136,6 +158,24 @@ impl EventQueue {
 mod tests {
     use super::*;
 
+    /// Event `index`: a worker tick (kept in the key) when even, a thaw (kept in the slab)
+    /// when odd, so both paths are exercised.
+    fn event(index: usize) -> Event {
+        if index % 2 == 0 {
+            Event::WorkerTick { worker: index }
+        } else {
+            Event::Thaw { master: index }
+        }
+    }
+
+    fn index_of(event: &Event) -> usize {
+        match event {
+            Event::WorkerTick { worker } => *worker,
+            Event::Thaw { master } => *master,
+            other => unreachable!("only ticks and thaws are queued, not {other:?}"),
+        }
+    }
+
     /// Events come out in `(at, order scheduled)` order however far apart they are: within
     /// a day, across the year's ring, and beyond a year.
     #[test]
@@ -143,19 +183,22 @@ mod tests {
         let mut queue = EventQueue::default();
         let moments = [5, 3, 3, 70_000, 17, 3, 1_000_000, 16, 65_536, 5, 70_000];
         for (index, &at) in moments.iter().enumerate() {
-            queue.push(Timestamp::from_millis(at), Event::WorkerTick { worker: index });
+            queue.push(Timestamp::from_millis(at), event(index));
         }
         let mut expected: Vec<(u64, usize)> =
             moments.iter().enumerate().map(|(index, &at)| (at, index)).collect();
         expected.sort();
         let mut taken = Vec::new();
         while let Some((at, event)) = queue.pop() {
-            let Event::WorkerTick { worker } = event else { unreachable!("only ticks queued") };
-            taken.push((at.as_millis(), worker));
+            let index = index_of(&event);
+            taken.push((at.as_millis(), index));
             // Scheduling at the present keeps the order too.
-            if worker == 0 {
-                queue.push(at, Event::WorkerTick { worker: 99 });
-                expected.insert(expected.iter().position(|&(t, _)| t > 5).unwrap_or(0), (5, 99));
+            if index == 0 {
+                for late in [98, 99] {
+                    queue.push(at, self::event(late));
+                    let position = expected.iter().position(|&(t, _)| t > 5).unwrap_or(0);
+                    expected.insert(position, (5, late));
+                }
             }
         }
         assert_eq!(taken, expected);
