@@ -45,7 +45,7 @@ pub(super) struct MasterNode {
     builds: BTreeSet<BuildId>,
     pub(super) partitioned_until: Option<Timestamp>,
     /// Who is attached where, rebuilt from the Gateway's own events alone.
-    attached_view: BTreeMap<String, ConnectionId>,
+    attached_view: AttachedView,
     /// The startup sequence still has to run once this incarnation learns its id.
     needs_startup_cleanup: bool,
 }
@@ -77,7 +77,7 @@ impl MasterNode {
             claims: BTreeSet::new(),
             builds: BTreeSet::new(),
             partitioned_until: None,
-            attached_view: BTreeMap::new(),
+            attached_view: AttachedView::default(),
             needs_startup_cleanup: false,
         }
     }
@@ -102,6 +102,59 @@ impl MasterNode {
 
     pub(super) fn is_alive(&self) -> bool {
         self.life == Life::Alive
+    }
+}
+
+/// Who a master's Gateway says is attached where, by worker name. The simulation's own
+/// workers (`worker-N`) are looked up by index, any other name in a map.
+#[derive(Debug, Default)]
+struct AttachedView {
+    by_worker: Vec<Option<ConnectionId>>,
+    others: BTreeMap<String, ConnectionId>,
+}
+
+/// The index of the simulation's worker with exactly this name.
+fn worker_index(names: &[String], name: &str) -> Option<usize> {
+    let index: usize = name.strip_prefix("worker-")?.parse().ok()?;
+    (names.get(index)? == name).then_some(index)
+}
+
+impl AttachedView {
+    fn get(&self, names: &[String], name: &str) -> Option<ConnectionId> {
+        match worker_index(names, name) {
+            Some(index) => self.by_worker.get(index).copied().flatten(),
+            None => self.others.get(name).copied(),
+        }
+    }
+
+    /// Records an attachment and returns the one it replaced, if any.
+    fn insert(
+        &mut self,
+        names: &[String],
+        name: &str,
+        connection: ConnectionId,
+    ) -> Option<ConnectionId> {
+        match worker_index(names, name) {
+            Some(index) => {
+                if self.by_worker.len() <= index {
+                    self.by_worker.resize(index + 1, None);
+                }
+                self.by_worker[index].replace(connection)
+            }
+            None => self.others.insert(name.to_string(), connection),
+        }
+    }
+
+    fn remove(&mut self, names: &[String], name: &str) -> Option<ConnectionId> {
+        match worker_index(names, name) {
+            Some(index) => self.by_worker.get_mut(index).and_then(Option::take),
+            None => self.others.remove(name),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_worker.clear();
+        self.others.clear();
     }
 }
 
@@ -428,7 +481,7 @@ impl World {
             let node = &self.masters[master];
             let reported =
                 node.gateway.as_ref().and_then(|gateway| gateway.attached_connection(name));
-            let seen = node.attached_view.get(name).copied();
+            let seen = node.attached_view.get(&self.worker_names, name);
             if reported != seen {
                 let message = format!(
                     "master {master}'s gateway says {name} is attached on {reported:?}, its events say {seen:?}"
@@ -500,9 +553,8 @@ impl World {
         match event {
             GatewayEvent::Attached { worker, connection } => {
                 self.stats.attaches += 1;
-                if let Some(previous) =
-                    self.masters[master].attached_view.insert(worker.clone(), connection)
-                {
+                let view = &mut self.masters[master].attached_view;
+                if let Some(previous) = view.insert(&self.worker_names, &worker, connection) {
                     self.fail(correctness(format!(
                         "{worker} attached on {connection} while still attached on {previous}"
                     )));
@@ -525,7 +577,7 @@ impl World {
                 }
             }
             GatewayEvent::Detached { worker, connection, .. } => {
-                match self.masters[master].attached_view.remove(&worker) {
+                match self.masters[master].attached_view.remove(&self.worker_names, &worker) {
                     Some(attached) if attached == connection => {}
                     other => self.fail(correctness(format!(
                         "{worker} detached from {connection} while attached on {other:?}"
@@ -582,5 +634,31 @@ fn message_tag(message: &rollcall_core::ToWorker) -> u64 {
         ToWorker::Rejected { reason } => 3 + 16 * (*reason as u64),
         ToWorker::Ping { nonce } => 4 + 16 * nonce,
         ToWorker::KeepaliveAck => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the exact names of the simulation's workers map to an index; anything else
+    /// (strangers, other spellings of a number, workers beyond the cluster) goes to the map.
+    #[test]
+    fn attached_view_keys_the_simulations_workers_by_index_and_others_by_name() {
+        let names: Vec<String> = (0..4).map(worker_name).collect();
+        assert_eq!(worker_index(&names, "worker-3"), Some(3));
+        for other in ["worker-03", "worker-4", "worker-", "stranger-3", "worker-+3"] {
+            assert_eq!(worker_index(&names, other), None, "{other}");
+        }
+        let mut view = AttachedView::default();
+        assert_eq!(view.insert(&names, "worker-2", ConnectionId(7)), None);
+        assert_eq!(view.insert(&names, "stranger-2", ConnectionId(8)), None);
+        assert_eq!(view.get(&names, "worker-2"), Some(ConnectionId(7)));
+        assert_eq!(view.get(&names, "stranger-2"), Some(ConnectionId(8)));
+        assert_eq!(view.insert(&names, "worker-2", ConnectionId(9)), Some(ConnectionId(7)));
+        assert_eq!(view.remove(&names, "worker-2"), Some(ConnectionId(9)));
+        assert_eq!(view.remove(&names, "worker-2"), None);
+        view.clear();
+        assert_eq!(view.get(&names, "stranger-2"), None);
     }
 }
