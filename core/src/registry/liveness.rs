@@ -27,12 +27,15 @@ impl Registry {
         }
         master.record.active = true;
         master.record.last_active = now;
-        let record = master.record.clone();
+        // The row is the one copy a heartbeat makes; the name is copied again only for
+        // the rare `started` event.
+        let row = Record::Master(master.record.clone());
+        let started_name = (!was_active).then(|| master.record.name.clone());
         self.liveness.push(now, id);
-        self.persist(Change::Put(Record::Master(record.clone())));
-        if !was_active {
+        self.persist(Change::Put(row));
+        if let Some(name) = started_name {
             self.active_master_count += 1;
-            self.emit(RegistryEvent::MasterStarted { master: id, name: record.name });
+            self.emit(RegistryEvent::MasterStarted { master: id, name });
         }
         Ok(Reply::Master(id))
     }
