@@ -2,7 +2,7 @@
 //! the same run.
 //!
 //! Usage: `rollcall-net-bench --daemon PATH [--seconds S] [--clients C] [--repeats R]
-//! [--json OUT]`
+//! [--sessions N,N,...] [--workloads all|heartbeats] [--json OUT]`
 //!
 //! Starts the daemon binary at PATH on a temporary data directory with 1,000 configured
 //! workers, then runs R rounds (default 3) of S seconds (default 4) per workload, the
@@ -12,11 +12,16 @@
 //! - baseline: the same C clients against an in-process async-net server that answers one
 //!   request frame with one reply frame (a connect, one round trip, close: the machine's
 //!   ceiling for this pattern);
-//! - heartbeats: C master sessions, each looping a durable masterActive (the daemon
-//!   commits each batch of inputs it takes with one fsync: group commit).
+//! - heartbeats: C master sessions (or each count of `--sessions` in turn), each looping a
+//!   durable masterActive: a session sends its next heartbeat only once the previous one
+//!   is acknowledged, and the daemon acknowledges only after the fsync of the batch that
+//!   holds it (group commit: one fsync per batch of inputs).
 //!
-//! Prints each workload's median (min–max) over the rounds and the attach/baseline ratio
-//! of medians; `--json` also writes them.
+//! `--workloads heartbeats` skips attach and its baseline. Prints each workload's median
+//! (min–max) over the rounds and the attach/baseline ratio of medians, and for heartbeats
+//! the daemon's commits per second, heartbeats and time per commit (from its `/metrics`)
+//! and the CPU time per heartbeat of the daemon and of this client (from `/proc`);
+//! `--json` also writes them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,12 +46,23 @@ struct Options {
     seconds: u64,
     clients: usize,
     repeats: usize,
+    /// Master session counts for the heartbeat workload, each measured in every round.
+    sessions: Vec<usize>,
+    /// Attach and its baseline run too; otherwise heartbeats only.
+    all_workloads: bool,
     json: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
-    let mut options =
-        Options { daemon: PathBuf::new(), seconds: 4, clients: 32, repeats: 3, json: None };
+    let mut options = Options {
+        daemon: PathBuf::new(),
+        seconds: 4,
+        clients: 32,
+        repeats: 3,
+        sessions: Vec::new(),
+        all_workloads: true,
+        json: None,
+    };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -55,12 +71,31 @@ fn options() -> Result<Options, String> {
             "--seconds" => options.seconds = value.parse().map_err(|_| "bad --seconds")?,
             "--clients" => options.clients = value.parse().map_err(|_| "bad --clients")?,
             "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
+            "--sessions" => {
+                options.sessions = value
+                    .split(',')
+                    .map(|count| count.parse().map_err(|_| "bad --sessions"))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--workloads" => {
+                options.all_workloads = match value.as_str() {
+                    "all" => true,
+                    "heartbeats" => false,
+                    _ => return Err("--workloads is all or heartbeats".into()),
+                };
+            }
             "--json" => options.json = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
     if options.daemon.as_os_str().is_empty() {
         return Err("--daemon PATH is required".into());
+    }
+    if options.sessions.is_empty() {
+        options.sessions.push(options.clients);
+    }
+    if options.sessions.contains(&0) {
+        return Err("--sessions counts must be at least 1".into());
     }
     Ok(options)
 }
@@ -156,6 +191,87 @@ async fn baseline_cycle(address: SocketAddr) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The daemon's committed batches, row changes and seconds spent committing so far, from
+/// its `/metrics`.
+fn storage_counters(http: SocketAddr) -> Result<(f64, f64, f64), BoxError> {
+    let (status, body) = rollcall_benches::http::get(http, "/metrics")?;
+    if status != 200 {
+        return Err(format!("/metrics answered {status}").into());
+    }
+    let text = String::from_utf8(body)?;
+    let counter = |name: &str| -> Result<f64, BoxError> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .ok_or_else(|| format!("/metrics has no {name}").into())
+    };
+    Ok((
+        counter("rollcall_storage_batches_total")?,
+        counter("rollcall_storage_changes_total")?,
+        counter("rollcall_storage_fsync_seconds_sum")?,
+    ))
+}
+
+/// CPU time a process has used so far, user and system, from `/proc/PID/stat` (whose
+/// times are in units of 1/100 s on Linux, whatever the kernel's own tick).
+fn cpu_seconds(pid: &str) -> Result<f64, BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    let after_name = stat.rsplit_once(')').ok_or("no command name in /proc/PID/stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime) of proc(5), counted from the state (field 3).
+    let ticks = |index: usize| -> Result<f64, BoxError> {
+        Ok(fields.get(index).ok_or("a short /proc/PID/stat")?.parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// One heartbeat measurement: the rate, and what the daemon committed meanwhile.
+struct HeartbeatSample {
+    heartbeats_per_second: f64,
+    commits_per_second: f64,
+    changes_per_commit: f64,
+    /// Mean time of one durable commit (fjall's batch commit with its fsync).
+    commit_ms: f64,
+    /// CPU time per heartbeat, all threads, of the daemon and of this client process.
+    daemon_cpu_us: f64,
+    client_cpu_us: f64,
+}
+
+fn measure_heartbeats(
+    sessions: &Arc<Vec<Arc<smol::lock::Mutex<MasterClient>>>>,
+    count: usize,
+    seconds: u64,
+    daemon: &daemon::Daemon,
+) -> Result<HeartbeatSample, BoxError> {
+    let (http, daemon_pid) = (daemon.http_address, daemon.pid().to_string());
+    let (batches_before, changes_before, commit_seconds_before) = storage_counters(http)?;
+    let (daemon_cpu_before, client_cpu_before) = (cpu_seconds(&daemon_pid)?, cpu_seconds("self")?);
+    let started = Instant::now();
+    let sessions = Arc::clone(sessions);
+    let heartbeats_per_second = measure(count, seconds, move |client, _| {
+        let sessions = Arc::clone(&sessions);
+        async move {
+            let name = format!("bench-master-{client}");
+            sessions[client].lock().await.master_active(&name).await?;
+            Ok(())
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let (daemon_cpu_after, client_cpu_after) = (cpu_seconds(&daemon_pid)?, cpu_seconds("self")?);
+    let (batches_after, changes_after, commit_seconds_after) = storage_counters(http)?;
+    let per_heartbeat_us = |seconds: f64| seconds * 1e6 / (heartbeats_per_second * elapsed);
+    let batches = batches_after - batches_before;
+    let per_batch = |total: f64| if batches > 0.0 { total / batches } else { 0.0 };
+    Ok(HeartbeatSample {
+        heartbeats_per_second,
+        commits_per_second: batches / elapsed,
+        changes_per_commit: per_batch(changes_after - changes_before),
+        commit_ms: per_batch(commit_seconds_after - commit_seconds_before) * 1e3,
+        daemon_cpu_us: per_heartbeat_us(daemon_cpu_after - daemon_cpu_before),
+        client_cpu_us: per_heartbeat_us(client_cpu_after - client_cpu_before),
+    })
+}
+
 fn main() -> Result<(), BoxError> {
     let options = options()?;
     let settings = DaemonOptions { workers: WORKERS, ..DaemonOptions::default() };
@@ -167,7 +283,9 @@ fn main() -> Result<(), BoxError> {
     let baseline_address = baseline_listener.local_addr()?;
     smol::spawn(serve_baseline(baseline_listener)).detach();
 
-    let sessions: Vec<_> = (0..clients)
+    // Enough sessions for the largest count; a measurement of n sessions uses the first n.
+    let most_sessions = options.sessions.iter().copied().max().unwrap_or(clients);
+    let sessions: Vec<_> = (0..most_sessions)
         .map(|client| {
             smol::block_on(async {
                 let name = format!("bench-master-{client}");
@@ -179,53 +297,90 @@ fn main() -> Result<(), BoxError> {
         .collect::<Result<_, _>>()?;
     let sessions = Arc::new(sessions);
 
-    let (mut baseline, mut attach, mut heartbeat) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut baseline, mut attach) = (Vec::new(), Vec::new());
+    let mut heartbeat: Vec<Vec<HeartbeatSample>> =
+        options.sessions.iter().map(|_| Vec::new()).collect();
     for round in 0..options.repeats {
-        baseline.push(measure(clients, seconds, move |_, _| baseline_cycle(baseline_address)));
-        attach.push(measure(clients, seconds, move |client, round| {
-            attach_cycle(address, client, round)
-        }));
-        let sessions = Arc::clone(&sessions);
-        heartbeat.push(measure(clients, seconds, move |client, _| {
-            let sessions = Arc::clone(&sessions);
-            async move {
-                let name = format!("bench-master-{client}");
-                sessions[client].lock().await.master_active(&name).await?;
-                Ok(())
-            }
-        }));
-        eprintln!(
-            "  round {round}: baseline {:.0}/s, attach {:.0}/s, heartbeats {:.0}/s",
-            baseline[round], attach[round], heartbeat[round]
-        );
+        if options.all_workloads {
+            baseline.push(measure(clients, seconds, move |_, _| baseline_cycle(baseline_address)));
+            attach.push(measure(clients, seconds, move |client, round| {
+                attach_cycle(address, client, round)
+            }));
+            eprintln!(
+                "  round {round}: baseline {:.0}/s, attach {:.0}/s",
+                baseline[round], attach[round]
+            );
+        }
+        for (index, &count) in options.sessions.iter().enumerate() {
+            let sample = measure_heartbeats(&sessions, count, seconds, &daemon)?;
+            eprintln!(
+                "  round {round}: heartbeats, {count} sessions: {:.0}/s ({:.0} commits/s, {:.1} changes and {:.2} ms per commit; CPU per heartbeat {:.1} µs daemon, {:.1} µs client)",
+                sample.heartbeats_per_second,
+                sample.commits_per_second,
+                sample.changes_per_commit,
+                sample.commit_ms,
+                sample.daemon_cpu_us,
+                sample.client_cpu_us
+            );
+            heartbeat[index].push(sample);
+        }
     }
-    let (baseline, attach, heartbeat) =
-        (Summary::of(&baseline), Summary::of(&attach), Summary::of(&heartbeat));
-    println!(
-        "plain async-net baseline (connect, 1 round trip, close), {clients} clients: {}",
-        human_summary(baseline, "ops/s")
-    );
-    println!(
-        "attach through the daemon (connect, Hello, welcome, builders, ack, close): {}  ({:.2} of the baseline)",
-        human_summary(attach, "ops/s"),
-        attach.median / baseline.median
-    );
-    println!(
-        "durable heartbeats through the daemon ({clients} master sessions): {}",
-        human_summary(heartbeat, "ops/s")
-    );
-    if let Some(path) = &options.json {
+    let mut results = serde_json::Map::new();
+    if options.all_workloads {
+        let (baseline, attach) = (Summary::of(&baseline), Summary::of(&attach));
+        println!(
+            "plain async-net baseline (connect, 1 round trip, close), {clients} clients: {}",
+            human_summary(baseline, "ops/s")
+        );
+        println!(
+            "attach through the daemon (connect, Hello, welcome, builders, ack, close): {}  ({:.2} of the baseline)",
+            human_summary(attach, "ops/s"),
+            attach.median / baseline.median
+        );
         let mut attach_json = attach.to_json("ops/s");
         attach_json["baseline"] = baseline.to_json("ops/s");
         attach_json["baseline_name"] = json!("plain async-net connect, 1 round trip, close");
+        results.insert("attach_tcp".into(), attach_json);
+    }
+    let mut sweep = Vec::new();
+    for (samples, &count) in heartbeat.iter().zip(&options.sessions) {
+        let rate =
+            Summary::of(&samples.iter().map(|s| s.heartbeats_per_second).collect::<Vec<_>>());
+        let commits =
+            Summary::of(&samples.iter().map(|s| s.commits_per_second).collect::<Vec<_>>());
+        let per_commit =
+            Summary::of(&samples.iter().map(|s| s.changes_per_commit).collect::<Vec<_>>());
+        let commit_ms = Summary::of(&samples.iter().map(|s| s.commit_ms).collect::<Vec<_>>());
+        let daemon_cpu = Summary::of(&samples.iter().map(|s| s.daemon_cpu_us).collect::<Vec<_>>());
+        let client_cpu = Summary::of(&samples.iter().map(|s| s.client_cpu_us).collect::<Vec<_>>());
+        println!(
+            "durable heartbeats through the daemon ({count} master sessions): {}; {:.0} commits/s, {:.1} changes and {:.2} ms per commit; CPU per heartbeat {:.1} µs daemon, {:.1} µs client",
+            human_summary(rate, "ops/s"),
+            commits.median,
+            per_commit.median,
+            commit_ms.median,
+            daemon_cpu.median,
+            client_cpu.median
+        );
+        let mut entry = rate.to_json("ops/s");
+        entry["sessions"] = json!(count);
+        entry["commits_per_second"] = commits.to_json("commits/s");
+        entry["changes_per_commit"] = per_commit.to_json("changes");
+        entry["commit_ms"] = commit_ms.to_json("ms");
+        entry["daemon_cpu_per_heartbeat"] = daemon_cpu.to_json("µs");
+        entry["client_cpu_per_heartbeat"] = client_cpu.to_json("µs");
+        if count == clients || !results.contains_key("heartbeat_durable_tcp") {
+            results.insert("heartbeat_durable_tcp".into(), entry.clone());
+        }
+        sweep.push(entry);
+    }
+    results.insert("heartbeat_durable_tcp_sessions".into(), json!(sweep));
+    if let Some(path) = &options.json {
         let report = json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "clients": clients,
             "seconds": seconds,
-            "results": {
-                "attach_tcp": attach_json,
-                "heartbeat_durable_tcp": heartbeat.to_json("ops/s"),
-            }
+            "results": results,
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     }
