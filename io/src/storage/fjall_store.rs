@@ -1,34 +1,37 @@
 //! The embedded default store: fjall 3 on local disk.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use rollcall_core::{Change, Record};
+use rollcall_core::{Change, MasterId, Record, RecordKey, Timestamp};
 
 use crate::codec;
 use crate::storage::keys::{self, ROW_KEYSPACES};
 use crate::storage::{CommitStats, StorageError, Store};
 
-/// fjall's default memtable is 64 MiB. Every heartbeat adds a version of its master's key,
-/// so a memtable that large holds hundreds of thousands of entries, and each insert's
-/// skiplist search (most of a commit's time under `perf`) walks a deep, cache-cold list.
-/// At 8 MiB the median sweep-and-commit expiring 1,000 of 10,000 masters went from about
-/// 4.5 ms to 2.4–3.4 ms (`benches/examples/probe_expiry.rs`), at the price of a flush
-/// every 8 MiB of writes. fjall records this per keyspace when it creates one: older data
+/// fjall's default memtable is 64 MiB. Every heartbeat adds a version of its master's row
+/// and index keys, so a memtable that large holds hundreds of thousands of entries, and each
+/// insert's skiplist search (most of a commit's time under `perf`) walks a deep, cache-cold
+/// list. At 8 MiB a durable sweep expiring 1,000 of 10,000 masters is markedly faster (see
+/// `benches/examples/probe_expiry.rs` and BENCHMARKS.md), at the price of a flush every
+/// 8 MiB of writes. fjall records this per keyspace when it creates one: older data
 /// directories keep the size they were created with.
 const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Registry rows in fjall keyspaces, one per kind of row.
+/// Registry rows in fjall keyspaces, one per kind of row, plus the `last_active` index of
+/// active masters, written in the same atomic batch as the master rows.
 ///
-/// There is no stored liveness index: the daemon never reads one back, because
-/// `Registry::recover` rebuilds its in-memory index from the master rows it loads anyway.
-/// A stored copy cost two extra memtable entries per heartbeat and per expiry (a tombstone
-/// for the old key, the new key), which was most of a durable expiry sweep.
+/// The daemon's own recovery rebuilds its in-memory index from the master rows, so the
+/// stored index is for whoever reads the store without loading every master (tools, a
+/// shared engine's expiry query). `FjallStore::open` checks it against the master rows and
+/// rewrites whatever disagrees, so it can never go stale unnoticed.
 pub struct FjallStore {
     database: Database,
     keyspaces: HashMap<&'static str, Keyspace>,
+    /// The index key each active master has now, so a heartbeat can delete the old one.
+    indexed_last_active: HashMap<MasterId, Timestamp>,
 }
 
 impl std::fmt::Debug for FjallStore {
@@ -43,22 +46,18 @@ impl FjallStore {
     ///
     /// # Errors
     ///
-    /// When the directory cannot be opened or locked.
+    /// When the directory cannot be opened or locked, a master row or index key cannot be
+    /// read, or the index cannot be repaired.
     pub fn open(directory: &Path) -> Result<FjallStore, StorageError> {
         let database = Database::builder(directory).open()?;
-        // Data directories written before the index was dropped still hold it; it is
-        // derived data, so it goes rather than going stale.
-        if database.keyspace_exists(keys::RETIRED_MASTERS_BY_LAST_ACTIVE) {
-            let retired = database
-                .keyspace(keys::RETIRED_MASTERS_BY_LAST_ACTIVE, KeyspaceCreateOptions::default)?;
-            database.delete_keyspace(retired)?;
-        }
         let mut keyspaces = HashMap::new();
-        for name in ROW_KEYSPACES {
+        for name in ROW_KEYSPACES.into_iter().chain([keys::MASTERS_BY_LAST_ACTIVE]) {
             let options = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
             keyspaces.insert(name, database.keyspace(name, options)?);
         }
-        Ok(FjallStore { database, keyspaces })
+        let mut store = FjallStore { database, keyspaces, indexed_last_active: HashMap::new() };
+        store.indexed_last_active = store.checked_liveness_index()?;
+        Ok(store)
     }
 
     fn keyspace(&self, name: &'static str) -> &Keyspace {
@@ -66,6 +65,70 @@ impl FjallStore {
             Some(keyspace) => keyspace,
             None => unreachable!("every keyspace is opened in FjallStore::open"),
         }
+    }
+
+    /// The index as the master rows say it must be. Keys that disagree (left by a damaged
+    /// store or a foreign writer) are fixed in one durable batch, with a warning.
+    fn checked_liveness_index(&self) -> Result<HashMap<MasterId, Timestamp>, StorageError> {
+        let stored = self.stored_liveness_keys()?;
+        let mut expected = BTreeSet::new();
+        for entry in self.keyspace(keys::MASTERS).iter() {
+            let value = entry.value()?;
+            let row: Record = codec::decode(&value).map_err(|error| StorageError::Corrupt {
+                keyspace: keys::MASTERS,
+                why: error.to_string(),
+            })?;
+            if let Record::Master(master) = row {
+                if master.active {
+                    expected.insert((master.last_active, master.id));
+                }
+            }
+        }
+        if stored != expected {
+            let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
+            let mut batch = self.database.batch().durability(Some(PersistMode::SyncAll));
+            let stale: Vec<_> = stored.difference(&expected).collect();
+            let missing: Vec<_> = expected.difference(&stored).collect();
+            tracing::warn!(
+                stale = stale.len(),
+                missing = missing.len(),
+                "the stored liveness index disagreed with the master rows: rewritten from them"
+            );
+            for &(moment, id) in stale {
+                batch.remove(index, keys::liveness(moment, id));
+            }
+            for &(moment, id) in missing {
+                batch.insert(index, keys::liveness(moment, id), []);
+            }
+            batch.commit()?;
+        }
+        Ok(expected.into_iter().map(|(moment, id)| (id, moment)).collect())
+    }
+
+    fn stored_liveness_keys(&self) -> Result<BTreeSet<(Timestamp, MasterId)>, StorageError> {
+        let mut keys_found = BTreeSet::new();
+        for entry in self.keyspace(keys::MASTERS_BY_LAST_ACTIVE).iter() {
+            let key = entry.key()?;
+            let corrupt = || StorageError::Corrupt {
+                keyspace: keys::MASTERS_BY_LAST_ACTIVE,
+                why: format!("a key of {} bytes, not 16", key.len()),
+            };
+            let (moment, id) = key.split_at_checked(8).ok_or_else(corrupt)?;
+            let moment = u64::from_be_bytes(moment.try_into().map_err(|_| corrupt())?);
+            let id = u64::from_be_bytes(id.try_into().map_err(|_| corrupt())?);
+            keys_found.insert((Timestamp::from_millis(moment), MasterId(id)));
+        }
+        Ok(keys_found)
+    }
+
+    /// The liveness index as stored: `(last_active, master)` in key order, for tools and
+    /// engines that want the expiry order without loading every master.
+    ///
+    /// # Errors
+    ///
+    /// When the engine fails or an index key is malformed.
+    pub fn liveness_index(&self) -> Result<Vec<(Timestamp, MasterId)>, StorageError> {
+        Ok(self.stored_liveness_keys()?.into_iter().collect())
     }
 }
 
@@ -90,6 +153,9 @@ impl Store for FjallStore {
             return Ok(CommitStats::default());
         }
         let mut batch = self.database.batch().durability(Some(PersistMode::SyncAll));
+        // Index moves are applied to memory only after the batch is durable; within the
+        // batch, the latest move of a master says where its index key is now.
+        let mut index_moves: HashMap<MasterId, Option<Timestamp>> = HashMap::new();
         for change in changes {
             match change {
                 Change::Put(row) => {
@@ -97,8 +163,27 @@ impl Store for FjallStore {
                     let value = codec::encode(row)
                         .map_err(|error| StorageError::Engine(error.to_string()))?;
                     batch.insert(self.keyspace(name), key, value);
+                    if let Record::Master(master) = row {
+                        let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
+                        let previous = match index_moves.get(&master.id) {
+                            Some(moved) => *moved,
+                            None => self.indexed_last_active.get(&master.id).copied(),
+                        };
+                        if let Some(previous) = previous {
+                            batch.remove(index, keys::liveness(previous, master.id));
+                        }
+                        let now_indexed = master.active.then_some(master.last_active);
+                        if let Some(moment) = now_indexed {
+                            batch.insert(index, keys::liveness(moment, master.id), []);
+                        }
+                        index_moves.insert(master.id, now_indexed);
+                    }
                 }
                 Change::Delete(key) => {
+                    assert!(
+                        !matches!(key, RecordKey::Master(_)),
+                        "masters are never deleted, so the liveness index never loses one"
+                    );
                     let (name, key) = keys::locate(key);
                     batch.remove(self.keyspace(name), key);
                 }
@@ -107,6 +192,12 @@ impl Store for FjallStore {
         let started = Instant::now();
         batch.commit()?;
         let sync_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        for (id, moment) in index_moves {
+            match moment {
+                Some(moment) => self.indexed_last_active.insert(id, moment),
+                None => self.indexed_last_active.remove(&id),
+            };
+        }
         Ok(CommitStats { changes: changes.len(), sync_micros })
     }
 }
@@ -114,7 +205,7 @@ impl Store for FjallStore {
 #[cfg(test)]
 mod tests {
     use rollcall_core::registry::MasterRecord;
-    use rollcall_core::{BuilderId, MasterId, Timestamp};
+    use rollcall_core::BuilderId;
 
     use super::*;
 
@@ -130,6 +221,10 @@ mod tests {
     fn sorted(mut rows: Vec<Record>) -> Vec<Record> {
         rows.sort_by_key(Record::key);
         rows
+    }
+
+    fn index_entry(last_active_ms: u64, id: u64) -> (Timestamp, MasterId) {
+        (Timestamp::from_millis(last_active_ms), MasterId(id))
     }
 
     #[test]
@@ -162,28 +257,73 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_index_holds_exactly_the_active_masters_at_their_last_active() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = FjallStore::open(directory.path()).expect("open");
+            store
+                .commit(&[
+                    Change::Put(master(1, true, 10)),
+                    Change::Put(master(2, true, 10)),
+                    Change::Put(master(3, true, 10)),
+                ])
+                .expect("registrations");
+            // Master 1 beats twice in one batch: only its latest moment stays indexed.
+            store
+                .commit(&[
+                    Change::Put(master(1, true, 20)),
+                    Change::Put(master(1, true, 30)),
+                    Change::Put(master(2, false, 10)),
+                ])
+                .expect("heartbeats and an expiry");
+            assert_eq!(
+                store.liveness_index().expect("index"),
+                vec![index_entry(10, 3), index_entry(30, 1)]
+            );
+            // A stopped master that comes back is indexed again.
+            store.commit(&[Change::Put(master(2, true, 40))]).expect("revival");
+        }
+        let store = FjallStore::open(directory.path()).expect("reopen");
+        assert_eq!(
+            store.liveness_index().expect("index"),
+            vec![index_entry(10, 3), index_entry(30, 1), index_entry(40, 2)]
+        );
+    }
+
+    #[test]
+    fn an_index_that_disagrees_with_the_master_rows_is_rewritten_on_open() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = FjallStore::open(directory.path()).expect("open");
+            store
+                .commit(&[Change::Put(master(1, true, 10)), Change::Put(master(2, true, 10))])
+                .expect("registrations");
+            // Damage behind the store's back: a stale key and a missing one.
+            let index = store.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
+            index
+                .insert(keys::liveness(Timestamp::from_millis(5), MasterId(9)), [])
+                .expect("stale");
+            index.remove(keys::liveness(Timestamp::from_millis(10), MasterId(2))).expect("missing");
+            store.database.persist(PersistMode::SyncAll).expect("persist");
+        }
+        let mut store = FjallStore::open(directory.path()).expect("reopen");
+        assert_eq!(
+            store.liveness_index().expect("index"),
+            vec![index_entry(10, 1), index_entry(10, 2)]
+        );
+        // And the repaired index moves on correctly with the next heartbeat.
+        store.commit(&[Change::Put(master(2, true, 20))]).expect("heartbeat");
+        assert_eq!(
+            store.liveness_index().expect("index"),
+            vec![index_entry(10, 1), index_entry(20, 2)]
+        );
+    }
+
+    #[test]
     fn an_empty_batch_costs_nothing_and_changes_nothing() {
         let directory = tempfile::tempdir().expect("tempdir");
         let mut store = FjallStore::open(directory.path()).expect("open");
         assert_eq!(store.commit(&[]).expect("commit"), CommitStats::default());
         assert!(store.load().expect("load").is_empty());
-    }
-
-    #[test]
-    fn a_directory_with_the_retired_liveness_index_opens_without_it_and_keeps_its_rows() {
-        let directory = tempfile::tempdir().expect("tempdir");
-        {
-            let mut store = FjallStore::open(directory.path()).expect("open");
-            store.commit(&[Change::Put(master(1, true, 5))]).expect("commit");
-            let retired = store
-                .database
-                .keyspace(keys::RETIRED_MASTERS_BY_LAST_ACTIVE, KeyspaceCreateOptions::default)
-                .expect("create the old index");
-            retired.insert([0_u8; 16], []).expect("an old index key");
-            store.database.persist(PersistMode::SyncAll).expect("persist");
-        }
-        let store = FjallStore::open(directory.path()).expect("reopen");
-        assert!(!store.database.keyspace_exists(keys::RETIRED_MASTERS_BY_LAST_ACTIVE));
-        assert_eq!(store.load().expect("load"), vec![master(1, true, 5)]);
     }
 }

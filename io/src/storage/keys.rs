@@ -1,10 +1,10 @@
-//! Where each row lives: its keyspace and its big-endian key, so that keys sort by id.
+//! Where each row lives: its keyspace and its big-endian key, so that keys sort by id and
+//! the liveness index sorts by time.
 
-use rollcall_core::RecordKey;
+use rollcall_core::{MasterId, RecordKey, Timestamp};
 
 pub(super) const MASTERS: &str = "masters";
-/// A derived index older data directories still hold; dropped when such a store is opened.
-pub(super) const RETIRED_MASTERS_BY_LAST_ACTIVE: &str = "masters_by_last_active";
+pub(super) const MASTERS_BY_LAST_ACTIVE: &str = "masters_by_last_active";
 pub(super) const BUILDERS: &str = "builders";
 pub(super) const BUILDER_MASTERS: &str = "builder_masters";
 pub(super) const SERVICES: &str = "services";
@@ -13,7 +13,7 @@ pub(super) const BUILDS: &str = "builds";
 pub(super) const WORKERS: &str = "workers";
 pub(super) const WORKER_MASTERS: &str = "worker_masters";
 
-/// The keyspaces holding rows.
+/// The keyspaces holding rows (the liveness index holds no rows: it is derived).
 pub(super) const ROW_KEYSPACES: [&str; 8] =
     [MASTERS, BUILDERS, BUILDER_MASTERS, SERVICES, BUILD_REQUESTS, BUILDS, WORKERS, WORKER_MASTERS];
 
@@ -35,6 +35,11 @@ pub(super) fn locate(key: &RecordKey) -> (&'static str, Vec<u8>) {
     }
 }
 
+/// The liveness index key of an active master: `last_active` then id, both big-endian.
+pub(super) fn liveness(last_active: Timestamp, id: MasterId) -> Vec<u8> {
+    two(last_active.as_millis(), id.get())
+}
+
 fn one(value: u64) -> Vec<u8> {
     value.to_be_bytes().to_vec()
 }
@@ -52,7 +57,9 @@ mod tests {
 
     #[test]
     fn big_endian_keys_sort_like_the_numbers_they_hold() {
+        let early = liveness(Timestamp::from_millis(255), MasterId(9));
+        let late = liveness(Timestamp::from_millis(256), MasterId(1));
+        assert!(early < late);
         assert!(one(255) < one(256));
-        assert!(two(1, 65_535) < two(2, 0));
     }
 }
