@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::FutureExt;
 use rollcall_core::registry::RegistryInput;
 use rollcall_core::{
     Change, Command, CommandError, ConnectionId, Gateway, GatewayEvent, GatewayInput,
@@ -24,6 +23,7 @@ use crate::daemon::clock;
 use crate::daemon::inputs::{CoreInput, Outbound, ReadView, WorkerMessage};
 use crate::daemon::log_limit::{LogLimiter, Verdict};
 use crate::daemon::metrics::Metrics;
+use crate::daemon::wait::{Next, Waiter};
 use crate::daemon::DaemonError;
 use crate::storage::{FjallStore, Store};
 use crate::trace::{Line, Recorder, Start};
@@ -175,6 +175,7 @@ impl CoreLoop {
         mut self,
         inputs: smol::channel::Receiver<CoreInput>,
     ) -> Result<(), DaemonError> {
+        let waiter = Waiter::for_this_thread();
         loop {
             let wake = [self.registry.poll_timeout(), self.gateway.poll_timeout()]
                 .into_iter()
@@ -182,14 +183,11 @@ impl CoreLoop {
                 .chain([self.next_heartbeat])
                 .min()
                 .unwrap_or(self.next_heartbeat);
-            let first = smol::block_on(async {
-                let input = async { inputs.recv().await.ok().or(Some(CoreInput::Shutdown)) };
-                let timer = async {
-                    smol::Timer::at(clock::instant_of(wake)).await;
-                    None
-                };
-                input.or(timer).await
-            });
+            let first = match waiter.next(&inputs, clock::instant_of(wake)) {
+                Next::Input(input) => Some(input),
+                Next::Closed => Some(CoreInput::Shutdown),
+                Next::Deadline => None,
+            };
             let now = clock::now();
             if let Some(input) = first {
                 self.handle_input(now, input)?;

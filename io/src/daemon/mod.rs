@@ -13,6 +13,7 @@ pub(crate) mod inputs;
 mod listener;
 pub(crate) mod log_limit;
 pub mod metrics;
+mod wait;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
