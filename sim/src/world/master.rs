@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rollcall_core::{
-    BuildId, BuildRequestId, Command, ConnectionId, DuplicatePolicy, Gateway, GatewayConfig,
-    GatewayEvent, GatewayInput, GatewayOutput, MasterId, Password, Reply, ReplyToken, Results,
-    Roster, ServiceKind, Timestamp, WorkerConfig,
+    BuildId, BuildRequestId, CloseReason, Command, ConnectionId, DuplicatePolicy, Gateway,
+    GatewayConfig, GatewayEvent, GatewayInput, GatewayOutput, MasterId, Password, Reply,
+    ReplyToken, Results, Roster, ServiceKind, Timestamp, WorkerConfig,
 };
 
 use crate::oracle::{correctness, Verdict};
@@ -470,8 +470,13 @@ impl World {
             GatewayInput::Reconfig { .. } => None,
         };
         let Some(gateway) = self.masters[master].gateway.as_mut() else { return };
+        self.closing = match input {
+            GatewayInput::Closed { connection } => Some(connection),
+            _ => None,
+        };
         gateway.handle(local, input);
         self.drain_gateway(master);
+        self.closing = None;
         if let Some(connection) = hello {
             self.check_newest_wins(master, connection)
                 .unwrap_or_else(|violation| self.fail(violation));
@@ -539,6 +544,11 @@ impl World {
                     self.trace.number(connection.get());
                     self.trace.number(reason as u64);
                     self.send_to_worker(connection, None);
+                    // The daemon's connection task reports every close to the core, also
+                    // the ones the core asked for, after whatever it was doing: a late
+                    // close of a connection the Gateway already forgot (replaced, timed
+                    // out, refused) must change nothing (Buildbot #4678).
+                    self.send_to_gateway(connection, GatewayInput::Closed { connection });
                 }
                 GatewayOutput::Event(event) => {
                     self.trace.gateway_event(&event);
@@ -576,7 +586,14 @@ impl World {
                     );
                 }
             }
-            GatewayEvent::Detached { worker, connection, .. } => {
+            GatewayEvent::Detached { worker, connection, reason } => {
+                if reason == CloseReason::PeerClosed && self.closing != Some(connection) {
+                    self.fail(correctness(format!(
+                        "{worker} detached from {connection} as closed by its peer, but the \
+                         close being handled is {:?}'s",
+                        self.closing
+                    )));
+                }
                 match self.masters[master].attached_view.remove(&self.worker_names, &worker) {
                     Some(attached) if attached == connection => {}
                     other => self.fail(correctness(format!(

@@ -13,7 +13,7 @@ mod worker;
 
 use std::collections::BTreeMap;
 
-use rollcall_core::{BuildRequestId, Record, RecordKey, Registry, Timestamp};
+use rollcall_core::{BuildRequestId, ConnectionId, Record, RecordKey, Registry, Timestamp};
 
 use crate::oracle::{RegistryOracle, Verdict};
 use crate::rng::Rng;
@@ -48,6 +48,9 @@ pub(crate) struct World {
     now: Timestamp,
     run_ends: Timestamp,
     healed: bool,
+    /// The connection whose close the Gateway is handling right now: the only one it may
+    /// detach as closed by its peer.
+    closing: Option<ConnectionId>,
     queue: EventQueue,
     network_rng: Rng,
     workload_rng: Rng,
@@ -88,6 +91,7 @@ impl World {
             now: start,
             run_ends: start.plus_millis(settings.simulated_ms()),
             healed: false,
+            closing: None,
             queue: EventQueue::default(),
             network_rng,
             workload_rng,
