@@ -34,6 +34,9 @@ pub struct FjallStore {
     indexed_last_active: HashMap<MasterId, Timestamp>,
 }
 
+/// `(last_active, master)` entries of the stored liveness index.
+type IndexEntries = BTreeSet<(Timestamp, MasterId)>;
+
 impl std::fmt::Debug for FjallStore {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.debug_struct("FjallStore").finish_non_exhaustive()
@@ -67,10 +70,11 @@ impl FjallStore {
         }
     }
 
-    /// The index as the master rows say it must be. Keys that disagree (left by a damaged
-    /// store or a foreign writer) are fixed in one durable batch, with a warning.
+    /// The index as the master rows say it must be. Keys that disagree or are malformed
+    /// (left by a damaged store or a foreign writer) are fixed in one durable batch, with a
+    /// warning: the index is derived, so it never keeps a store with good rows from opening.
     fn checked_liveness_index(&self) -> Result<HashMap<MasterId, Timestamp>, StorageError> {
-        let stored = self.stored_liveness_keys()?;
+        let (stored, malformed) = self.stored_liveness_keys()?;
         let mut expected = BTreeSet::new();
         for entry in self.keyspace(keys::MASTERS).iter() {
             let value = entry.value()?;
@@ -84,7 +88,7 @@ impl FjallStore {
                 }
             }
         }
-        if stored != expected {
+        if stored != expected || !malformed.is_empty() {
             let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
             let mut batch = self.database.batch().durability(Some(PersistMode::SyncAll));
             let stale: Vec<_> = stored.difference(&expected).collect();
@@ -92,10 +96,14 @@ impl FjallStore {
             tracing::warn!(
                 stale = stale.len(),
                 missing = missing.len(),
+                malformed = malformed.len(),
                 "the stored liveness index disagreed with the master rows: rewritten from them"
             );
             for &(moment, id) in stale {
                 batch.remove(index, keys::liveness(moment, id));
+            }
+            for key in malformed {
+                batch.remove(index, key);
             }
             for &(moment, id) in missing {
                 batch.insert(index, keys::liveness(moment, id), []);
@@ -105,20 +113,24 @@ impl FjallStore {
         Ok(expected.into_iter().map(|(moment, id)| (id, moment)).collect())
     }
 
-    fn stored_liveness_keys(&self) -> Result<BTreeSet<(Timestamp, MasterId)>, StorageError> {
+    /// The well-formed index entries, and the raw keys that are not 16 bytes.
+    fn stored_liveness_keys(&self) -> Result<(IndexEntries, Vec<Vec<u8>>), StorageError> {
         let mut keys_found = BTreeSet::new();
+        let mut malformed = Vec::new();
         for entry in self.keyspace(keys::MASTERS_BY_LAST_ACTIVE).iter() {
             let key = entry.key()?;
-            let corrupt = || StorageError::Corrupt {
-                keyspace: keys::MASTERS_BY_LAST_ACTIVE,
-                why: format!("a key of {} bytes, not 16", key.len()),
-            };
-            let (moment, id) = key.split_at_checked(8).ok_or_else(corrupt)?;
-            let moment = u64::from_be_bytes(moment.try_into().map_err(|_| corrupt())?);
-            let id = u64::from_be_bytes(id.try_into().map_err(|_| corrupt())?);
-            keys_found.insert((Timestamp::from_millis(moment), MasterId(id)));
+            match <[u8; 16]>::try_from(&key[..]) {
+                Ok(bytes) => {
+                    let (mut moment, mut id) = ([0_u8; 8], [0_u8; 8]);
+                    moment.copy_from_slice(&bytes[..8]);
+                    id.copy_from_slice(&bytes[8..]);
+                    let moment = Timestamp::from_millis(u64::from_be_bytes(moment));
+                    keys_found.insert((moment, MasterId(u64::from_be_bytes(id))));
+                }
+                Err(_) => malformed.push(key.to_vec()),
+            }
         }
-        Ok(keys_found)
+        Ok((keys_found, malformed))
     }
 
     /// The liveness index as stored: `(last_active, master)` in key order, for tools and
@@ -126,9 +138,9 @@ impl FjallStore {
     ///
     /// # Errors
     ///
-    /// When the engine fails or an index key is malformed.
+    /// When the engine fails.
     pub fn liveness_index(&self) -> Result<Vec<(Timestamp, MasterId)>, StorageError> {
-        Ok(self.stored_liveness_keys()?.into_iter().collect())
+        Ok(self.stored_liveness_keys()?.0.into_iter().collect())
     }
 }
 
@@ -298,12 +310,13 @@ mod tests {
             store
                 .commit(&[Change::Put(master(1, true, 10)), Change::Put(master(2, true, 10))])
                 .expect("registrations");
-            // Damage behind the store's back: a stale key and a missing one.
+            // Damage behind the store's back: a stale key, a missing one, a malformed one.
             let index = store.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
             index
                 .insert(keys::liveness(Timestamp::from_millis(5), MasterId(9)), [])
                 .expect("stale");
             index.remove(keys::liveness(Timestamp::from_millis(10), MasterId(2))).expect("missing");
+            index.insert([7_u8; 5], []).expect("malformed");
             store.database.persist(PersistMode::SyncAll).expect("persist");
         }
         let mut store = FjallStore::open(directory.path()).expect("reopen");
@@ -311,6 +324,7 @@ mod tests {
             store.liveness_index().expect("index"),
             vec![index_entry(10, 1), index_entry(10, 2)]
         );
+        assert!(store.stored_liveness_keys().expect("keys").1.is_empty(), "malformed key removed");
         // And the repaired index moves on correctly with the next heartbeat.
         store.commit(&[Change::Put(master(2, true, 20))]).expect("heartbeat");
         assert_eq!(
