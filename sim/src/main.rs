@@ -40,8 +40,13 @@ fn parse() -> Result<Options, String> {
             "--seed" => single = Some(number(&value)?),
             "--seeds" => options.count = number(&value)?,
             "--first" => options.first = number(&value)?,
-            "--masters" => options.overrides.masters = Some(number(&value)?.max(1) as usize),
-            "--workers" => options.overrides.workers = Some(number(&value)? as usize),
+            "--masters" => {
+                options.overrides.masters =
+                    Some(within(&flag, number(&value)?.max(1), MAX_MASTERS)?);
+            }
+            "--workers" => {
+                options.overrides.workers = Some(within(&flag, number(&value)?, MAX_WORKERS)?);
+            }
             "--hours" => options.overrides.hours = Some(number(&value)?.max(1)),
             "--jobs" => options.jobs = number(&value)?.max(1) as usize,
             other => return Err(format!("unknown flag {other}")),
@@ -52,6 +57,19 @@ fn parse() -> Result<Options, String> {
         options.count = 1;
     }
     Ok(options)
+}
+
+/// Cluster sizes the simulator accepts: its event queue holds at most 2^23 pending events,
+/// and a few per master and worker are pending at any moment, so these leave a wide margin
+/// while refusing a size that would end in a panic (reported as a crash) instead.
+const MAX_MASTERS: u64 = 10_000;
+const MAX_WORKERS: u64 = 100_000;
+
+fn within(flag: &str, value: u64, limit: u64) -> Result<usize, String> {
+    if value > limit {
+        return Err(format!("{flag} {value} is above the simulator's limit of {limit}"));
+    }
+    usize::try_from(value).map_err(|_| format!("{flag} {value} does not fit this machine"))
 }
 
 fn replay_command(seed: u64, options: &Options) -> String {

@@ -678,4 +678,27 @@ mod tests {
         view.clear();
         assert_eq!(view.get(&names, "stranger-2"), None);
     }
+
+    /// The oracle that caught the planted late-close bug: a Gateway may detach a connection
+    /// as closed by its peer only while it handles that connection's own close.
+    #[test]
+    fn a_peer_closed_detach_of_another_connection_than_the_one_closing_fails_the_run() {
+        let settings = Settings::derive(0, crate::settings::Overrides::default());
+        let mut world = World::new(settings);
+        world.closing = Some(ConnectionId(65));
+        let detached = GatewayEvent::Detached {
+            worker: worker_name(0),
+            connection: ConnectionId(66),
+            reason: CloseReason::PeerClosed,
+        };
+        world.gateway_event(0, detached);
+        let failure = world.failure.as_ref().map(|violation| violation.message.as_str());
+        assert_eq!(
+            failure,
+            Some(
+                "worker-0 detached from 66 as closed by its peer, but the close being handled \
+                 is Some(ConnectionId(65))'s"
+            )
+        );
+    }
 }
