@@ -42,16 +42,20 @@ impl Wake for Unparker {
 /// Waits for inputs on the thread that created it.
 pub(crate) struct Waiter {
     waker: Waker,
+    /// The thread the waker unparks: waiting anywhere else would sleep until the deadline.
+    owner: std::thread::ThreadId,
 }
 
 impl Waiter {
     /// A waiter for the calling thread; only that thread may call [`Waiter::next`].
     pub(crate) fn for_this_thread() -> Waiter {
-        Waiter { waker: Waker::from(Arc::new(Unparker(std::thread::current()))) }
+        let current = std::thread::current();
+        Waiter { owner: current.id(), waker: Waker::from(Arc::new(Unparker(current))) }
     }
 
     /// The next input, waiting until `deadline` at most.
     pub(crate) fn next<T>(&self, inputs: &Receiver<T>, deadline: Instant) -> Next<T> {
+        assert_eq!(std::thread::current().id(), self.owner, "a Waiter waits on its own thread");
         match inputs.try_recv() {
             Ok(input) => return Next::Input(input),
             Err(TryRecvError::Closed) => return Next::Closed,

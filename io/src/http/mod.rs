@@ -183,9 +183,13 @@ pub(crate) fn state_json(registry: &rollcall_core::Registry) -> serde_json::Valu
             Selection::Many(rows) => rows.as_slice(),
             Selection::One(row) => row.as_slice(),
         };
-        let rows = rows.iter().map(|row| serde_json::to_value(JsonRow { row, keep: Keep::ALL }));
-        // Rows serialize to JSON values without fail: strings, numbers and JSON values.
-        serde_json::Value::Array(rows.filter_map(Result::ok).collect())
+        // Rows hold only strings, numbers and JSON values, which serialize without fail; a
+        // row that did not would be shown as its error rather than silently left out.
+        let rows = rows.iter().map(|row| {
+            serde_json::to_value(JsonRow { row, keep: Keep::ALL })
+                .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }))
+        });
+        serde_json::Value::Array(rows.collect())
     }
     let no_worker_info = std::collections::HashMap::new();
     let mut state = serde_json::Map::new();
