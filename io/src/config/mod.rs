@@ -86,7 +86,8 @@ pub struct LimitsSection {
     pub max_connections: usize,
     /// Per connection: frames waiting to be written before the peer is cut off.
     pub max_outbound_frames: usize,
-    /// Connections the kernel may queue on each listening port before they are accepted.
+    /// Connections the kernel may queue on each worker port (rollcall's and the Buildbot
+    /// protocol's) before they are accepted; the HTTP port keeps tiny_http's own.
     pub listen_backlog: u32,
 }
 

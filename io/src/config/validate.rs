@@ -292,8 +292,8 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
     })
 }
 
-/// The kernel takes an `int` and caps it at `somaxconn` anyway; 65,535 is the most any
-/// Linux accepts there.
+/// The kernel caps the backlog at `somaxconn` anyway; 65,535 is this project's ceiling, far
+/// above any herd the worker limits allow.
 fn backlog(value: Option<&Spanned<u64>>, origin: &Origin<'_>) -> Result<u32, ConfigError> {
     const MAX_LISTEN_BACKLOG: u64 = 65_535;
     let Some(value) = value else { return Ok(defaults::LISTEN_BACKLOG) };
