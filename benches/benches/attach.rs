@@ -13,7 +13,8 @@
 //!
 //! Run: `cargo bench -p rollcall-benches --bench attach`
 
-use std::time::Duration;
+mod common;
+
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rollcall_benches::fixture::{
@@ -141,12 +142,5 @@ fn attaches(criterion: &mut Criterion) {
     group.finish();
 }
 
-fn settings() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
-criterion_group! { name = benches; config = settings(); targets = attaches }
+criterion_group! { name = benches; config = common::settings(); targets = attaches }
 criterion_main!(benches);

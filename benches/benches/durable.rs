@@ -19,6 +19,8 @@
 //!
 //! Run: `cargo bench -p rollcall-benches --bench durable`
 
+mod common;
+
 use std::io::{Seek, Write};
 use std::time::{Duration, Instant};
 
@@ -276,12 +278,5 @@ fn floor_file() -> (tempfile::TempDir, std::fs::File) {
     (directory, file)
 }
 
-fn settings() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
-criterion_group! { name = benches; config = settings(); targets = expiry, heartbeats, registrations, commit_rows }
+criterion_group! { name = benches; config = common::settings(); targets = expiry, heartbeats, registrations, commit_rows }
 criterion_main!(benches);

@@ -13,6 +13,8 @@
 //!
 //! Run: `cargo bench -p rollcall-benches --bench expiry`
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -110,12 +112,5 @@ fn naive_sweeps(criterion: &mut Criterion) {
     group.finish();
 }
 
-fn settings() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
-criterion_group! { name = benches; config = settings(); targets = rollcall_sweeps, naive_sweeps }
+criterion_group! { name = benches; config = common::settings(); targets = rollcall_sweeps, naive_sweeps }
 criterion_main!(benches);

@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo bench -p rollcall-benches --bench heartbeat`
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -130,12 +132,5 @@ fn registrations(criterion: &mut Criterion) {
     group.finish();
 }
 
-fn settings() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-}
-
-criterion_group! { name = benches; config = settings(); targets = heartbeats, registrations }
+criterion_group! { name = benches; config = common::settings(); targets = heartbeats, registrations }
 criterion_main!(benches);
