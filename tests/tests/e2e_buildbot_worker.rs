@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::http::get;
-use common::{eventually, Daemon};
+use common::{eventually, eventually_showing, Daemon};
 use serde_json::{json, Value};
 
 const ROSTER: &str = r#"
@@ -131,16 +131,13 @@ impl Worker {
     }
 
     fn wait_for_log_count(&self, needle: &str, count: usize) {
-        let start = std::time::Instant::now();
-        while self.log().matches(needle).count() < count {
-            assert!(
-                start.elapsed() < WAIT,
-                "timed out after {WAIT:?} waiting for {count} x {needle:?} in {}:\n{}",
-                self.directory.join("twistd.log").display(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.directory.join("twistd.log");
+        eventually_showing(
+            WAIT,
+            &format!("{count} x {needle:?} in {}", log.display()),
+            || self.log().matches(needle).count() >= count,
+            || format!(":\n{}", self.log()),
+        );
     }
 
     fn stop(&self) {

@@ -22,10 +22,24 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `condition` holds, failing the test after `limit`.
-pub fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+pub fn eventually(limit: Duration, what: &str, condition: impl FnMut() -> bool) {
+    eventually_showing(limit, what, condition, String::new);
+}
+
+/// [`eventually`], and on timeout the failure shows what `evidence` returns (a log).
+pub fn eventually_showing(
+    limit: Duration,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+    evidence: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}{}",
+            evidence()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -159,16 +173,12 @@ impl Daemon {
     /// Waits for `needle` in the daemon's log; on timeout the log is shown. The limit is an
     /// upper bound for a loaded machine, never a timing.
     pub fn wait_for_log(&self, needle: &str) {
-        let limit = Duration::from_secs(30);
-        let start = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(
-                start.elapsed() < limit,
-                "timed out after {limit:?} waiting for {needle:?} in the daemon's log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually_showing(
+            Duration::from_secs(30),
+            &format!("{needle:?} in the daemon's log"),
+            || self.log().contains(needle),
+            || format!(":\n{}", self.log()),
+        );
     }
 
     pub fn address(&self) -> String {
