@@ -15,7 +15,6 @@
 
 mod common;
 
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rollcall_benches::fixture::{
     bench_builders_shared, drain, gateway_of, hello, master_active, worker_name, START,
