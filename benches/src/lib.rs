@@ -11,4 +11,5 @@ pub mod daemon;
 pub mod fixture;
 pub mod http;
 pub mod naive;
+pub mod source;
 pub mod stats;

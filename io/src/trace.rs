@@ -51,15 +51,27 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
+    /// Creates the trace as a new file of mode 0600 (a trace holds every worker's
+    /// password). An existing file at `path` is replaced, not reused: the new file is made
+    /// beside it and renamed over it, so it never keeps the old file's mode, a process that
+    /// had the old file open never sees a byte of the new trace, and a symbolic link at
+    /// `path` is replaced rather than followed.
+    ///
     /// # Errors
     ///
-    /// When the file cannot be created.
+    /// When the file cannot be created in `path`'s directory or renamed into place.
     pub fn create(path: &Path) -> std::io::Result<Recorder> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        Ok(Recorder { writer: Some(BufWriter::new(options.open(path)?)) })
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        // tempfile creates its files 0600.
+        let file = tempfile::Builder::new()
+            .prefix(".rollcall-trace-")
+            .tempfile_in(directory)?
+            .persist(path)
+            .map_err(|error| error.error)?;
+        Ok(Recorder { writer: Some(BufWriter::new(file)) })
     }
 
     pub fn record(&mut self, line: &Line) {

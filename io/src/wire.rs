@@ -54,6 +54,9 @@ pub enum RequestError {
     NotThisSession { session: Option<MasterId> },
     /// `MasterActive` named another master than the session's Hello did.
     WrongName { hello: String },
+    /// The command would create rows of a kind already at the daemon's cap (`[limits]
+    /// max_masters`, `max_rows_per_kind`).
+    LimitReached { rows: String, limit: u64 },
 }
 
 impl std::fmt::Display for RequestError {
@@ -68,6 +71,9 @@ impl std::fmt::Display for RequestError {
             }
             RequestError::WrongName { hello } => {
                 write!(formatter, "this session said Hello as {hello:?}")
+            }
+            RequestError::LimitReached { rows, limit } => {
+                write!(formatter, "the registry holds its limit of {limit} {rows}")
             }
         }
     }

@@ -75,9 +75,29 @@ impl Worker {
         name: &str,
         password: &str,
     ) -> Worker {
+        Worker::create_speaking(
+            binary,
+            daemon,
+            directory,
+            name,
+            password,
+            &["--protocol", "msgpack_experimental_v7"],
+        )
+    }
+
+    /// A worker created with `protocol` arguments (none: buildbot-worker's default, PB).
+    fn create_speaking(
+        binary: &Path,
+        daemon: &Daemon,
+        directory: &str,
+        name: &str,
+        password: &str,
+        protocol: &[&str],
+    ) -> Worker {
         let directory = daemon.directory.path().join(directory);
         let status = Command::new(binary)
-            .args(["create-worker", "--protocol", "msgpack_experimental_v7"])
+            .arg("create-worker")
+            .args(protocol)
             .arg(&directory)
             .arg(daemon.buildbot_address.to_string())
             .args([name, password])
@@ -281,4 +301,21 @@ fn a_reconfig_that_changes_the_builders_pushes_the_new_directories() {
     daemon.wait_for_log("reconfig complete");
     eventually(WAIT, "the new builder's directory", || worker.directory.join("windows").is_dir());
     assert!(connected(&daemon, "bw1"), "a builder change does not disconnect the worker");
+}
+
+#[test]
+fn a_stock_worker_left_on_its_default_pb_protocol_is_named_in_the_daemons_log() {
+    let Some(binary) = buildbot_worker() else { return };
+    let daemon = Daemon::start(&format!("[limits]\nhandshake_timeout_s = 2\n{ROSTER}"));
+    let worker = Worker::create_speaking(&binary, &daemon, "bw1-pb", "bw1", "pw1", &[]);
+    worker.launch();
+    daemon.wait_for_log("a buildbot-worker created without --protocol msgpack_experimental_v7 speaks PB, which this port does not");
+    assert!(!worker.has_attached());
+    let metrics = get(daemon.http_address, "/metrics").body;
+    assert!(
+        metrics.contains(
+            "rollcall_connections_refused_total{port=\"buildbot\",reason=\"no_upgrade\"}"
+        ),
+        "the PB connection is counted:\n{metrics}"
+    );
 }

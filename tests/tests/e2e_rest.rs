@@ -359,8 +359,10 @@ fn content_negotiation_methods_and_malformed_requests() {
         assert_eq!(response.status, 405, "{method}");
         assert!(response.json()["error"].is_string());
     }
+    let long = format!("/api/v2/masters?name={}", "x".repeat(10_000));
+    assert_eq!(get(address, &long).status, 414, "a target over 8 KiB");
     let huge = format!("/api/v2/masters?name={}", "x".repeat(20_000));
-    assert_eq!(get(address, &huge).status, 414);
+    assert_eq!(get(address, &huge).status, 431, "a head over 16 KiB");
     assert_eq!(get(address, "/api/v2/../../etc/passwd").status, 404);
     assert_eq!(get(address, "/api/v2/builders/%ff/masters").status, 404);
     // tiny_http cannot parse a request line that is not UTF-8 and closes the connection

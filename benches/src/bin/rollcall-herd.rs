@@ -12,7 +12,9 @@
 //! daemon's `VmRSS` once every worker is attached and idle (the memory per worker is the
 //! growth divided by `workers`). Baseline for the herd: the same clients against a plain
 //! async-net server in this process that answers each connection's first frame with one
-//! frame (the socket ceiling for the same pattern).
+//! frame (the socket ceiling for the same pattern). Clients connect from 127.1.x.y, a
+//! hundred per address (`rollcall_benches::source`), as a fleet comes from many hosts: the
+//! daemon caps connections and handshakes per peer address.
 //!
 //! Needs a file descriptor per client here and one per connection in the daemon: run it
 //! under `bash -c 'ulimit -n 65536; rollcall-herd ...'` (benches/compare.sh does).
@@ -27,6 +29,7 @@ use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
 use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
+use rollcall_benches::source::{connect_from, source_of};
 use rollcall_benches::stats::{human_summary, Summary};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::Session;
@@ -67,7 +70,8 @@ fn options() -> Result<Options, String> {
 /// open (idle) and returned.
 async fn attach(address: SocketAddr, worker: usize) -> Result<Session, BoxError> {
     let role = Role::Worker { name: worker_name(worker), password: Password::new(WORKER_PASSWORD) };
-    let mut session = Session::connect(&address.to_string(), role).await?;
+    let stream = connect_from(source_of(worker), address).await?;
+    let mut session = Session::over(stream, role).await?;
     match session.receive().await? {
         ServerMessage::Worker(ToWorker::Welcome) => {}
         other => return Err(format!("expected a Welcome, got {other:?}").into()),
@@ -80,8 +84,8 @@ async fn attach(address: SocketAddr, worker: usize) -> Result<Session, BoxError>
 }
 
 /// The baseline's client: connect, one request frame, one reply frame; kept open.
-async fn baseline_attach(address: SocketAddr) -> Result<TcpStream, BoxError> {
-    let mut stream = TcpStream::connect(address).await?;
+async fn baseline_attach(address: SocketAddr, worker: usize) -> Result<TcpStream, BoxError> {
+    let mut stream = connect_from(source_of(worker), address).await?;
     stream.set_nodelay(true)?;
     let mut frame = [1_u8; 24];
     frame[..4].copy_from_slice(&20_u32.to_be_bytes());
@@ -214,7 +218,8 @@ fn run(options: &Options) -> Result<(), BoxError> {
         drop(daemon);
 
         let (mut server, baseline_address) = start_baseline_server(options.backlog)?;
-        let (streams, elapsed) = herd(options.workers, move |_| baseline_attach(baseline_address));
+        let (streams, elapsed) =
+            herd(options.workers, move |worker| baseline_attach(baseline_address, worker));
         let failures = streams.iter().filter(|result| result.is_err()).count();
         if let Some(Err(error)) = streams.iter().find(|result| result.is_err()) {
             return Err(format!("{failures} of the baseline herd failed, e.g.: {error}").into());

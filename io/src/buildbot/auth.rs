@@ -39,4 +39,49 @@ mod tests {
         // base64("nocolon")
         assert_eq!(decode_basic(Some(b"Basic bm9jb2xvbg==")), Err(AuthError::Undecodable));
     }
+
+    mod fuzz {
+        use base64::Engine;
+        use proptest::prelude::*;
+
+        use super::super::decode_basic;
+        use crate::fuzzing::{self, mutated, proptest_config};
+
+        fn header(name: &str, password: &str) -> Vec<u8> {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+            format!("Basic {encoded}").into_bytes()
+        }
+
+        proptest! {
+            #![proptest_config(proptest_config())]
+
+            #[test]
+            fn random_header_values_decode_to_credentials_or_an_auth_error(
+                bytes in prop::collection::vec(any::<u8>(), 0..96),
+            ) {
+                fuzzing::basic_credentials(&bytes);
+                // Behind the scheme, so the base64 and UTF-8 checks see them too.
+                let mut basic = b"Basic ".to_vec();
+                basic.extend_from_slice(&bytes);
+                fuzzing::basic_credentials(&basic);
+            }
+
+            #[test]
+            fn credentials_round_trip_through_the_header(
+                name in "[^:]{0,16}",
+                password in ".{0,16}",
+            ) {
+                prop_assert_eq!(decode_basic(Some(&header(&name, &password))), Ok((name, password)));
+            }
+
+            #[test]
+            fn mutated_headers_decode_to_credentials_or_an_auth_error(
+                bytes in ("[^:]{0,16}", ".{0,16}")
+                    .prop_flat_map(|(name, password)| mutated(header(&name, &password))),
+            ) {
+                fuzzing::basic_credentials(&bytes);
+            }
+        }
+    }
 }

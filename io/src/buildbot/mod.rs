@@ -3,24 +3,31 @@
 //! protocol, so roster, duplicate policy, keepalive deadline, events and REST are shared.
 
 mod auth;
+pub(crate) mod decode;
 mod ops;
 mod session;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use async_net::{TcpListener, TcpStream};
-use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use async_tungstenite::tungstenite::http::StatusCode;
-use futures_lite::FutureExt;
+use async_net::TcpStream;
+use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use async_tungstenite::WebSocketStream;
+use futures_lite::AsyncWriteExt;
 use rollcall_core::{ConnectionId, Password};
 
-use crate::daemon::connection::{GaugeGuard, NetShared};
+use crate::acceptor::{before_deadline, Admission, Refusal};
+use crate::daemon::connection::NetShared;
 use crate::daemon::inputs::CoreInput;
-use crate::daemon::log_limit::{LogLimiter, Verdict};
 use crate::daemon::metrics::Metrics;
+use crate::http::front::{self, HeadRead};
+use crate::logging::Escaped;
+
+mod upgrade;
 
 /// Who may attach, for refusing bad credentials during the upgrade with a 401, as a
 /// Buildbot master does. Kept current by the core thread (startup and every reconfig); the
@@ -31,79 +38,113 @@ pub(crate) type Credentials = Arc<RwLock<HashMap<String, Password>>>;
 /// workers' port's, which count up from 1.
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(u64::MAX);
 
+/// How long a refusal may take to write before the connection is dropped anyway.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub(crate) struct Listener {
     pub(crate) shared: Arc<NetShared>,
     pub(crate) credentials: Credentials,
     pub(crate) keepalive_interval: Duration,
-    pub(crate) max_connections: usize,
-    pub(crate) max_handshaking: usize,
-    pub(crate) rejections: Arc<Mutex<LogLimiter>>,
 }
 
-/// Accepts buildbot-worker connections until `stop` fires.
-pub(crate) async fn accept(
-    listener: TcpListener,
+/// The next connection id of this port.
+pub(crate) fn next_connection() -> ConnectionId {
+    ConnectionId(NEXT_CONNECTION.fetch_sub(1, Ordering::Relaxed))
+}
+
+/// Serves one admitted buildbot-worker connection: the upgrade (ours, from validated bytes),
+/// then the session.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut admission: Admission,
+    connection: ConnectionId,
     config: Arc<Listener>,
-    stop: smol::channel::Receiver<()>,
 ) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.recv().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { return };
-        let Ok((stream, _)) = accepted else {
-            smol::Timer::after(Duration::from_millis(50)).await;
-            continue;
-        };
-        let shared = &config.shared;
-        let open = shared.open.fetch_add(1, Ordering::Relaxed) + 1;
-        let handshaking = shared.handshaking.fetch_add(1, Ordering::Relaxed) + 1;
-        if open > config.max_connections || handshaking > config.max_handshaking {
-            shared.open.fetch_sub(1, Ordering::Relaxed);
-            shared.handshaking.fetch_sub(1, Ordering::Relaxed);
-            Metrics::add(&shared.metrics.rejected_handshake_limit, 1);
-            continue;
-        }
-        let connection = ConnectionId(NEXT_CONNECTION.fetch_sub(1, Ordering::Relaxed));
-        smol::spawn(serve(stream, connection, Arc::clone(&config))).detach();
-    }
-}
-
-/// What the upgrade decided.
-enum Upgrade {
-    Accepted { name: String, password: String },
-    Refused,
-}
-
-async fn serve(stream: TcpStream, connection: ConnectionId, config: Arc<Listener>) {
+    let accepted = Instant::now();
     let shared = Arc::clone(&config.shared);
-    let _open = GaugeGuard(&shared.open);
-    let handshaking = GaugeGuard(&shared.handshaking);
+    let port = Arc::clone(admission.port());
     let _ = stream.set_nodelay(true);
-    let decision = Arc::new(Mutex::new(Upgrade::Refused));
-    #[expect(clippy::result_large_err, reason = "the signature tungstenite's Callback requires")]
-    let callback = {
-        let (decision, config) = (Arc::clone(&decision), Arc::clone(&config));
-        move |request: &Request, response: Response| {
-            check_upgrade(request, response, &decision, &config)
+    let mut buffer = Vec::with_capacity(1024);
+    let read =
+        before_deadline(accepted, &admission, front::read_head(&mut stream, &mut buffer)).await;
+    let end = match read {
+        // PB's server speaks first, so a PB worker sends nothing and waits: say so.
+        None if buffer.is_empty() => {
+            let seconds = port.limits.handshake_timeout.as_secs();
+            port.refused(
+                Refusal::NoUpgrade,
+                peer,
+                &format!(
+                    ": no WebSocket upgrade from {peer} within {seconds} s: a buildbot-worker created without --protocol msgpack_experimental_v7 speaks PB, which this port does not"
+                ),
+            );
+            return;
+        }
+        None => {
+            port.refused(Refusal::HandshakeTimeout, peer, ": the upgrade request stalled");
+            return;
+        }
+        Some(HeadRead::Closed) => return,
+        Some(HeadRead::TooLarge) => {
+            let error = crate::http::head::HeadError::HeadTooLarge;
+            port.refused(Refusal::BadRequest(error.label()), peer, "");
+            let answer = front::error_response_with(error.status(), &error.to_string(), "");
+            return front::send_and_close(stream, &answer, REFUSAL_WRITE_TIMEOUT).await;
+        }
+        Some(HeadRead::Complete(end)) => end,
+    };
+    let request = match upgrade::parse_upgrade(&buffer[..end]) {
+        Ok(request) => request,
+        Err(error) => {
+            let hint = if buffer.starts_with(b"GET ") || buffer.starts_with(b"HEAD ") {
+                String::new()
+            } else {
+                // Not HTTP at all: most likely another protocol pointed at this port.
+                " (not an HTTP request: is this worker using PB? Buildbot workers must be created with --protocol msgpack_experimental_v7)".to_string()
+            };
+            port.refused(
+                Refusal::BadRequest(error.label),
+                peer,
+                &format!(": {}{hint}", error.message),
+            );
+            let extra = if error.status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
+            let answer = front::error_response_with(error.status, &error.message, extra);
+            return front::send_and_close(stream, &answer, REFUSAL_WRITE_TIMEOUT).await;
         }
     };
-    let upgraded = async { Some(async_tungstenite::accept_hdr_async(stream, callback).await) }
-        .or(async {
-            smol::Timer::after(shared.handshake_timeout).await;
-            None
-        })
-        .await;
-    let Some(Ok(websocket)) = upgraded else { return };
-    drop(handshaking);
-    let (name, password) = match std::mem::replace(&mut *lock(&decision), Upgrade::Refused) {
-        Upgrade::Accepted { name, password } => (name, password),
-        Upgrade::Refused => return,
+    let (name, password) = match check_credentials(&request, &config) {
+        Ok(credentials) => credentials,
+        Err((status, why, worker)) => {
+            refusal_log(&port, peer, status, why, &worker);
+            let extra =
+                if status == 401 { "WWW-Authenticate: Basic realm=\"buildbot\"\r\n" } else { "" };
+            let answer = front::error_response_with(status, why, extra);
+            return front::send_and_close(stream, &answer, REFUSAL_WRITE_TIMEOUT).await;
+        }
     };
-    // The core enforces `max_outbound_frames` (see `daemon::connection`).
-    let (outbound, frames) = smol::channel::unbounded();
+    let accept = derive_accept_key(&request.key);
+    let switching = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    let written =
+        before_deadline(accepted, &admission, stream.write_all(switching.as_bytes())).await;
+    if !matches!(written, Some(Ok(()))) {
+        return;
+    }
+    admission.trusted();
+    let max_message = shared.max_frame_bytes as usize;
+    let websocket_config = WebSocketConfig::default()
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    // A worker speaks only when asked, so nothing should follow the head; whatever did is
+    // the start of the WebSocket stream.
+    let rest = buffer.split_off(end);
+    let websocket =
+        WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(websocket_config))
+            .await;
+    // The core enforces `max_outbound_frames` and `max_outbound_bytes`.
+    let (outbound, frames) = crate::daemon::outbound::channel();
     let hello = CoreInput::WorkerHello {
         connection,
         name: name.clone(),
@@ -122,32 +163,36 @@ async fn serve(stream: TcpStream, connection: ConnectionId, config: Arc<Listener
         sender,
     );
     session.run(receiver, frames).await;
+    drop(admission);
 }
 
+/// Who a worker stands for being refused as: status, reason, the name it gave.
+type CredentialRefusal = (u16, &'static str, String);
+
 /// Buildbot's rules for the upgrade: no Authorization header is a 401, an undecodable one
-/// a 400, unknown names and wrong passwords the same 401. Refusals write nothing anywhere
-/// and are logged at a limited rate: a refused worker retries every couple of seconds.
-// The callback's signature is the WebSocket library's: its error type is an HTTP response.
-#[expect(clippy::result_large_err, reason = "the signature tungstenite's Callback requires")]
-fn check_upgrade(
-    request: &Request,
-    response: Response,
-    decision: &Mutex<Upgrade>,
+/// a 400, unknown names and wrong passwords the same 401 after the same work (a comparison
+/// against a stand-in password for an unknown name), so a refusal's timing says nothing
+/// about which names exist.
+fn check_credentials(
+    request: &upgrade::UpgradeRequest,
     config: &Listener,
-) -> Result<Response, ErrorResponse> {
-    let header = request.headers().get("authorization").map(|value| value.as_bytes());
-    let (name, password) = match auth::decode_basic(header) {
+) -> Result<(String, String), CredentialRefusal> {
+    let (name, password) = match auth::decode_basic(request.authorization.as_deref()) {
         Ok(credentials) => credentials,
-        Err(auth::AuthError::Missing) => {
-            return Err(refuse(config, StatusCode::UNAUTHORIZED, "no credentials", ""))
-        }
+        Err(auth::AuthError::Missing) => return Err((401, "no credentials", String::new())),
         Err(auth::AuthError::Undecodable) => {
-            return Err(refuse(config, StatusCode::BAD_REQUEST, "undecodable credentials", ""));
+            return Err((400, "undecodable credentials", String::new()))
         }
     };
     let known = read_lock(&config.credentials).get(&name).cloned();
-    let matches =
-        known.as_ref().is_some_and(|expected| expected.matches(&Password::new(password.clone())));
+    let offered = Password::new(password.clone());
+    let matches = match &known {
+        Some(expected) => expected.matches(&offered),
+        None => {
+            let _ = stand_in_password().matches(&offered);
+            false
+        }
+    };
     if !matches {
         let counter = if known.is_some() {
             &config.shared.metrics.rejected_wrong_password
@@ -155,32 +200,36 @@ fn check_upgrade(
             &config.shared.metrics.rejected_unknown_worker
         };
         Metrics::add(counter, 1);
-        return Err(refuse(config, StatusCode::UNAUTHORIZED, "authentication failed", &name));
+        return Err((401, "authentication failed", name));
     }
-    *lock(decision) = Upgrade::Accepted { name, password };
-    Ok(response)
+    Ok((name, password))
 }
 
-fn refuse(config: &Listener, status: StatusCode, why: &str, worker: &str) -> ErrorResponse {
-    if let Verdict::Log { suppressed } = lock(&config.rejections).check(Instant::now()) {
-        tracing::warn!(worker = %worker, status = status.as_u16(), suppressed, "buildbot worker refused: {why}");
-    }
-    let mut response = ErrorResponse::new(Some(format!("{why}\n")));
-    *response.status_mut() = status;
-    if status == StatusCode::UNAUTHORIZED {
-        if let Ok(value) = "Basic realm=\"buildbot\"".parse() {
-            response.headers_mut().insert("WWW-Authenticate", value);
-        }
-    }
-    response
+/// Compared against for names nobody configured: as long as a typical password, so the
+/// comparison costs what a real one does.
+fn stand_in_password() -> &'static Password {
+    static STAND_IN: std::sync::OnceLock<Password> = std::sync::OnceLock::new();
+    STAND_IN.get_or_init(|| Password::new("rollcall-stand-in-password-of-typical-length"))
 }
 
-/// Locks that cannot be poisoned in practice: nothing panics while holding them. A
-/// poisoned lock still holds consistent data here, so it is used as is.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Refusals write nothing anywhere and are logged at a limited rate: a refused worker
+/// retries every couple of seconds.
+fn refusal_log(
+    port: &crate::acceptor::Port,
+    peer: SocketAddr,
+    status: u16,
+    why: &str,
+    worker: &str,
+) {
+    let label = if status == 400 { "bad_credentials" } else { "authentication_failed" };
+    port.refused(
+        Refusal::Credentials(label),
+        peer,
+        &format!(": {why} (HTTP {status}, worker \"{}\")", Escaped(worker)),
+    );
 }
 
+/// Nothing panics while holding these locks; a poisoned one still holds consistent data.
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

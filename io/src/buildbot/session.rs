@@ -17,6 +17,7 @@ use futures_lite::{FutureExt, StreamExt};
 use rollcall_core::{ConnectionId, ToWorker};
 use serde_json::{json, Value};
 
+use crate::buildbot::decode::{decode_worker_message, FromWorker};
 use crate::buildbot::ops;
 use crate::codec;
 use crate::daemon::inputs::{CoreInput, WorkerMessage};
@@ -94,11 +95,11 @@ impl Session {
     pub(crate) async fn run(
         mut self,
         mut receiver: WebSocketReceiver<TcpStream>,
-        frames: smol::channel::Receiver<Vec<u8>>,
+        frames: crate::daemon::outbound::OutboundFrames,
     ) {
         let mut next_keepalive = Instant::now() + self.keepalive_interval;
         loop {
-            let step = async { Step::FromCore(frames.recv().await.ok()) }
+            let step = async { Step::FromCore(frames.recv().await) }
                 .or(async { Step::FromWorker(receiver.next().await.and_then(Result::ok)) })
                 .or(async {
                     smol::Timer::at(next_keepalive).await;
@@ -198,29 +199,24 @@ impl Session {
             // the WebSocket layer.
             _ => return true,
         };
-        let Some((op, seq_number, mut fields)) = ops::decode(&bytes) else {
+        let Ok(message) = decode_worker_message(&bytes) else {
             tracing::warn!(worker = %self.worker, "undecodable message from a buildbot worker; closing");
             return false;
         };
-        if op == "response" {
-            return self.response(seq_number, &fields).await;
-        }
-        let command_id = fields.get("command_id").map(|id| match id {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        });
-        match (op.as_str(), command_id) {
-            ("update", Some(command_id)) => {
+        let seq_number = match message {
+            FromWorker::Response { seq_number, failed, result } => {
+                return self.response(seq_number, failed, result).await;
+            }
+            FromWorker::Update { seq_number, command_id, args } => {
                 if let Some(DirectoryWork::List { files, .. }) = self.commands.get_mut(&command_id)
                 {
-                    if let Some(found) =
-                        fields.remove("args").as_ref().and_then(ops::files_in_update)
-                    {
+                    if let Some(found) = args.as_ref().and_then(ops::files_in_update) {
                         files.extend(found);
                     }
                 }
+                seq_number
             }
-            ("complete", Some(command_id)) => {
+            FromWorker::Complete { seq_number, command_id } => {
                 if let Some(work) = self.commands.remove(&command_id) {
                     // Answer first: the worker waits for this before it is done.
                     if !self.send(&ops::response(seq_number)).await {
@@ -228,9 +224,10 @@ impl Session {
                     }
                     return self.command_complete(work).await;
                 }
+                seq_number
             }
-            _ => {}
-        }
+            FromWorker::Other { seq_number } => seq_number,
+        };
         self.send(&ops::response(seq_number)).await
     }
 
@@ -256,10 +253,8 @@ impl Session {
         self.request("start_command", fields, Pending::StartCommand).await
     }
 
-    async fn response(&mut self, seq_number: u64, fields: &serde_json::Map<String, Value>) -> bool {
+    async fn response(&mut self, seq_number: u64, failed: bool, result: Value) -> bool {
         let Some(pending) = self.pending.remove(&seq_number) else { return true };
-        let failed = fields.get("is_exception").is_some_and(|flag| flag.as_bool() != Some(false));
-        let result = fields.get("result").cloned().unwrap_or(Value::Null);
         if failed {
             tracing::warn!(worker = %self.worker, ?pending, %result, "the worker refused a request");
         }

@@ -51,6 +51,16 @@ impl Session {
     /// When the daemon cannot be reached or the Hello cannot be sent.
     pub async fn connect(address: &str, role: Role) -> Result<Session, ClientError> {
         let stream = TcpStream::connect(address).await.map_err(ClientError::Connect)?;
+        Session::over(stream, role).await
+    }
+
+    /// Says Hello in the given role over a connection made elsewhere (from a chosen source
+    /// address, say).
+    ///
+    /// # Errors
+    ///
+    /// When the Hello cannot be sent.
+    pub async fn over(stream: TcpStream, role: Role) -> Result<Session, ClientError> {
         let _ = stream.set_nodelay(true);
         let mut session = Session { reader: BufReader::new(stream.clone()), writer: stream };
         session.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role }).await?;

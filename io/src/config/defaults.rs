@@ -21,6 +21,23 @@ pub(crate) const HANDSHAKE_TIMEOUT_S: u64 = 10;
 pub(crate) const MAX_HANDSHAKING_CONNECTIONS: usize = 1024;
 pub(crate) const MAX_CONNECTIONS: usize = 100_000;
 pub(crate) const MAX_OUTBOUND_FRAMES: usize = 1024;
+/// Eight full builder lists of the largest size a roster allows fit; a peer that lets more
+/// pile up is not reading.
+pub(crate) const MAX_OUTBOUND_BYTES: usize = 8 * 1024 * 1024;
+/// Per worker port. One address (a NAT, a host running many workers) may hold a thousand
+/// workers; a flood from one address gets an eighth of the port's handshake slots.
+pub(crate) const MAX_CONNECTIONS_PER_ADDRESS: usize = 1024;
+pub(crate) const MAX_HANDSHAKING_PER_ADDRESS: usize = 128;
+pub(crate) const HTTP_MAX_CONNECTIONS: usize = 512;
+pub(crate) const HTTP_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Requests inside the request engine at once (its threads); each holds a core read.
+pub(crate) const HTTP_MAX_IN_FLIGHT: usize = 4;
+pub(crate) const HTTP_HEAD_TIMEOUT_S: u64 = 10;
+pub(crate) const HTTP_WRITE_TIMEOUT_S: u64 = 10;
+pub(crate) const MAX_MASTER_SESSIONS: usize = 1024;
+/// Five of Buildbot's heartbeat intervals: a master that has said nothing for that long is
+/// gone or wedged, and half the expiry window is still left for it to reconnect.
+pub(crate) const MASTER_IDLE_TIMEOUT_S: u64 = 300;
 /// Room for a whole fleet reconnecting at once after a restart; Linux silently caps it at
 /// `net.core.somaxconn` (4,096 by default since 5.4).
 pub(crate) const LISTEN_BACKLOG: u32 = 4096;
@@ -51,3 +68,9 @@ pub(crate) fn hostname_from(kernel: Option<String>, environment: Option<String>)
         .find(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
 }
+
+/// Rows remote masters may bring the registry to: far above any real cluster (Buildbot's
+/// largest run hundreds of masters), low enough that a runaway client is stopped long
+/// before the daemon runs out of memory.
+pub(crate) const MAX_MASTERS: usize = 100_000;
+pub(crate) const MAX_ROWS_PER_KIND: usize = 1_000_000;

@@ -65,7 +65,19 @@ pub(crate) struct LimitsTable {
     pub(crate) max_handshaking_connections: Option<Spanned<usize>>,
     pub(crate) max_connections: Option<Spanned<usize>>,
     pub(crate) max_outbound_frames: Option<Spanned<usize>>,
+    pub(crate) max_outbound_bytes: Option<Spanned<usize>>,
     pub(crate) listen_backlog: Option<Spanned<u64>>,
+    pub(crate) max_connections_per_address: Option<Spanned<usize>>,
+    pub(crate) max_handshaking_per_address: Option<Spanned<usize>>,
+    pub(crate) http_max_connections: Option<Spanned<usize>>,
+    pub(crate) http_max_connections_per_address: Option<Spanned<usize>>,
+    pub(crate) http_max_in_flight: Option<Spanned<usize>>,
+    pub(crate) http_head_timeout_s: Option<Spanned<u64>>,
+    pub(crate) http_write_timeout_s: Option<Spanned<u64>>,
+    pub(crate) max_master_sessions: Option<Spanned<usize>>,
+    pub(crate) master_idle_timeout_s: Option<Spanned<u64>>,
+    pub(crate) max_masters: Option<Spanned<usize>>,
+    pub(crate) max_rows_per_kind: Option<Spanned<usize>>,
 }
 
 /// A worker must say both who it is and its password: no default could be right.

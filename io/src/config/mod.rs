@@ -76,16 +76,32 @@ pub struct GatewaySection {
     pub duplicate_policy: DuplicatePolicy,
 }
 
-/// Each value is positive; `max_frame_bytes` is within 1 KiB ..= 64 MiB and
-/// `handshake_timeout_s` at most one year.
+/// Each value is positive; `max_frame_bytes` is within 1 KiB ..= 64 MiB and every duration
+/// at most one year. The connection caps apply to each worker port on its own (rollcall's and
+/// the Buildbot protocol's); the `http_` ones to the HTTP port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitsSection {
     pub max_frame_bytes: u32,
     pub handshake_timeout_s: u64,
     pub max_handshaking_connections: usize,
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub max_handshaking_per_address: usize,
     /// Per connection: frames waiting to be written before the peer is cut off.
     pub max_outbound_frames: usize,
+    /// Per connection: bytes waiting to be written before the peer is cut off.
+    pub max_outbound_bytes: usize,
+    pub http_max_connections: usize,
+    pub http_max_connections_per_address: usize,
+    pub http_max_in_flight: usize,
+    pub http_head_timeout_s: u64,
+    pub http_write_timeout_s: u64,
+    pub max_master_sessions: usize,
+    /// A master session that sends nothing for this long is closed.
+    pub master_idle_timeout_s: u64,
+    /// Masters, and rows of every other kind, that remote masters' commands may create.
+    pub max_masters: usize,
+    pub max_rows_per_kind: usize,
     /// Connections the kernel may queue on each worker port (rollcall's and the Buildbot
     /// protocol's) before they are accepted; the HTTP port keeps tiny_http's own.
     pub listen_backlog: u32,

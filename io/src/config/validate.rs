@@ -282,12 +282,74 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
         origin,
     )?;
     let listen_backlog = backlog(table.listen_backlog.as_ref(), origin)?;
+    let count = |key: &str, value: &Option<Spanned<usize>>, default: usize| {
+        positive_count(&format!("limits.{key}"), value.as_ref(), default, origin)
+    };
+    let seconds = |key: &str, value: &Option<Spanned<u64>>, default: u64| {
+        positive_seconds(&format!("limits.{key}"), value.as_ref(), default, origin)
+    };
     Ok(LimitsSection {
         max_frame_bytes,
         handshake_timeout_s,
         max_handshaking_connections,
         max_connections,
+        max_connections_per_address: count(
+            "max_connections_per_address",
+            &table.max_connections_per_address,
+            defaults::MAX_CONNECTIONS_PER_ADDRESS,
+        )?,
+        max_handshaking_per_address: count(
+            "max_handshaking_per_address",
+            &table.max_handshaking_per_address,
+            defaults::MAX_HANDSHAKING_PER_ADDRESS,
+        )?,
         max_outbound_frames,
+        max_outbound_bytes: count(
+            "max_outbound_bytes",
+            &table.max_outbound_bytes,
+            defaults::MAX_OUTBOUND_BYTES,
+        )?,
+        http_max_connections: count(
+            "http_max_connections",
+            &table.http_max_connections,
+            defaults::HTTP_MAX_CONNECTIONS,
+        )?,
+        http_max_connections_per_address: count(
+            "http_max_connections_per_address",
+            &table.http_max_connections_per_address,
+            defaults::HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+        )?,
+        http_max_in_flight: count(
+            "http_max_in_flight",
+            &table.http_max_in_flight,
+            defaults::HTTP_MAX_IN_FLIGHT,
+        )?,
+        http_head_timeout_s: seconds(
+            "http_head_timeout_s",
+            &table.http_head_timeout_s,
+            defaults::HTTP_HEAD_TIMEOUT_S,
+        )?,
+        http_write_timeout_s: seconds(
+            "http_write_timeout_s",
+            &table.http_write_timeout_s,
+            defaults::HTTP_WRITE_TIMEOUT_S,
+        )?,
+        max_master_sessions: count(
+            "max_master_sessions",
+            &table.max_master_sessions,
+            defaults::MAX_MASTER_SESSIONS,
+        )?,
+        master_idle_timeout_s: seconds(
+            "master_idle_timeout_s",
+            &table.master_idle_timeout_s,
+            defaults::MASTER_IDLE_TIMEOUT_S,
+        )?,
+        max_masters: count("max_masters", &table.max_masters, defaults::MAX_MASTERS)?,
+        max_rows_per_kind: count(
+            "max_rows_per_kind",
+            &table.max_rows_per_kind,
+            defaults::MAX_ROWS_PER_KIND,
+        )?,
         listen_backlog,
     })
 }

@@ -1,18 +1,21 @@
 //! One TCP connection: the handshake, then a reader that turns frames into core inputs and
 //! a writer that drains the connection's outbound queue.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use futures_lite::io::BufReader;
 use futures_lite::{AsyncWriteExt, FutureExt};
-use rollcall_core::ConnectionId;
+use rollcall_core::{ConnectionId, MAX_NAME_BYTES};
 
+use crate::acceptor::{before_deadline, Admission, Refusal};
 use crate::codec::{self, FrameError};
 use crate::daemon::inputs::{CoreInput, WorkerMessage};
 use crate::daemon::metrics::Metrics;
+use crate::daemon::outbound::OutboundFrames;
 use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
 
 /// The read buffer of each connection.
@@ -21,24 +24,20 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// A writer that cannot hand a frame to the kernel for this long gives up on the peer.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest Hello: a name and a password at the core's limits, and the framing around
+/// them. Refused beyond before anything is decoded, so an unauthenticated peer cannot make
+/// the daemon allocate or hold more than this.
+const MAX_HELLO_BYTES: u32 = 4 * 1024;
+
 /// What every connection task shares.
 #[derive(Debug)]
 pub(crate) struct NetShared {
     pub(crate) core: smol::channel::Sender<CoreInput>,
     pub(crate) max_frame_bytes: u32,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) handshaking: AtomicUsize,
-    pub(crate) open: AtomicUsize,
     pub(crate) metrics: Arc<Metrics>,
-}
-
-/// Decrements a gauge when dropped, however the task ends.
-pub(crate) struct GaugeGuard<'a>(pub(crate) &'a AtomicUsize);
-
-impl Drop for GaugeGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+    pub(crate) master_sessions: AtomicUsize,
+    pub(crate) max_master_sessions: usize,
+    pub(crate) master_idle_timeout: Duration,
 }
 
 enum Session {
@@ -46,54 +45,54 @@ enum Session {
     Master,
 }
 
-/// Serves one accepted connection to its end. The caller has already counted it in
-/// `open` and `handshaking`; this function releases both.
-pub(crate) async fn serve(stream: TcpStream, connection: ConnectionId, shared: Arc<NetShared>) {
-    let _open = GaugeGuard(&shared.open);
-    let handshaking = GaugeGuard(&shared.handshaking);
+/// Serves one admitted connection to its end; dropping `admission` gives its slots back.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut admission: Admission,
+    connection: ConnectionId,
+    shared: Arc<NetShared>,
+) {
+    let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     // Small: most frames are tiny, and this buffer is held by every idle connection.
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.clone());
 
-    let hello = async { Some(codec::read_frame(&mut reader, shared.max_frame_bytes).await) }
-        .or(async {
-            smol::Timer::after(shared.handshake_timeout).await;
-            None
-        })
-        .await;
-    let (session, role) = match hello {
+    let hello_limit = MAX_HELLO_BYTES.min(shared.max_frame_bytes);
+    let hello =
+        before_deadline(accepted, &admission, codec::read_frame(&mut reader, hello_limit)).await;
+    let refusal = |refusal, reason: String| (refusal, reason);
+    let decided = match hello {
         None => {
-            let reason = format!("no Hello within {} s", shared.handshake_timeout.as_secs());
-            return refuse(stream, &shared, reason).await;
+            let seconds = admission.port().limits.handshake_timeout.as_secs();
+            Err(refusal(Refusal::HandshakeTimeout, format!("no Hello within {seconds} s")))
         }
         Some(Err(FrameError::Closed)) => return,
-        Some(Err(error)) => return refuse(stream, &shared, error.to_string()).await,
-        Some(Ok(body)) => match codec::decode::<ClientMessage>(&body) {
-            Ok(ClientMessage::Hello { protocol_version, role })
-                if protocol_version == PROTOCOL_VERSION =>
-            {
-                match &role {
-                    Role::Worker { .. } => (Session::Worker, role),
-                    Role::Master { .. } => (Session::Master, role),
-                }
-            }
-            Ok(ClientMessage::Hello { protocol_version, .. }) => {
-                let reason = format!(
-                    "protocol version {protocol_version} is not supported; this daemon speaks {PROTOCOL_VERSION}"
-                );
-                return refuse(stream, &shared, reason).await;
-            }
-            Ok(_) => {
-                return refuse(stream, &shared, "the first frame must be a Hello".into()).await
-            }
-            Err(error) => return refuse(stream, &shared, error.to_string()).await,
-        },
+        Some(Err(error)) => Err(refusal(Refusal::BadHandshake, error.to_string())),
+        Some(Ok(body)) => check_hello(codec::decode::<ClientMessage>(&body)),
     };
-    drop(handshaking);
+    let (session, role) = match decided {
+        Ok(decided) => decided,
+        Err((why, reason)) => return refuse(stream, peer, &admission, why, reason).await,
+    };
+    // Held until this task ends: the count of master sessions.
+    let _master_session = match session {
+        Session::Master => match MasterSessionGuard::take(&shared) {
+            Some(guard) => Some(guard),
+            None => {
+                let reason = format!(
+                    "the daemon is at its limit of {} master sessions",
+                    shared.max_master_sessions
+                );
+                return refuse(stream, peer, &admission, Refusal::MasterSessionsFull, reason).await;
+            }
+        },
+        Session::Worker => None,
+    };
+    admission.trusted();
 
-    // Unbounded as a channel (a bounded one reserves every slot up front, 32 KiB per idle
-    // connection); the core enforces `max_outbound_frames` itself before each send.
-    let (outbound, frames) = smol::channel::unbounded();
+    // The core enforces `max_outbound_frames` and `max_outbound_bytes` before each send.
+    let (outbound, frames) = crate::daemon::outbound::channel();
     smol::spawn(write_frames(stream.clone(), frames)).detach();
     let hello_input = match role {
         Role::Worker { name, password } => {
@@ -106,7 +105,29 @@ pub(crate) async fn serve(stream: TcpStream, connection: ConnectionId, shared: A
     }
 
     let protocol_error = loop {
-        let body = match codec::read_frame(&mut reader, shared.max_frame_bytes).await {
+        let read = codec::read_frame(&mut reader, shared.max_frame_bytes);
+        let read = match session {
+            // Workers are held to the Gateway's keepalive deadline; a master session to
+            // this one, so an idle or wedged one does not hold its slot and memory forever.
+            Session::Master => {
+                let idle = shared.master_idle_timeout;
+                let read = async { Some(read.await) }.or(async {
+                    smol::Timer::after(idle).await;
+                    None
+                });
+                match read.await {
+                    Some(read) => read,
+                    None => {
+                        break Some(format!(
+                            "no request for {} s: an idle master session is closed",
+                            idle.as_secs()
+                        ))
+                    }
+                }
+            }
+            Session::Worker => read.await,
+        };
+        let body = match read {
             Ok(body) => body,
             Err(FrameError::Closed | FrameError::Io(_)) => break None,
             Err(error @ FrameError::TooLarge { .. }) => break Some(error.to_string()),
@@ -138,10 +159,63 @@ pub(crate) async fn serve(stream: TcpStream, connection: ConnectionId, shared: A
     let _ = shared.core.send(CoreInput::ConnectionClosed { connection, protocol_error }).await;
 }
 
-/// Ends a connection that failed its handshake: tell the peer why, count it, close.
-async fn refuse(mut stream: TcpStream, shared: &NetShared, reason: String) {
-    Metrics::add(&shared.metrics.frames_rejected, 1);
-    tracing::debug!(reason = %reason, "handshake refused");
+/// The session a decoded first frame asks for, or why it is refused.
+fn check_hello(
+    decoded: Result<ClientMessage, codec::CodecError>,
+) -> Result<(Session, Role), (Refusal, String)> {
+    let bad = |reason: String| Err((Refusal::BadHandshake, reason));
+    match decoded {
+        Ok(ClientMessage::Hello { protocol_version, role })
+            if protocol_version == PROTOCOL_VERSION =>
+        {
+            match &role {
+                Role::Worker { name, .. } | Role::Master { name } if name.len() > MAX_NAME_BYTES => {
+                    bad(format!("a name of {} bytes: the limit is {MAX_NAME_BYTES}", name.len()))
+                }
+                Role::Worker { .. } => Ok((Session::Worker, role)),
+                Role::Master { .. } => Ok((Session::Master, role)),
+            }
+        }
+        Ok(ClientMessage::Hello { protocol_version, .. }) => bad(format!(
+            "protocol version {protocol_version} is not supported; this daemon speaks {PROTOCOL_VERSION}"
+        )),
+        Ok(_) => bad("the first frame must be a Hello".into()),
+        Err(error) => bad(error.to_string()),
+    }
+}
+
+/// One slot of `max_master_sessions`, given back when dropped.
+struct MasterSessionGuard<'a>(&'a AtomicUsize);
+
+impl<'a> MasterSessionGuard<'a> {
+    fn take(shared: &'a NetShared) -> Option<MasterSessionGuard<'a>> {
+        let taken = shared.master_sessions.fetch_add(1, Ordering::Relaxed);
+        if taken >= shared.max_master_sessions {
+            shared.master_sessions.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(MasterSessionGuard(&shared.master_sessions))
+    }
+}
+
+impl Drop for MasterSessionGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Ends a connection that failed its handshake: count it, log it (rate-limited), tell the
+/// peer why, close.
+async fn refuse(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    admission: &Admission,
+    why: Refusal,
+    reason: String,
+) {
+    let port = admission.port();
+    Metrics::add(&port.metrics.frames_rejected, 1);
+    port.refused_because(why, peer, &reason);
     if let Ok(frame) = codec::encode_frame(&ServerMessage::Goodbye { reason }) {
         let write = async { stream.write_all(&frame).await.is_ok() };
         let _ = write
@@ -156,14 +230,14 @@ async fn refuse(mut stream: TcpStream, shared: &NetShared, reason: String) {
 
 /// Writes queued frames until the core drops the queue (the connection is to close) or the
 /// peer stops taking them, then shuts the socket down, which also ends the reader.
-async fn write_frames(mut stream: TcpStream, frames: smol::channel::Receiver<Vec<u8>>) {
+async fn write_frames(mut stream: TcpStream, frames: OutboundFrames) {
     let mut buffer = Vec::new();
-    while let Ok(frame) = frames.recv().await {
+    while let Some(frame) = frames.recv().await {
         buffer.clear();
         buffer.extend_from_slice(&frame);
         // Coalesce what is already queued into one write.
         while buffer.len() < 64 * 1024 {
-            let Ok(more) = frames.try_recv() else { break };
+            let Some(more) = frames.try_recv() else { break };
             buffer.extend_from_slice(&more);
         }
         let written = async { stream.write_all(&buffer).await.is_ok() }

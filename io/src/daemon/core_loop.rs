@@ -23,8 +23,10 @@ use crate::daemon::clock;
 use crate::daemon::inputs::{CoreInput, Outbound, ReadView, WorkerMessage};
 use crate::daemon::log_limit::{LogLimiter, Verdict};
 use crate::daemon::metrics::Metrics;
+use crate::daemon::row_caps::{self, RowCaps};
 use crate::daemon::wait::{Next, Waiter};
 use crate::daemon::DaemonError;
+use crate::logging::Escaped;
 use crate::storage::{FjallStore, Store};
 use crate::trace::{Line, Recorder, Start};
 use crate::wire::{RequestError, ServerMessage};
@@ -239,7 +241,7 @@ impl CoreLoop {
                 if let Some(Peer { role: PeerRole::Worker { name }, .. }) =
                     self.peers.get(&connection)
                 {
-                    tracing::info!(worker = %name, "worker reported its info");
+                    tracing::info!(worker = %Escaped(name), "worker reported its info");
                     self.worker_info.insert(name.clone(), info);
                 }
             }
@@ -264,7 +266,7 @@ impl CoreLoop {
         let Some(peer) = self.peers.remove(&connection) else { return };
         if let Some(reason) = &protocol_error {
             Metrics::add(&self.metrics.frames_rejected, 1);
-            tracing::warn!(connection = %connection, reason = %reason, "closing connection: bad frame");
+            tracing::warn!(connection = %connection, reason = %Escaped(reason), "closing connection: bad frame");
             let _ =
                 peer.outbound.try_send(encode(&ServerMessage::Goodbye { reason: reason.clone() }));
         }
@@ -297,6 +299,11 @@ impl CoreLoop {
                 _ => Some(RequestError::NotThisSession { session }),
             },
         };
+        let caps = RowCaps {
+            max_masters: self.config.limits.max_masters,
+            max_rows_per_kind: self.config.limits.max_rows_per_kind,
+        };
+        let refusal = refusal.or_else(|| row_caps::check(&self.registry, &command, caps).err());
         if let Some(error) = refusal {
             let frame = encode(&ServerMessage::Reply { request_id, result: Err(error) });
             self.effects.push(Effect::Send { connection, frame });
@@ -462,7 +469,7 @@ impl CoreLoop {
         match event {
             GatewayEvent::Attached { worker, connection } => {
                 Metrics::add(&self.metrics.attaches, 1);
-                tracing::info!(worker = %worker, connection = %connection, "worker attached");
+                tracing::info!(worker = %Escaped(&worker), connection = %connection, "worker attached");
                 let command = Command::WorkerConnected { master, worker_name: worker, connection };
                 self.registry_command(now, command, ReplyRoute::Local);
                 if let Some(Err(error)) = self.last_local_reply.take() {
@@ -473,7 +480,7 @@ impl CoreLoop {
                 if reason == rollcall_core::CloseReason::KeepaliveTimeout {
                     Metrics::add(&self.metrics.keepalive_timeouts, 1);
                 }
-                tracing::info!(worker = %worker, connection = %connection, ?reason, "worker detached");
+                tracing::info!(worker = %Escaped(&worker), connection = %connection, ?reason, "worker detached");
                 let command =
                     Command::WorkerDisconnected { master, worker_name: worker, connection };
                 self.registry_command(now, command, ReplyRoute::Local);
@@ -493,14 +500,16 @@ impl CoreLoop {
                 };
                 Metrics::add(counter, 1);
                 if let Verdict::Log { suppressed } = self.rejection_log.check(Instant::now()) {
-                    tracing::warn!(worker = %worker, connection = %connection, ?cause, suppressed, "worker rejected");
+                    tracing::warn!(worker = %Escaped(&worker), connection = %connection, ?cause, suppressed, "worker rejected");
                 }
             }
             GatewayEvent::DuplicateResolved { worker, policy, kept, dropped } => {
                 Metrics::add(&self.metrics.duplicates_resolved, 1);
-                tracing::info!(worker = %worker, ?policy, kept = %kept, dropped = %dropped, "duplicate connection resolved");
+                tracing::info!(worker = %Escaped(&worker), ?policy, kept = %kept, dropped = %dropped, "duplicate connection resolved");
             }
-            GatewayEvent::Missing { worker } => tracing::warn!(worker = %worker, "worker missing"),
+            GatewayEvent::Missing { worker } => {
+                tracing::warn!(worker = %Escaped(&worker), "worker missing")
+            }
             GatewayEvent::Reconfigured { added, removed, builders_changed } => {
                 tracing::info!(?added, ?removed, ?builders_changed, "gateway reconfigured");
             }
@@ -513,13 +522,13 @@ impl CoreLoop {
     fn log_registry_event(&self, event: &RegistryEvent) {
         match event {
             RegistryEvent::MasterStarted { master, name } => {
-                tracing::info!(masterid = %master, name = %name, "master started");
+                tracing::info!(masterid = %master, name = %Escaped(name), "master started");
             }
             RegistryEvent::MasterStopped { master, name, cause } => {
                 if *cause == StopCause::Expired {
                     Metrics::add(&self.metrics.masters_expired, 1);
                 }
-                tracing::info!(masterid = %master, name = %name, ?cause, "master stopped");
+                tracing::info!(masterid = %master, name = %Escaped(name), ?cause, "master stopped");
             }
             other => tracing::debug!(topic = %other.topic(), "registry event"),
         }
@@ -554,7 +563,6 @@ impl CoreLoop {
             let now = clock::now();
             for connection in overflowed {
                 Metrics::add(&self.metrics.outbound_overflows, 1);
-                tracing::warn!(connection = %connection, "peer is not reading; disconnecting it");
                 self.connection_closed(now, connection, None);
             }
         }
@@ -567,7 +575,20 @@ impl CoreLoop {
             match effect {
                 Effect::Send { connection, frame } => {
                     let Some(peer) = self.peers.get(&connection) else { continue };
-                    let full = peer.outbound.len() >= self.config.limits.max_outbound_frames;
+                    let limits = &self.config.limits;
+                    let full = peer.outbound.would_overflow(
+                        frame.len(),
+                        limits.max_outbound_frames,
+                        limits.max_outbound_bytes,
+                    );
+                    if full {
+                        tracing::warn!(
+                            connection = %connection,
+                            queued_frames = peer.outbound.frames(),
+                            queued_bytes = peer.outbound.bytes(),
+                            "peer is not reading; disconnecting it"
+                        );
+                    }
                     if (full || peer.outbound.try_send(frame).is_err())
                         && !overflowed.contains(&connection)
                     {

@@ -4,9 +4,7 @@ use rollcall_core::{Command, ConnectionId, Gateway, MasterId, Password, Registry
 
 use crate::config::Config;
 
-/// Encoded frames on their way to one connection's writer task. Bounded: a peer that stops
-/// reading fills it, and is then disconnected rather than allowed to grow it.
-pub(crate) type Outbound = smol::channel::Sender<Vec<u8>>;
+pub(crate) use crate::daemon::outbound::Outbound;
 
 #[derive(Debug)]
 pub(crate) enum WorkerMessage {

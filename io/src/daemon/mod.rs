@@ -10,16 +10,21 @@ mod clock;
 pub(crate) mod connection;
 mod core_loop;
 pub(crate) mod inputs;
-mod listener;
 pub(crate) mod log_limit;
 pub mod metrics;
+pub(crate) mod outbound;
+mod row_caps;
 mod wait;
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
+use rollcall_core::ConnectionId;
+
+use crate::acceptor::{self, Port, PortLimits, PortName};
+use crate::logging::Escaped;
 
 use crate::config::Config;
 use crate::storage::StorageError;
@@ -89,33 +94,65 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
         .map_err(|error| DaemonError::CoreThread(error.to_string()))?;
 
     let network = smol::block_on(async {
-        let address = config.listen.workers;
-        let listener = bind::listen(address, config.limits.listen_backlog)
-            .map_err(|error| DaemonError::Listen { address, error })?;
-        let bound = listener.local_addr().unwrap_or(address);
-        tracing::info!(%bound, masterid = %master, name = %config.master.name, "listening for workers");
+        let limits = &config.limits;
         let shared = Arc::new(NetShared {
             core: core_sender.clone(),
-            max_frame_bytes: config.limits.max_frame_bytes,
-            handshake_timeout: Duration::from_secs(config.limits.handshake_timeout_s),
-            handshaking: AtomicUsize::new(0),
-            open: AtomicUsize::new(0),
+            max_frame_bytes: limits.max_frame_bytes,
             metrics: Arc::clone(&metrics),
+            master_sessions: AtomicUsize::new(0),
+            max_master_sessions: limits.max_master_sessions,
+            master_idle_timeout: Duration::from_secs(limits.master_idle_timeout_s),
         });
-        let http =
-            crate::http::start(config.listen.http, core_sender.clone(), Arc::clone(&metrics))?;
+        let worker_port_limits = PortLimits {
+            max_open: limits.max_connections,
+            max_open_per_address: limits.max_connections_per_address,
+            max_handshaking: limits.max_handshaking_connections,
+            max_handshaking_per_address: limits.max_handshaking_per_address,
+            handshake_timeout: Duration::from_secs(limits.handshake_timeout_s),
+        };
+        let address = config.listen.workers;
+        let listener = bind::listen(address, limits.listen_backlog)
+            .map_err(|error| DaemonError::Listen { address, error })?;
+        let bound = listener.local_addr().unwrap_or(address);
+        tracing::info!(%bound, masterid = %master, name = %Escaped(&config.master.name), "listening for workers");
+        let http_limits = crate::http::HttpLimits {
+            port: PortLimits {
+                max_open: limits.http_max_connections,
+                max_open_per_address: limits.http_max_connections_per_address,
+                max_handshaking: limits.http_max_connections,
+                max_handshaking_per_address: limits.http_max_connections_per_address,
+                handshake_timeout: Duration::from_secs(limits.http_head_timeout_s),
+            },
+            backlog: limits.listen_backlog,
+            max_in_flight: limits.http_max_in_flight,
+            write_timeout: Duration::from_secs(limits.http_write_timeout_s),
+        };
+        let http = crate::http::start(
+            config.listen.http,
+            http_limits,
+            core_sender.clone(),
+            Arc::clone(&metrics),
+        )?;
         let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
         let (stop_buildbot, stop_accepting_buildbot) = smol::channel::bounded::<()>(1);
-        let accepting = smol::spawn(listener::accept(
-            listener,
-            Arc::clone(&shared),
-            config.limits.max_connections,
-            config.limits.max_handshaking_connections,
-            stop,
-        ));
+        let workers_port =
+            Port::new(PortName::Workers, worker_port_limits.clone(), Arc::clone(&metrics));
+        let accepting = {
+            static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+            let shared = Arc::clone(&shared);
+            smol::spawn(acceptor::run(
+                listener,
+                workers_port,
+                stop,
+                move |stream, peer, admission| {
+                    let connection = ConnectionId(NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
+                    connection::serve(stream, peer, admission, connection, Arc::clone(&shared))
+                },
+            ))
+        };
         let buildbot = match config.listen.buildbot_workers {
             Some(address) => {
-                let listener = bind::listen(address, config.limits.listen_backlog)
+                let listener = bind::listen(address, limits.listen_backlog)
                     .map_err(|error| DaemonError::Listen { address, error })?;
                 tracing::info!(bound = %listener.local_addr().unwrap_or(address), "listening for buildbot workers (msgpack_experimental_v7)");
                 let settings = Arc::new(crate::buildbot::Listener {
@@ -125,17 +162,22 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
                     keepalive_interval: Duration::from_secs(
                         (config.timing.keepalive_timeout_s / 3).max(1),
                     ),
-                    max_connections: config.limits.max_connections,
-                    max_handshaking: config.limits.max_handshaking_connections,
-                    rejections: Arc::new(std::sync::Mutex::new(log_limit::LogLimiter::new(
-                        Duration::from_secs(10),
-                        10,
-                    ))),
                 });
-                Some(smol::spawn(crate::buildbot::accept(
+                let port = Port::new(PortName::Buildbot, worker_port_limits, Arc::clone(&metrics));
+                Some(smol::spawn(acceptor::run(
                     listener,
-                    settings,
+                    port,
                     stop_accepting_buildbot.clone(),
+                    move |stream, peer, admission| {
+                        let connection = crate::buildbot::next_connection();
+                        crate::buildbot::serve(
+                            stream,
+                            peer,
+                            admission,
+                            connection,
+                            Arc::clone(&settings),
+                        )
+                    },
                 )))
             }
             None => None,

@@ -3,9 +3,12 @@
 //!
 //! Every answer is computed from the core's in-memory state through a read job (see
 //! `daemon::inputs::ReadJob`): the core thread copies the rows between two inputs, and this
-//! module filters, sorts, pages, renders and writes them on its own threads. A slow or
-//! hostile client can hold one of these threads, never the core or the workers' port.
+//! module filters, sorts, pages, renders and writes them on its own threads. No client
+//! reaches those threads: `front.rs` reads and validates every request and writes every
+//! response under deadlines (see there).
 
+pub(crate) mod front;
+pub(crate) mod head;
 mod observe;
 pub(crate) mod query;
 mod resources;
@@ -14,7 +17,9 @@ mod routes;
 mod rows;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::acceptor::{self, Port, PortLimits, PortName};
 
 use crate::daemon::inputs::{CoreInput, ReadView};
 use crate::daemon::metrics::Metrics;
@@ -26,16 +31,15 @@ use respond::{Format, Reply};
 use routes::Route;
 use rows::{JsonRow, Keep, WriteFields};
 
-/// Threads answering requests: each request holds one until its response is written.
-const HANDLER_THREADS: usize = 4;
-
-/// Requests whose target is longer than this are refused before any parsing.
-const MAX_TARGET_BYTES: usize = 16 * 1024;
-
-/// A running HTTP server; dropping it stops its handler threads.
+/// A running HTTP port: the front on TCP and the engine (tiny_http) behind it on a private
+/// Unix socket. Dropping it stops accepting, then stops the engine's threads.
 pub(crate) struct HttpServer {
-    server: Arc<tiny_http::Server>,
+    _stop_accepting: smol::channel::Sender<()>,
+    accepting: Option<smol::Task<()>>,
+    engine: Arc<tiny_http::Server>,
     handlers: Vec<std::thread::JoinHandle<()>>,
+    /// Holds the engine's socket; removed with it.
+    _socket_directory: tempfile::TempDir,
     pub(crate) local_address: std::net::SocketAddr,
 }
 
@@ -47,8 +51,10 @@ impl std::fmt::Debug for HttpServer {
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
+        // Cancels the accept loop; connections in flight end by their own deadlines.
+        drop(self.accepting.take());
         for _ in &self.handlers {
-            self.server.unblock();
+            self.engine.unblock();
         }
         for handler in self.handlers.drain(..) {
             let _ = handler.join();
@@ -62,42 +68,79 @@ struct Context {
     started: Instant,
 }
 
-/// Binds the HTTP port and starts answering.
+/// What the HTTP port is allowed, from `[limits]`.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpLimits {
+    pub(crate) port: PortLimits,
+    pub(crate) backlog: u32,
+    /// Requests inside the engine at once; also its number of handler threads.
+    pub(crate) max_in_flight: usize,
+    pub(crate) write_timeout: Duration,
+}
+
+/// Binds the HTTP port and starts answering. Must run inside the smol executor.
 ///
 /// # Errors
 ///
-/// When the address cannot be bound.
+/// When the address cannot be bound, or the engine's socket cannot be made.
 pub(crate) fn start(
     address: std::net::SocketAddr,
+    limits: HttpLimits,
     core: smol::channel::Sender<CoreInput>,
     metrics: Arc<Metrics>,
 ) -> Result<HttpServer, DaemonError> {
-    let server = tiny_http::Server::http(address).map_err(|error| DaemonError::Listen {
-        address,
-        error: std::io::Error::other(error.to_string()),
-    })?;
-    let local_address = server.server_addr().to_ip().unwrap_or(address);
-    let server = Arc::new(server);
-    let context = Arc::new(Context { core, metrics, started: Instant::now() });
-    let handlers = (0..HANDLER_THREADS)
+    let listen_error = |error: std::io::Error| DaemonError::Listen { address, error };
+    let listener = crate::daemon::bind::listen(address, limits.backlog).map_err(listen_error)?;
+    let local_address = listener.local_addr().unwrap_or(address);
+    // tempfile makes the directory 0700: only this user reaches the engine.
+    let socket_directory =
+        tempfile::Builder::new().prefix("rollcall-http-").tempdir().map_err(listen_error)?;
+    let socket = socket_directory.path().join("engine.sock");
+    let engine = tiny_http::Server::http_unix(&socket)
+        .map_err(|error| listen_error(std::io::Error::other(error.to_string())))?;
+    let engine = Arc::new(engine);
+    let context =
+        Arc::new(Context { core, metrics: Arc::clone(&metrics), started: Instant::now() });
+    let handlers = (0..limits.max_in_flight)
         .map(|index| {
-            let (server, context) = (Arc::clone(&server), Arc::clone(&context));
+            let (engine, context) = (Arc::clone(&engine), Arc::clone(&context));
             std::thread::Builder::new()
                 .name(format!("rollcall-http-{index}"))
-                .spawn(move || serve(&server, &context))
-                .map_err(|error| DaemonError::Listen { address, error })
+                .spawn(move || serve(&engine, &context))
+                .map_err(listen_error)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let front = Arc::new(front::Front {
+        backend: socket,
+        slots: Arc::new(smol::lock::Semaphore::new(limits.max_in_flight)),
+        slot_wait: limits.port.handshake_timeout,
+        write_timeout: limits.write_timeout,
+        response_deadline: limits.write_timeout * 6,
+    });
+    let port = Port::new(PortName::Http, limits.port, metrics);
+    // Dropping the sender (with this server) stops the loop; so does dropping the task.
+    let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
+    let accepting =
+        smol::spawn(acceptor::run(listener, port, stop, move |stream, peer, admission| {
+            front::serve(stream, peer, admission, Arc::clone(&front))
+        }));
     tracing::info!(bound = %local_address, "serving HTTP");
-    Ok(HttpServer { server, handlers, local_address })
+    Ok(HttpServer {
+        _stop_accepting: stop_accepting,
+        accepting: Some(accepting),
+        engine,
+        handlers,
+        _socket_directory: socket_directory,
+        local_address,
+    })
 }
 
-fn serve(server: &tiny_http::Server, context: &Context) {
-    // `recv` fails once the server is unblocked for shutdown.
-    while let Ok(request) = server.recv() {
+fn serve(engine: &tiny_http::Server, context: &Context) {
+    // `recv` fails once the engine is unblocked for shutdown.
+    while let Ok(request) = engine.recv() {
         let reply = answer(context, request.method(), request.url(), request.headers());
         if let Err(error) = request.respond(reply.into_response()) {
-            tracing::debug!(error = %error, "HTTP client went away");
+            tracing::debug!(error = %error, "HTTP front went away");
         }
     }
 }
@@ -109,20 +152,18 @@ fn answer(
     headers: &[tiny_http::Header],
 ) -> Reply {
     let format = Format::from_headers(headers);
-    if target.len() > MAX_TARGET_BYTES {
-        return Reply::error(
-            format,
-            414,
-            format!("request target longer than {MAX_TARGET_BYTES} bytes"),
-        );
-    }
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let Some(route) = routes::route(path) else {
         let shown = path.strip_prefix("/api/v2/").unwrap_or(path);
         return Reply::error(format, 404, format!("Invalid path: {shown}"));
     };
-    if *method != tiny_http::Method::Get {
-        return Reply::error(format, 405, format!("method {method} not allowed: only GET"));
+    // The front lets only GET and HEAD through; tiny_http leaves out a HEAD's body.
+    if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
+        return Reply::error(
+            format,
+            405,
+            format!("method {method} not allowed: only GET and HEAD"),
+        );
     }
     match route {
         Route::Health => observe::health(context, format),

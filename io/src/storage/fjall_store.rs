@@ -52,6 +52,7 @@ impl FjallStore {
     /// When the directory cannot be opened or locked, a master row or index key cannot be
     /// read, or the index cannot be repaired.
     pub fn open(directory: &Path) -> Result<FjallStore, StorageError> {
+        create_private_directory(directory)?;
         let database = Database::builder(directory).open()?;
         let mut keyspaces = HashMap::new();
         for name in ROW_KEYSPACES.into_iter().chain([keys::MASTERS_BY_LAST_ACTIVE]) {
@@ -214,6 +215,34 @@ impl Store for FjallStore {
     }
 }
 
+/// Creates the data directory (and missing parents) readable by this user only: the rows
+/// name every worker and master. An existing directory is left as the operator made it,
+/// with a warning when others can read it.
+fn create_private_directory(directory: &Path) -> Result<(), StorageError> {
+    let cannot = |error: std::io::Error| {
+        StorageError::Engine(format!("cannot create {}: {error}", directory.display()))
+    };
+    if directory.exists() {
+        #[cfg(unix)]
+        if let Ok(metadata) = std::fs::metadata(directory) {
+            use std::os::unix::fs::PermissionsExt;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    directory = %directory.display(),
+                    mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+                    "the data directory is readable by other users; chmod 700 it"
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(directory).map_err(cannot)
+}
+
 #[cfg(test)]
 mod tests {
     use rollcall_core::registry::MasterRecord;
@@ -341,3 +370,4 @@ mod tests {
         assert!(store.load().expect("load").is_empty());
     }
 }
+

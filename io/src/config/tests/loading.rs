@@ -35,6 +35,18 @@ max_handshaking_connections = 13
 max_connections = 14
 max_outbound_frames = 15
 listen_backlog = 16
+max_connections_per_address = 17
+max_handshaking_per_address = 18
+max_outbound_bytes = 19
+http_max_connections = 20
+http_max_connections_per_address = 21
+http_max_in_flight = 22
+http_head_timeout_s = 23
+http_write_timeout_s = 24
+max_master_sessions = 25
+master_idle_timeout_s = 26
+max_masters = 27
+max_rows_per_kind = 28
 [[workers]]
 name = "w1"
 password = "s3cret"
@@ -69,6 +81,18 @@ fn default_limits() -> LimitsSection {
         max_connections: 100_000,
         max_outbound_frames: 1024,
         listen_backlog: 4096,
+        max_connections_per_address: 1024,
+        max_handshaking_per_address: 128,
+        max_outbound_bytes: 8 * 1024 * 1024,
+        http_max_connections: 512,
+        http_max_connections_per_address: 64,
+        http_max_in_flight: 4,
+        http_head_timeout_s: 10,
+        http_write_timeout_s: 10,
+        max_master_sessions: 1024,
+        master_idle_timeout_s: 300,
+        max_masters: 100_000,
+        max_rows_per_kind: 1_000_000,
     }
 }
 
@@ -101,6 +125,18 @@ fn the_full_example_parses_to_the_values_it_sets() {
             max_connections: 14,
             max_outbound_frames: 15,
             listen_backlog: 16,
+            max_connections_per_address: 17,
+            max_handshaking_per_address: 18,
+            max_outbound_bytes: 19,
+            http_max_connections: 20,
+            http_max_connections_per_address: 21,
+            http_max_in_flight: 22,
+            http_head_timeout_s: 23,
+            http_write_timeout_s: 24,
+            max_master_sessions: 25,
+            master_idle_timeout_s: 26,
+            max_masters: 27,
+            max_rows_per_kind: 28,
         },
         workers: vec![WorkerSection { name: "w1".to_owned(), password: "s3cret".to_owned() }],
         builders: vec![BuilderSection {

@@ -185,6 +185,18 @@ fn zero_is_refused_for_every_timing_value_and_limit() {
         ("limits", "max_connections"),
         ("limits", "max_outbound_frames"),
         ("limits", "listen_backlog"),
+        ("limits", "max_connections_per_address"),
+        ("limits", "max_handshaking_per_address"),
+        ("limits", "max_outbound_bytes"),
+        ("limits", "http_max_connections"),
+        ("limits", "http_max_connections_per_address"),
+        ("limits", "http_max_in_flight"),
+        ("limits", "http_head_timeout_s"),
+        ("limits", "http_write_timeout_s"),
+        ("limits", "max_master_sessions"),
+        ("limits", "master_idle_timeout_s"),
+        ("limits", "max_masters"),
+        ("limits", "max_rows_per_kind"),
     ];
     for (section, key) in keys {
         let text = format!("[{section}]\n\n{key} = 0\n");

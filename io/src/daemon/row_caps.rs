@@ -1,0 +1,116 @@
+//! Caps on the registry rows a remote master's commands may create. A session acts only for
+//! its own master, but each new name it sends (a master at reconnect, a builder, a worker,
+//! a service) or each request and build it submits is a row kept for good; without a cap
+//! one session could grow the registry, and the daemon's memory and disk, without end.
+//! The daemon's own master is not held to these: its rows come from its configuration.
+
+use rollcall_core::{Command, Registry};
+
+use crate::wire::RequestError;
+
+/// The most rows of each kind remote masters may bring the registry to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowCaps {
+    pub(crate) max_masters: usize,
+    /// Builders, workers, services, build requests and builds, each.
+    pub(crate) max_rows_per_kind: usize,
+}
+
+/// Refuses `command` when the rows it would create take a kind over its cap.
+pub(crate) fn check(
+    registry: &Registry,
+    command: &Command,
+    caps: RowCaps,
+) -> Result<(), RequestError> {
+    let over = |kind: &str, existing: usize, new: usize, limit: usize| {
+        if existing.saturating_add(new) > limit {
+            Err(RequestError::LimitReached { rows: kind.to_string(), limit: limit as u64 })
+        } else {
+            Ok(())
+        }
+    };
+    let new_builders = |names: &mut dyn Iterator<Item = &String>| {
+        names.filter(|name| registry.builder_by_name(name).is_none()).count()
+    };
+    let per_kind = caps.max_rows_per_kind;
+    match command {
+        Command::MasterActive { name } => {
+            let new = usize::from(registry.master_by_name(name).is_none());
+            over("masters", registry.master_count(), new, caps.max_masters)
+        }
+        Command::SetBuilderList { builder_names, .. } => {
+            let new = new_builders(&mut builder_names.iter());
+            over("builders", registry.builders().len(), new, per_kind)
+        }
+        Command::SetConfiguredWorkers { worker_names, .. } => {
+            let new =
+                worker_names.iter().filter(|name| registry.worker_by_name(name).is_none()).count();
+            over("workers", registry.workers().len(), new, per_kind)
+        }
+        Command::WorkerConnected { worker_name, .. } => {
+            let new = usize::from(registry.worker_by_name(worker_name).is_none());
+            over("workers", registry.workers().len(), new, per_kind)
+        }
+        Command::ClaimService { kind, name, .. } => {
+            let exists =
+                registry.services().any(|service| service.kind == *kind && service.name == *name);
+            over("services", registry.services().len(), usize::from(!exists), per_kind)
+        }
+        Command::SubmitBuildRequest { builder_name, .. } => {
+            over("buildrequests", registry.build_requests().len(), 1, per_kind)?;
+            let new = new_builders(&mut std::iter::once(builder_name));
+            over("builders", registry.builders().len(), new, per_kind)
+        }
+        Command::StartBuild { .. } => over("builds", registry.builds().len(), 1, per_kind),
+        Command::MasterStopped { .. }
+        | Command::ExpireMasters { .. }
+        | Command::ReleaseService { .. }
+        | Command::ClaimBuildRequests { .. }
+        | Command::UnclaimBuildRequests { .. }
+        | Command::CompleteBuildRequests { .. }
+        | Command::FinishBuild { .. }
+        | Command::WorkerDisconnected { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rollcall_core::registry::RegistryInput;
+    use rollcall_core::{MasterId, RegistryConfig, ReplyToken, Timestamp};
+
+    use super::*;
+
+    fn registry_with_masters(names: &[&str]) -> Registry {
+        let mut registry = Registry::new(RegistryConfig::default());
+        for (token, name) in names.iter().enumerate() {
+            let command = Command::MasterActive { name: (*name).to_string() };
+            registry.handle(
+                Timestamp::from_secs(1_700_000_000),
+                RegistryInput { token: ReplyToken(token as u64), command },
+            );
+            while registry.poll_output().is_some() {}
+        }
+        registry
+    }
+
+    #[test]
+    fn a_new_row_over_the_cap_is_refused_and_an_existing_one_is_not() {
+        let registry = registry_with_masters(&["a", "b"]);
+        let caps = RowCaps { max_masters: 2, max_rows_per_kind: 1 };
+        let again = Command::MasterActive { name: "a".into() };
+        assert_eq!(check(&registry, &again, caps), Ok(()), "a known master is no new row");
+        let third = Command::MasterActive { name: "c".into() };
+        assert_eq!(
+            check(&registry, &third, caps),
+            Err(RequestError::LimitReached { rows: "masters".into(), limit: 2 })
+        );
+        let workers = Command::SetConfiguredWorkers {
+            master: MasterId(1),
+            worker_names: vec!["w1".into(), "w2".into()],
+        };
+        assert_eq!(
+            check(&registry, &workers, caps),
+            Err(RequestError::LimitReached { rows: "workers".into(), limit: 1 })
+        );
+    }
+}
