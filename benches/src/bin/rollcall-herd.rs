@@ -2,7 +2,8 @@
 //! attached worker.
 //!
 //! Usage: `rollcall-herd --daemon PATH [--workers 10000] [--repeats 3] [--backlog 4096]
-//! [--json OUT]`
+//! [--max-handshaking 100000] [--json OUT]` (`--max-handshaking 1024` runs the herd under
+//! the daemon's default cap of connections in handshake)
 //!
 //! For each repeat, a fresh daemon configured with `workers` workers is started; its
 //! resident memory (`VmRSS` in `/proc/PID/status`) is read once it is idle; then all
@@ -42,12 +43,20 @@ struct Options {
     repeats: usize,
     /// The listen backlog of both servers; 128 shows what std's fixed backlog costs.
     backlog: u32,
+    /// `[limits] max_handshaking_connections` of the daemon; 1,024 is its default.
+    max_handshaking: usize,
     json: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
-    let mut options =
-        Options { daemon: PathBuf::new(), workers: 10_000, repeats: 3, backlog: 4096, json: None };
+    let mut options = Options {
+        daemon: PathBuf::new(),
+        workers: 10_000,
+        repeats: 3,
+        backlog: 4096,
+        max_handshaking: DaemonOptions::default().max_handshaking_connections,
+        json: None,
+    };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -56,6 +65,9 @@ fn options() -> Result<Options, String> {
             "--workers" => options.workers = value.parse().map_err(|_| "bad --workers")?,
             "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
             "--backlog" => options.backlog = value.parse().map_err(|_| "bad --backlog")?,
+            "--max-handshaking" => {
+                options.max_handshaking = value.parse().map_err(|_| "bad --max-handshaking")?;
+            }
             "--json" => options.json = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -185,6 +197,7 @@ fn run(options: &Options) -> Result<(), BoxError> {
         let settings = DaemonOptions {
             workers: options.workers,
             listen_backlog: options.backlog,
+            max_handshaking_connections: options.max_handshaking,
             ..DaemonOptions::default()
         };
         let daemon = daemon::start(&options.daemon, &settings)?;

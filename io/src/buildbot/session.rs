@@ -29,6 +29,9 @@ const MAX_LINE_LENGTH: u64 = 4096;
 const BUFFER_TIMEOUT_S: u64 = 5;
 const BUFFER_SIZE: u64 = 64 * 1024;
 
+/// The most of a worker's error result shown in the log.
+const MAX_LOGGED_RESULT_BYTES: usize = 512;
+
 /// The most of our requests left unanswered before the worker is considered broken.
 const MAX_PENDING_REQUESTS: usize = 1024;
 
@@ -256,7 +259,17 @@ impl Session {
     async fn response(&mut self, seq_number: u64, failed: bool, result: Value) -> bool {
         let Some(pending) = self.pending.remove(&seq_number) else { return true };
         if failed {
-            tracing::warn!(worker = %self.worker, ?pending, %result, "the worker refused a request");
+            // JSON text escapes every control character; the cut keeps one line short.
+            let mut shown = result.to_string();
+            if shown.len() > MAX_LOGGED_RESULT_BYTES {
+                let cut = (0..=MAX_LOGGED_RESULT_BYTES)
+                    .rev()
+                    .find(|&index| shown.is_char_boundary(index))
+                    .unwrap_or(0);
+                shown.truncate(cut);
+                shown.push_str("...");
+            }
+            tracing::warn!(worker = %self.worker, ?pending, result = %shown, "the worker refused a request");
         }
         let heard = match pending {
             Pending::Print { pong_nonce: Some(nonce) } => WorkerMessage::Pong { nonce },

@@ -112,4 +112,40 @@ mod tests {
             assert_eq!(error.status, status, "{request:?}: {error:?}");
         }
     }
+
+    mod properties {
+        //! The upgrade parser is the first code to see a Buildbot-port peer's bytes: any
+        //! bytes give an upgrade or a refusal with a status, never a panic.
+
+        use proptest::prelude::*;
+
+        use super::super::parse_upgrade;
+        use super::GOOD;
+        use crate::fuzzing::{mutated, proptest_config};
+
+        const STATUSES: [u16; 9] = [400, 405, 413, 414, 417, 426, 431, 505, 401];
+
+        proptest! {
+            #![proptest_config(proptest_config())]
+
+            #[test]
+            fn any_bytes_give_an_upgrade_or_a_refusal_with_a_status(
+                bytes in prop::collection::vec(any::<u8>(), 0..512),
+            ) {
+                if let Err(error) = parse_upgrade(&bytes) {
+                    prop_assert!(STATUSES.contains(&error.status), "{error:?}");
+                }
+            }
+
+            #[test]
+            fn mutated_upgrades_give_an_upgrade_or_a_refusal_with_a_status(
+                bytes in mutated(GOOD.as_bytes().to_vec()),
+            ) {
+                match parse_upgrade(&bytes) {
+                    Ok(upgrade) => prop_assert!(!upgrade.key.is_empty() && upgrade.key.len() <= 64),
+                    Err(error) => prop_assert!(STATUSES.contains(&error.status), "{error:?}"),
+                }
+            }
+        }
+    }
 }

@@ -18,14 +18,18 @@ pub(crate) const PING_TIMEOUT_S: u64 = 10;
 
 pub(crate) const MAX_FRAME_BYTES: u32 = 1024 * 1024;
 pub(crate) const HANDSHAKE_TIMEOUT_S: u64 = 10;
-pub(crate) const MAX_HANDSHAKING_CONNECTIONS: usize = 1024;
+/// Per worker port. A fleet of 10,000 reconnecting at once after a restart has thousands in
+/// handshake together (the accept loop runs ahead of their Hellos): 1,024 refused 90% of
+/// such a herd. A slot costs a task and a 1 KiB buffer; the per-address cap keeps one
+/// address to a sliver of them.
+pub(crate) const MAX_HANDSHAKING_CONNECTIONS: usize = 16_384;
 pub(crate) const MAX_CONNECTIONS: usize = 100_000;
 pub(crate) const MAX_OUTBOUND_FRAMES: usize = 1024;
 /// Eight full builder lists of the largest size a roster allows fit; a peer that lets more
 /// pile up is not reading.
 pub(crate) const MAX_OUTBOUND_BYTES: usize = 8 * 1024 * 1024;
 /// Per worker port. One address (a NAT, a host running many workers) may hold a thousand
-/// workers; a flood from one address gets an eighth of the port's handshake slots.
+/// workers; a flood from one address gets 128 of the port's 16,384 handshake slots.
 pub(crate) const MAX_CONNECTIONS_PER_ADDRESS: usize = 1024;
 pub(crate) const MAX_HANDSHAKING_PER_ADDRESS: usize = 128;
 pub(crate) const HTTP_MAX_CONNECTIONS: usize = 512;

@@ -181,7 +181,11 @@ pub(crate) fn parse_head_with(
                 return Err(HeadError::Malformed("an Accept value that is not ASCII"));
             }
             let value = String::from_utf8_lossy(value);
+            // An empty value adds nothing: joined, it would leave a trailing ", " that the
+            // rebuilt request's own parse trims away.
             accept = Some(match accept {
+                Some(earlier) if value.is_empty() => earlier,
+                Some(earlier) if earlier.is_empty() => value.into_owned(),
                 Some(earlier) => format!("{earlier}, {value}"),
                 None => value.into_owned(),
             });
@@ -365,6 +369,10 @@ mod tests {
         let forwarded = String::from_utf8(head.forwarded()).expect("ASCII");
         assert!(forwarded.contains("Accept: text/plain, application/json\r\n"));
         assert!(!forwarded.contains("Cookie"));
+        // Found by the fuzzer: an empty repeat must not leave a dangling ", ".
+        let head =
+            parse("GET / HTTP/1.1\r\nHost: x\r\nAccept: a\r\nAccept: \r\n\r\n").expect("valid");
+        assert_eq!(parse_head(&head.forwarded()), Ok(head));
     }
 }
 

@@ -370,4 +370,3 @@ mod tests {
         assert!(store.load().expect("load").is_empty());
     }
 }
-

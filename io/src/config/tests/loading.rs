@@ -77,7 +77,7 @@ fn default_limits() -> LimitsSection {
     LimitsSection {
         max_frame_bytes: 1_048_576,
         handshake_timeout_s: 10,
-        max_handshaking_connections: 1024,
+        max_handshaking_connections: 16_384,
         max_connections: 100_000,
         max_outbound_frames: 1024,
         listen_backlog: 4096,
