@@ -28,6 +28,16 @@ pub struct DaemonOptions {
     pub handshake_timeout_s: u64,
     /// `[limits] listen_backlog` of the worker port.
     pub listen_backlog: u32,
+    /// Remote masters `bench-master-0`, ... configured (`[[masters]]`) with [`MASTER_TOKEN`].
+    pub remote_masters: usize,
+}
+
+/// The token of every benchmark master.
+pub const MASTER_TOKEN: &str = "rcm_the-token-of-every-benchmark-master";
+
+/// The name of benchmark master `index`.
+pub fn remote_master_name(index: usize) -> String {
+    format!("bench-master-{index}")
 }
 
 impl Default for DaemonOptions {
@@ -39,6 +49,7 @@ impl Default for DaemonOptions {
             max_connections: 100_000,
             handshake_timeout_s: 60,
             listen_backlog: 4096,
+            remote_masters: 0,
         }
     }
 }
@@ -118,6 +129,15 @@ fn configuration(
         options.handshake_timeout_s,
         options.listen_backlog,
     );
+    let digest =
+        rollcall_io::credentials::hex(&rollcall_io::credentials::sha256(MASTER_TOKEN.as_bytes()));
+    for index in 0..options.remote_masters {
+        let _ = write!(
+            config,
+            "[[masters]]\nname = \"{}\"\ntoken_sha256 = [\"{digest}\"]\n",
+            remote_master_name(index)
+        );
+    }
     for index in 0..options.workers {
         let _ = write!(
             config,

@@ -9,6 +9,7 @@ use rollcall_core::Password;
 
 use crate::client::{run_master, run_worker, MasterOptions, WorkerOptions};
 use crate::config::Config;
+use crate::credentials::Token;
 
 #[derive(Debug, Parser)]
 #[command(name = "rollcall", version, about = "Coordination core for clusters of build masters")]
@@ -58,12 +59,27 @@ enum CliCommand {
         connect: String,
         #[arg(long)]
         name: String,
+        /// A file holding this master's token (its first line), or set
+        /// ROLLCALL_MASTER_TOKEN; never on the command line, where `ps` shows it.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
         /// Builders this master serves, comma-separated.
         #[arg(long, value_delimiter = ',')]
         builders: Vec<String>,
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         heartbeat_interval_s: u64,
     },
+    /// Master tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new random master token, and the `token_sha256` line for `[[masters]]`.
+    New,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -76,10 +92,11 @@ pub fn main() -> ExitCode {
         CliCommand::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 println!(
-                    "{}: OK ({} workers, {} builders)",
+                    "{}: OK ({} workers, {} builders, {} remote masters)",
                     file.display(),
                     config.workers.len(),
-                    config.builders.len()
+                    config.builders.len(),
+                    config.masters.len()
                 );
                 Ok(())
             }
@@ -94,14 +111,19 @@ pub fn main() -> ExitCode {
                 once,
             }))
         }
-        CliCommand::Master { connect, name, builders, heartbeat_interval_s } => {
-            smol::block_on(run_master(MasterOptions {
-                address: connect,
-                name,
-                builders,
-                heartbeat_interval: Duration::from_secs(heartbeat_interval_s.max(1)),
-            }))
+        CliCommand::Master { connect, name, token_file, builders, heartbeat_interval_s } => {
+            match master_token(token_file.as_deref()) {
+                Ok(token) => smol::block_on(run_master(MasterOptions {
+                    address: connect,
+                    name,
+                    token,
+                    builders,
+                    heartbeat_interval: Duration::from_secs(heartbeat_interval_s.max(1)),
+                })),
+                Err(error) => Err(error.into()),
+            }
         }
+        CliCommand::Token { command: TokenCommand::New } => new_token(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,6 +132,31 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The master's token: the first line of `--token-file`, else `ROLLCALL_MASTER_TOKEN`.
+fn master_token(file: Option<&std::path::Path>) -> Result<Token, String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read the token file {}: {error}", path.display()))?,
+        None => std::env::var("ROLLCALL_MASTER_TOKEN").map_err(|_| {
+            "a master needs its token: --token-file FILE or ROLLCALL_MASTER_TOKEN".to_string()
+        })?,
+    };
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err("the master token is empty".into());
+    }
+    Ok(Token::new(token))
+}
+
+fn new_token() -> Result<(), Box<dyn std::error::Error>> {
+    let token = crate::credentials::new_master_token()?;
+    let digest = crate::credentials::hex(&crate::credentials::sha256(token.as_bytes()));
+    println!("{token}");
+    println!("# In the daemon's [[masters]] entry for this master:");
+    println!("token_sha256 = [\"{digest}\"]");
+    Ok(())
 }
 
 fn serve(

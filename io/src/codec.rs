@@ -266,7 +266,10 @@ mod tests {
                     name,
                     password: Password::new(password)
                 }),
-                names().prop_map(|name| Role::Master { name }),
+                (names(), names()).prop_map(|(name, token)| Role::Master {
+                    name,
+                    token: crate::credentials::Token::new(token)
+                }),
             ];
             prop_oneof![
                 (any::<u32>(), role).prop_map(|(protocol_version, role)| ClientMessage::Hello {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod credentials;
 pub mod daemon;
 #[doc(hidden)]
 pub mod fuzzing;

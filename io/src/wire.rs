@@ -8,13 +8,22 @@
 use rollcall_core::{Command, CommandError, MasterId, Password, Reply, ToWorker};
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::Token;
+
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
-    Worker { name: String, password: Password },
-    Master { name: String },
+    Worker {
+        name: String,
+        password: Password,
+    },
+    /// A remote master: its name as in `[[masters]]`, and one of its tokens.
+    Master {
+        name: String,
+        token: Token,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +66,9 @@ pub enum RequestError {
     /// The command would create rows of a kind already at the daemon's cap (`[limits]
     /// max_masters`, `max_rows_per_kind`).
     LimitReached { rows: String, limit: u64 },
+    /// A connection report for a worker this session's master does not configure
+    /// (`SetConfiguredWorkers`).
+    NotConfigured { worker: String },
 }
 
 impl std::fmt::Display for RequestError {
@@ -71,6 +83,9 @@ impl std::fmt::Display for RequestError {
             }
             RequestError::WrongName { hello } => {
                 write!(formatter, "this session said Hello as {hello:?}")
+            }
+            RequestError::NotConfigured { worker } => {
+                write!(formatter, "worker {worker:?} is not configured by this master")
             }
             RequestError::LimitReached { rows, limit } => {
                 write!(formatter, "the registry holds its limit of {limit} {rows}")

@@ -14,6 +14,7 @@ use common::http::{get, raw};
 use common::{attach, eventually, eventually_showing, is_closed, next, send, within, Daemon};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::{ClientError, Session};
+use rollcall_io::credentials::Token;
 use rollcall_io::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
 
 const ROSTER: &str = r#"
@@ -233,7 +234,8 @@ fn a_handshake_flood_from_one_address_locks_no_other_address_out_of_any_port() {
 }
 
 fn master_hello(daemon: &Daemon, name: String) -> Session {
-    within(common::STEP, Session::connect(&daemon.address(), Role::Master { name }))
+    let token = Token::new(common::MASTER_TOKEN);
+    within(common::STEP, Session::connect(&daemon.address(), Role::Master { name, token }))
         .expect("connect")
 }
 

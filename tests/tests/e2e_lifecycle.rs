@@ -6,7 +6,6 @@ use std::process::Command;
 
 use common::{within, Daemon, BINARY, STEP};
 use rollcall_core::{MasterId, Record};
-use rollcall_io::client::MasterClient;
 
 #[test]
 fn check_config_accepts_the_shipped_example_and_names_the_line_of_a_mistake() {
@@ -43,20 +42,17 @@ fn kill_9_then_restart_keeps_masters_ids_and_builders() {
     let mut ids = Vec::new();
     for index in 0..20 {
         let name = format!("remote-{index}:/srv");
-        let mut client =
-            within(STEP, MasterClient::connect(&daemon.address(), &name)).expect("connect");
+        let mut client = common::master_client(&daemon, &name);
         // Acknowledged means durable: the reply is sent only after the commit.
         ids.push((name.clone(), within(STEP, client.master_active(&name)).expect("register")));
     }
     daemon.kill_hard();
     daemon.spawn();
     for (name, id) in &ids {
-        let mut client =
-            within(STEP, MasterClient::connect(&daemon.address(), name)).expect("connect");
+        let mut client = common::master_client(&daemon, name);
         assert_eq!(within(STEP, client.master_active(name)).expect("register"), *id, "{name}");
     }
-    let mut newcomer =
-        within(STEP, MasterClient::connect(&daemon.address(), "new:/srv")).expect("connect");
+    let mut newcomer = common::master_client(&daemon, "new:/srv");
     assert_eq!(
         within(STEP, newcomer.master_active("new:/srv")).expect("register"),
         MasterId(22),

@@ -13,7 +13,7 @@ use rollcall_io::wire::RequestError;
 const SHORT_WINDOW: &str = "[timing]\nheartbeat_interval_s = 1\nexpiry_window_s = 2\n";
 
 fn connect(daemon: &Daemon, name: &str) -> (MasterClient, MasterId) {
-    let mut client = within(STEP, MasterClient::connect(&daemon.address(), name)).expect("connect");
+    let mut client = common::master_client(daemon, name);
     let id = within(STEP, client.master_active(name)).expect("register");
     (client, id)
 }

@@ -8,7 +8,6 @@ use std::process::Command;
 use common::http::get;
 use common::{attach, within, Daemon, BINARY, STEP};
 use rollcall_core::{BuildRequestId, Command as RegistryCommand, ServiceKind};
-use rollcall_io::client::MasterClient;
 use serde_json::Value;
 
 #[test]
@@ -19,8 +18,7 @@ fn a_recorded_trace_replays_to_the_state_rest_reported() {
     );
     let (_worker, _) = attach(&daemon.address(), "w1", "pw");
     let (_refused, _) = (common::worker_hello(&daemon.address(), "w1", "wrong"), ());
-    let mut remote =
-        within(STEP, MasterClient::connect(&daemon.address(), "remote:/srv")).expect("connect");
+    let mut remote = common::master_client(&daemon, "remote:/srv");
     let master = within(STEP, remote.master_active("remote:/srv")).expect("register");
     for command in [
         RegistryCommand::SetBuilderList {

@@ -49,8 +49,7 @@ fn cluster() -> Cluster {
     let started_secs = epoch_secs();
     let daemon = Daemon::start(CONFIG);
     let (worker, _) = attach(&daemon.address(), "w1", "pw1");
-    let mut remote =
-        within(STEP, MasterClient::connect(&daemon.address(), "remote:/srv")).expect("connect");
+    let mut remote = common::master_client(&daemon, "remote:/srv");
     let master = within(STEP, remote.master_active("remote:/srv")).expect("register");
     assert_eq!(master, MasterId(2));
     ok(
@@ -72,8 +71,7 @@ fn cluster() -> Cluster {
         &mut remote,
         Command::StartBuild { master, request: BuildRequestId(1), worker_name: "w2".into() },
     );
-    let mut stopped =
-        within(STEP, MasterClient::connect(&daemon.address(), "stopped:/srv")).expect("connect");
+    let mut stopped = common::master_client(&daemon, "stopped:/srv");
     let third = within(STEP, stopped.master_active("stopped:/srv")).expect("register");
     ok(&mut stopped, Command::MasterStopped { master: third });
     Cluster { daemon, _worker: worker, _remote: remote, started_secs }

@@ -36,6 +36,7 @@ use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
 use rollcall_benches::stats::{human_summary, Summary};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::{MasterClient, Session};
+use rollcall_io::credentials::Token;
 use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
 use serde_json::json;
 
@@ -274,7 +275,9 @@ fn measure_heartbeats(
 
 fn main() -> Result<(), BoxError> {
     let options = options()?;
-    let settings = DaemonOptions { workers: WORKERS, ..DaemonOptions::default() };
+    let remote_masters =
+        options.sessions.iter().copied().max().unwrap_or(options.clients).max(options.clients);
+    let settings = DaemonOptions { workers: WORKERS, remote_masters, ..DaemonOptions::default() };
     let daemon = daemon::start(&options.daemon, &settings)?;
     let address = daemon.worker_address;
     let (seconds, clients) = (options.seconds, options.clients);
@@ -288,8 +291,10 @@ fn main() -> Result<(), BoxError> {
     let sessions: Vec<_> = (0..most_sessions)
         .map(|client| {
             smol::block_on(async {
-                let name = format!("bench-master-{client}");
-                let mut session = MasterClient::connect(&address.to_string(), &name).await?;
+                let name = daemon::remote_master_name(client);
+                let token = Token::new(daemon::MASTER_TOKEN);
+                let mut session =
+                    MasterClient::connect(&address.to_string(), &name, &token).await?;
                 session.master_active(&name).await?;
                 Ok::<_, BoxError>(Arc::new(smol::lock::Mutex::new(session)))
             })

@@ -6,6 +6,7 @@ use futures_lite::{FutureExt, StreamExt};
 use rollcall_core::{Command, MasterId, Reply};
 
 use crate::client::session::{ClientError, Session};
+use crate::credentials::Token;
 use crate::wire::{ClientMessage, RequestError, Role, ServerMessage};
 
 /// A master session: requests answered in order, each once the daemon made it durable.
@@ -21,8 +22,13 @@ impl MasterClient {
     /// # Errors
     ///
     /// When the daemon cannot be reached or refuses the session.
-    pub async fn connect(address: &str, name: &str) -> Result<MasterClient, ClientError> {
-        let mut session = Session::connect(address, Role::Master { name: name.into() }).await?;
+    pub async fn connect(
+        address: &str,
+        name: &str,
+        token: &Token,
+    ) -> Result<MasterClient, ClientError> {
+        let role = Role::Master { name: name.into(), token: token.clone() };
+        let mut session = Session::connect(address, role).await?;
         match session.receive().await? {
             ServerMessage::MasterWelcome => Ok(MasterClient { session, next_request_id: 1 }),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
@@ -67,6 +73,8 @@ impl MasterClient {
 pub struct MasterOptions {
     pub address: String,
     pub name: String,
+    /// One of the tokens `[[masters]]` lists the SHA-256 of for `name`.
+    pub token: Token,
     pub builders: Vec<String>,
     pub heartbeat_interval: Duration,
 }
@@ -81,7 +89,7 @@ pub async fn run_master(options: MasterOptions) -> Result<(), Box<dyn std::error
     use async_signal::{Signal, Signals};
 
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
-    let mut client = MasterClient::connect(&options.address, &options.name).await?;
+    let mut client = MasterClient::connect(&options.address, &options.name, &options.token).await?;
     let master = client.master_active(&options.name).await?;
     println!("registered as master {master}");
     if !options.builders.is_empty() {

@@ -22,6 +22,16 @@ pub(crate) struct ConfigFile {
     pub(crate) workers: Vec<WorkerEntry>,
     #[serde(default)]
     pub(crate) builders: Vec<BuilderEntry>,
+    #[serde(default)]
+    pub(crate) masters: Vec<MasterEntry>,
+}
+
+/// A remote master allowed to register, and the SHA-256 of each token it may present.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MasterEntry {
+    pub(crate) name: Spanned<String>,
+    pub(crate) token_sha256: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

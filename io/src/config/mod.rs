@@ -10,6 +10,7 @@ mod error;
 mod file;
 mod position;
 mod validate;
+mod validate_masters;
 mod validate_roster;
 
 #[cfg(test)]
@@ -41,6 +42,26 @@ pub struct Config {
     pub limits: LimitsSection,
     pub workers: Vec<WorkerSection>,
     pub builders: Vec<BuilderSection>,
+    /// The remote masters allowed to register (`[[masters]]`).
+    pub masters: Vec<RemoteMasterSection>,
+}
+
+/// A remote master allowed to register, and the SHA-256 of each token it may present.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteMasterSection {
+    pub name: String,
+    pub token_sha256: Vec<crate::credentials::Digest>,
+}
+
+/// Shows how many tokens, never their digests.
+impl std::fmt::Debug for RemoteMasterSection {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RemoteMasterSection")
+            .field("name", &self.name)
+            .field("tokens", &self.token_sha256.len())
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,6 +236,14 @@ impl Config {
     /// The configured builders, in file order.
     pub fn builder_names(&self) -> Vec<String> {
         self.builders.iter().map(|builder| builder.name.clone()).collect()
+    }
+
+    /// The token digests of each configured remote master, by name.
+    pub fn master_tokens(&self) -> HashMap<String, Vec<crate::credentials::Digest>> {
+        self.masters
+            .iter()
+            .map(|master| (master.name.clone(), master.token_sha256.clone()))
+            .collect()
     }
 
     /// The configured workers, in file order.

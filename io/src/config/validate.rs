@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::error::Origin;
 use super::file::{ConfigFile, LimitsTable, ListenTable, MasterTable, TimingTable};
 use super::{
-    defaults, validate_roster, Config, ConfigError, GatewaySection, LimitsSection, ListenSection,
-    MasterSection, TimingSection,
+    defaults, validate_masters, validate_roster, Config, ConfigError, GatewaySection,
+    LimitsSection, ListenSection, MasterSection, TimingSection,
 };
 
 /// Every duration is capped here, so that converting to milliseconds or adding to a clock
@@ -30,7 +30,8 @@ pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, 
     let limits = limits(file.limits, origin)?;
     let (workers, builders) =
         validate_roster::workers_and_builders(&file.workers, &file.builders, origin)?;
-    Ok(Config { source: None, master, listen, timing, gateway, limits, workers, builders })
+    let masters = validate_masters::masters(&file.masters, &master.name, origin)?;
+    Ok(Config { source: None, master, listen, timing, gateway, limits, workers, builders, masters })
 }
 
 fn master(table: MasterTable, origin: &Origin<'_>) -> Result<MasterSection, ConfigError> {

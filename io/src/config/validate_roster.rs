@@ -131,7 +131,7 @@ fn builders(
 }
 
 /// Non-empty, within the name limit, and not already used by an earlier entry of its kind.
-fn check_entry_name(
+pub(super) fn check_entry_name(
     kind: &str,
     name: &Spanned<String>,
     first_seen: &HashMap<&str, &Spanned<String>>,

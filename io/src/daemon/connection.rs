@@ -98,7 +98,9 @@ pub(crate) async fn serve(
         Role::Worker { name, password } => {
             CoreInput::WorkerHello { connection, name, password, outbound }
         }
-        Role::Master { name } => CoreInput::MasterHello { connection, name, outbound },
+        Role::Master { name, token } => {
+            CoreInput::MasterHello { connection, name, token, outbound }
+        }
     };
     if shared.core.send(hello_input).await.is_err() {
         return;
@@ -169,7 +171,7 @@ fn check_hello(
             if protocol_version == PROTOCOL_VERSION =>
         {
             match &role {
-                Role::Worker { name, .. } | Role::Master { name } if name.len() > MAX_NAME_BYTES => {
+                Role::Worker { name, .. } | Role::Master { name, .. } if name.len() > MAX_NAME_BYTES => {
                     bad(format!("a name of {} bytes: the limit is {MAX_NAME_BYTES}", name.len()))
                 }
                 Role::Worker { .. } => Ok((Session::Worker, role)),

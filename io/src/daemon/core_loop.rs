@@ -19,6 +19,7 @@ use rollcall_core::{
 use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::codec;
 use crate::config::Config;
+use crate::credentials::{self, Digest};
 use crate::daemon::clock;
 use crate::daemon::inputs::{CoreInput, Outbound, ReadView, WorkerMessage};
 use crate::daemon::log_limit::{LogLimiter, Verdict};
@@ -36,8 +37,16 @@ const MAX_BATCH_INPUTS: usize = 4_096;
 
 #[derive(Debug)]
 enum PeerRole {
-    Worker { name: String },
-    Master { hello_name: String, master: Option<MasterId> },
+    Worker {
+        name: String,
+    },
+    /// `token` is the digest of the token it presented, so a reconfig that drops that
+    /// token can close the session.
+    Master {
+        hello_name: String,
+        master: Option<MasterId>,
+        token: Digest,
+    },
 }
 
 #[derive(Debug)]
@@ -78,6 +87,8 @@ pub(crate) struct CoreLoop {
     recorder: Option<Recorder>,
     worker_info: HashMap<String, serde_json::Value>,
     credentials: Credentials,
+    /// `[[masters]]`: who may open a master session, and with which token digests.
+    master_tokens: HashMap<String, Vec<Digest>>,
 }
 
 impl CoreLoop {
@@ -136,6 +147,7 @@ impl CoreLoop {
             recorder,
             worker_info: HashMap::new(),
             credentials: Credentials::default(),
+            master_tokens: config.master_tokens(),
             config,
         };
         *write_lock(&core.credentials) = credentials_of(&core.config.roster());
@@ -224,8 +236,21 @@ impl CoreLoop {
                     tracing::debug!(connection = %connection, "builder list acknowledged");
                 }
             },
-            CoreInput::MasterHello { connection, name, outbound } => {
-                let role = PeerRole::Master { hello_name: name, master: None };
+            CoreInput::MasterHello { connection, name, token, outbound } => {
+                let configured = self.master_tokens.get(&name).map(Vec::as_slice);
+                // The same work for an unknown name as for a wrong token: hash, compare.
+                if !credentials::token_matches(configured, token.text()) {
+                    Metrics::add(&self.metrics.rejected_master_authentication, 1);
+                    if let Verdict::Log { suppressed } = self.rejection_log.check(Instant::now()) {
+                        tracing::warn!(master = %Escaped(&name), connection = %connection, suppressed, "master refused: unknown name or wrong token");
+                    }
+                    let goodbye = "authentication failed: unknown master or wrong token";
+                    let _ = outbound
+                        .try_send(encode(&ServerMessage::Goodbye { reason: goodbye.into() }));
+                    return Ok(());
+                }
+                let digest = credentials::sha256(token.text().as_bytes());
+                let role = PeerRole::Master { hello_name: name, master: None, token: digest };
                 let frame = encode(&ServerMessage::MasterWelcome);
                 self.peers.insert(connection, Peer { outbound, role });
                 self.effects.push(Effect::Send { connection, frame });
@@ -282,7 +307,7 @@ impl CoreLoop {
         request_id: u64,
         command: Command,
     ) {
-        let Some(Peer { role: PeerRole::Master { hello_name, master }, .. }) =
+        let Some(Peer { role: PeerRole::Master { hello_name, master, .. }, .. }) =
             self.peers.get(&connection)
         else {
             // A worker sending master requests: the reader only forwards requests from
@@ -303,7 +328,9 @@ impl CoreLoop {
             max_masters: self.config.limits.max_masters,
             max_rows_per_kind: self.config.limits.max_rows_per_kind,
         };
-        let refusal = refusal.or_else(|| row_caps::check(&self.registry, &command, caps).err());
+        let refusal = refusal
+            .or_else(|| row_caps::check_ownership(&self.registry, &command).err())
+            .or_else(|| row_caps::check(&self.registry, &command, caps).err());
         if let Some(error) = refusal {
             let frame = encode(&ServerMessage::Reply { request_id, result: Err(error) });
             self.effects.push(Effect::Send { connection, frame });
@@ -340,10 +367,41 @@ impl CoreLoop {
             return Ok(());
         }
         *write_lock(&self.credentials) = credentials_of(&config.roster());
+        self.master_tokens = config.master_tokens();
+        self.close_deauthorized_masters();
         self.config = config;
         self.declare_configuration(now)?;
         tracing::info!("reconfig complete");
         Ok(())
+    }
+
+    /// Closes every master session whose name or token the configuration no longer lists:
+    /// a removed master, or a rotated-out token, is refused from now on, live sessions too.
+    fn close_deauthorized_masters(&mut self) {
+        let revoked: Vec<ConnectionId> = self
+            .peers
+            .iter()
+            .filter_map(|(connection, peer)| match &peer.role {
+                PeerRole::Master { hello_name, token, .. } => {
+                    let still = self
+                        .master_tokens
+                        .get(hello_name)
+                        .is_some_and(|digests| digests.contains(token));
+                    (!still).then_some(*connection)
+                }
+                PeerRole::Worker { .. } => None,
+            })
+            .collect();
+        let reason = "this master or its token was removed from the configuration";
+        for connection in revoked {
+            tracing::info!(connection = %connection, "closing a master session: {reason}");
+            // Dropping the queue ends the writer once the Goodbye is out.
+            if let Some(peer) = self.peers.remove(&connection) {
+                let _ = peer
+                    .outbound
+                    .try_send(encode(&ServerMessage::Goodbye { reason: reason.into() }));
+            }
+        }
     }
 
     /// Tells the Registry which workers and builders this master has configured.

@@ -42,6 +42,7 @@ pub(crate) enum CoreInput {
     MasterHello {
         connection: ConnectionId,
         name: String,
+        token: crate::credentials::Token,
         outbound: Outbound,
     },
     MasterRequest {

@@ -41,6 +41,7 @@ pub struct Metrics {
     pub rejected_unknown_worker: Counter,
     pub rejected_wrong_password: Counter,
     pub rejected_duplicate: Counter,
+    pub rejected_master_authentication: Counter,
     pub duplicates_resolved: Counter,
     pub keepalive_timeouts: Counter,
     pub masters_expired: Counter,
@@ -74,6 +75,7 @@ impl Metrics {
             rejected_unknown_worker: rejected("unknown_worker"),
             rejected_wrong_password: rejected("wrong_password"),
             rejected_duplicate: rejected("duplicate"),
+            rejected_master_authentication: rejected("master_authentication"),
             duplicates_resolved: Counter::default(),
             keepalive_timeouts: Counter::default(),
             masters_expired: Counter::default(),
@@ -97,7 +99,11 @@ impl Metrics {
             metrics.workers_connected.clone(),
         );
         registry.register("attaches", "Workers attached", metrics.attaches.clone());
-        registry.register("rejections", "Workers refused by the Gateway, by reason", rejections);
+        registry.register(
+            "rejections",
+            "Workers and masters refused at their Hello, by reason",
+            rejections,
+        );
         registry.register(
             "connections_refused",
             "Connections refused before they were trusted, by port and reason",

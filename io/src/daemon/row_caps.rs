@@ -16,6 +16,26 @@ pub(crate) struct RowCaps {
     pub(crate) max_rows_per_kind: usize,
 }
 
+/// Refuses a connection report for a worker its master does not configure: a master may
+/// report only its own workers' connections, so a valid token still cannot forge another
+/// master's workers as connected.
+pub(crate) fn check_ownership(registry: &Registry, command: &Command) -> Result<(), RequestError> {
+    match command {
+        Command::WorkerConnected { master, worker_name, .. }
+        | Command::WorkerDisconnected { master, worker_name, .. } => {
+            let configured = registry
+                .worker_by_name(worker_name)
+                .is_some_and(|worker| worker.configured_on.contains(master));
+            if configured {
+                Ok(())
+            } else {
+                Err(RequestError::NotConfigured { worker: worker_name.clone() })
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Refuses `command` when the rows it would create take a kind over its cap.
 pub(crate) fn check(
     registry: &Registry,

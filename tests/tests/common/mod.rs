@@ -15,6 +15,40 @@ use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_rollcall-under-test");
 
+/// The token every test master presents; its digest is configured for [`test_masters`].
+pub const MASTER_TOKEN: &str = "rcm_the-token-of-every-test-master";
+
+/// The remote masters every test daemon configures (`[[masters]]`), so a test may connect
+/// any of them with [`MASTER_TOKEN`].
+pub fn test_masters() -> Vec<String> {
+    let fixed = ["remote", "stopped", "new", "doomed", "survivor", "steady"];
+    let numbered = (0..20).map(|index| format!("remote-{index}"));
+    let builds = (1..=4).map(|index| format!("build{index}"));
+    fixed
+        .iter()
+        .map(|name| (*name).to_string())
+        .chain(numbered)
+        .chain(builds)
+        .map(|name| format!("{name}:/srv"))
+        .collect()
+}
+
+fn masters_config() -> String {
+    let digest =
+        rollcall_io::credentials::hex(&rollcall_io::credentials::sha256(MASTER_TOKEN.as_bytes()));
+    test_masters()
+        .iter()
+        .map(|name| format!("[[masters]]\nname = {name:?}\ntoken_sha256 = [\"{digest}\"]\n"))
+        .collect()
+}
+
+/// A master session as `name`, with the test token.
+pub fn master_client(daemon: &Daemon, name: &str) -> rollcall_io::client::MasterClient {
+    let token = rollcall_io::credentials::Token::new(MASTER_TOKEN);
+    within(STEP, rollcall_io::client::MasterClient::connect(&daemon.address(), name, &token))
+        .expect("connect a master")
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -96,11 +130,12 @@ impl Daemon {
     /// Replaces the config's tail (for SIGHUP tests); the header stays the same.
     pub fn write_config(&self, rest: &str) {
         let text = format!(
-            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n",
+            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n{}",
             self.data_dir(),
             self.workers_address,
             self.http_address,
-            self.buildbot_address
+            self.buildbot_address,
+            masters_config(),
         );
         std::fs::write(&self.config_path, text).expect("write config");
     }

@@ -8,7 +8,7 @@ use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig};
 use super::super::defaults::{self, hostname_from};
 use super::super::{
     BuilderSection, Config, GatewaySection, LimitsSection, ListenSection, MasterSection,
-    TimingSection, WorkerSection,
+    RemoteMasterSection, TimingSection, WorkerSection,
 };
 use super::parsed;
 
@@ -53,6 +53,9 @@ password = "s3cret"
 [[builders]]
 name = "linux"
 workernames = ["w1"]
+[[masters]]
+name = "build2:/srv"
+token_sha256 = ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"]
 "#;
 
 fn address(text: &str) -> SocketAddr {
@@ -143,6 +146,10 @@ fn the_full_example_parses_to_the_values_it_sets() {
             name: "linux".to_owned(),
             workernames: vec!["w1".to_owned()],
         }],
+        masters: vec![RemoteMasterSection {
+            name: "build2:/srv".to_owned(),
+            token_sha256: vec![crate::credentials::sha256(b"abc")],
+        }],
     };
     assert_eq!(config, expected);
 }
@@ -164,6 +171,7 @@ fn an_empty_file_gives_every_default() {
         limits: default_limits(),
         workers: Vec::new(),
         builders: Vec::new(),
+        masters: Vec::new(),
     };
     assert_eq!(config, expected);
 }

@@ -275,3 +275,26 @@ fn a_listen_backlog_above_what_linux_takes_is_refused_on_its_line() {
         "limits.listen_backlog = 65536 is above the maximum of 65535",
     );
 }
+
+#[test]
+fn remote_masters_need_a_valid_digest_and_may_not_take_the_daemons_own_name() {
+    let digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let own = format!(
+        "[master]\nname = \"me:/srv\"\n[[masters]]\nname = \"me:/srv\"\ntoken_sha256 = [\"{digest}\"]\n"
+    );
+    assert_refused_at(&own, 4, "this daemon's own [master] name");
+    assert_refused_at(
+        "[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"rcm_plaintext\"]\n",
+        3,
+        "a token_sha256 is 64 hex digits",
+    );
+    assert_refused_at(
+        "[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = []\n",
+        3,
+        "needs 1 to 4 token_sha256 values",
+    );
+    let twice = format!(
+        "[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"{digest}\"]\n[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"{digest}\"]\n"
+    );
+    assert_refused_at(&twice, 5, "configured twice");
+}

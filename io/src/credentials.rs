@@ -1,0 +1,148 @@
+//! Secrets as the daemon keeps them: master tokens only as their SHA-256, compared in
+//! constant time after the same work whatever the outcome, and new tokens from the OS's
+//! random source.
+
+use ring::rand::SecureRandom;
+
+/// What every master token starts with, so a leaked one is recognisable (secret scanners,
+/// logs) and never mistaken for a worker password.
+pub const TOKEN_PREFIX: &str = "rcm_";
+
+/// Random bytes in a new token: 256 bits.
+const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// The most tokens one master may have at once (two is a rotation; four leaves room).
+pub const MAX_TOKENS_PER_MASTER: usize = 4;
+
+/// A master token as it travels in a Hello: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(text: impl Into<String>) -> Token {
+        Token(text.into())
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Token(<redacted>)")
+    }
+}
+
+/// A SHA-256 digest.
+pub type Digest = [u8; 32];
+
+pub fn sha256(bytes: &[u8]) -> Digest {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0_u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
+/// A digest from 64 hex digits (either case); `None` for anything else.
+pub fn digest_from_hex(text: &str) -> Option<Digest> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |digit: u8| match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    };
+    let mut digest = [0_u8; 32];
+    for (index, pair) in bytes.chunks_exact(2).enumerate() {
+        digest[index] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(digest)
+}
+
+/// A fresh master token: the prefix and 32 random bytes in hex.
+///
+/// # Errors
+///
+/// When the OS's random source fails.
+pub fn new_master_token() -> Result<String, String> {
+    let mut random = [0_u8; TOKEN_RANDOM_BYTES];
+    ring::rand::SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| "the system's random source failed".to_string())?;
+    Ok(format!("{TOKEN_PREFIX}{}", hex(&random)))
+}
+
+/// Whether `offered` is one of `configured` (`None`: the master is not configured). Always
+/// hashes once and compares against [`MAX_TOKENS_PER_MASTER`] digests, so an unknown name,
+/// a wrong token and a right one cost the same.
+pub fn token_matches(configured: Option<&[Digest]>, offered: &str) -> bool {
+    const STAND_IN: Digest = [0x5a; 32];
+    let offered = sha256(offered.as_bytes());
+    let configured = configured.unwrap_or(&[]);
+    let mut matched = 0_u8;
+    for slot in 0..MAX_TOKENS_PER_MASTER {
+        let (candidate, real) = match configured.get(slot) {
+            Some(digest) => (digest, 1_u8),
+            None => (&STAND_IN, 0_u8),
+        };
+        let difference = candidate.iter().zip(&offered).fold(0_u8, |acc, (a, b)| acc | (a ^ b));
+        // 1 when equal, else 0, without a branch on the secret.
+        let equal = 1 ^ ((difference | difference.wrapping_neg()) >> 7);
+        matched |= equal & real;
+    }
+    matched == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_and_hex_agree_with_the_standard_vector() {
+        assert_eq!(
+            hex(&sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let digest = sha256(b"abc");
+        assert_eq!(digest_from_hex(&hex(&digest)), Some(digest));
+        assert_eq!(digest_from_hex(&hex(&digest).to_uppercase()), Some(digest));
+        assert_eq!(digest_from_hex("abc"), None);
+        assert_eq!(digest_from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn new_tokens_are_prefixed_random_and_long() {
+        let (first, second) =
+            (new_master_token().expect("random"), new_master_token().expect("random"));
+        assert!(first.starts_with(TOKEN_PREFIX));
+        assert_eq!(first.len(), TOKEN_PREFIX.len() + 64);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn a_token_matches_only_a_configured_digest() {
+        let digests = [sha256(b"rcm_old"), sha256(b"rcm_new")];
+        assert!(token_matches(Some(&digests), "rcm_old"));
+        assert!(token_matches(Some(&digests), "rcm_new"));
+        assert!(!token_matches(Some(&digests), "rcm_other"));
+        assert!(!token_matches(None, "rcm_old"));
+        assert!(!token_matches(Some(&[]), ""));
+        // The stand-in digest is no one's token.
+        assert!(!token_matches(None, &String::from_utf8_lossy(&[0x5a; 32])));
+    }
+}
