@@ -10,6 +10,11 @@ impl Password {
         Password(secret.into())
     }
 
+    /// The secret itself, for the daemon to hash before the Gateway compares; never log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }

@@ -74,6 +74,18 @@ pub fn digest_from_hex(text: &str) -> Option<Digest> {
     Some(digest)
 }
 
+/// What the Gateway compares for a worker password: the hex of its SHA-256, the same form
+/// whether the configuration gave the password in clear or hashed. Every offered password
+/// is turned into this before the Gateway sees it, so the plaintext never reaches the core,
+/// a recorded trace or the replay, and every comparison is of two 64-byte strings.
+pub fn password_key(offered: &str) -> rollcall_core::Password {
+    password_key_from_digest(&sha256(offered.as_bytes()))
+}
+
+pub fn password_key_from_digest(digest: &Digest) -> rollcall_core::Password {
+    rollcall_core::Password::new(hex(digest))
+}
+
 /// A fresh master token: the prefix and 32 random bytes in hex.
 ///
 /// # Errors

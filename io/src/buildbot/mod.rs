@@ -148,7 +148,7 @@ pub(crate) async fn serve(
     let hello = CoreInput::WorkerHello {
         connection,
         name: name.clone(),
-        password: Password::new(password),
+        password: crate::credentials::password_key(&password),
         outbound,
     };
     if shared.core.send(hello).await.is_err() {
@@ -185,7 +185,7 @@ fn check_credentials(
         }
     };
     let known = read_lock(&config.credentials).get(&name).cloned();
-    let offered = Password::new(password.clone());
+    let offered = crate::credentials::password_key(&password);
     let matches = match &known {
         Some(expected) => expected.matches(&offered),
         None => {
@@ -205,11 +205,11 @@ fn check_credentials(
     Ok((name, password))
 }
 
-/// Compared against for names nobody configured: as long as a typical password, so the
-/// comparison costs what a real one does.
+/// Compared against for names nobody configured: a digest like every configured one, so
+/// the comparison costs what a real one does.
 fn stand_in_password() -> &'static Password {
     static STAND_IN: std::sync::OnceLock<Password> = std::sync::OnceLock::new();
-    STAND_IN.get_or_init(|| Password::new("rollcall-stand-in-password-of-typical-length"))
+    STAND_IN.get_or_init(|| crate::credentials::password_key("rollcall-stand-in"))
 }
 
 /// Refusals write nothing anywhere and are logged at a limited rate: a refused worker

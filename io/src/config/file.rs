@@ -90,12 +90,14 @@ pub(crate) struct LimitsTable {
     pub(crate) max_rows_per_kind: Option<Spanned<usize>>,
 }
 
-/// A worker must say both who it is and its password: no default could be right.
+/// A worker must say both who it is and its password (in clear, or as its SHA-256): no
+/// default could be right. Exactly one of the two forms; validation checks.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkerEntry {
     pub(crate) name: Spanned<String>,
-    pub(crate) password: Spanned<SecretText>,
+    pub(crate) password: Option<Spanned<SecretText>>,
+    pub(crate) password_sha256: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

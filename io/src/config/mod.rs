@@ -20,9 +20,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rollcall_core::{
-    DuplicatePolicy, GatewayConfig, Password, RegistryConfig, Roster, WorkerConfig,
-};
+use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig, Roster, WorkerConfig};
 
 pub use error::ConfigError;
 pub use position::Position;
@@ -128,13 +126,15 @@ pub struct LimitsSection {
     pub listen_backlog: u32,
 }
 
+/// A worker and the SHA-256 of its password: a password given in clear is hashed at load
+/// and never kept.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WorkerSection {
     pub name: String,
-    pub password: String,
+    pub password_sha256: crate::credentials::Digest,
 }
 
-/// Redacted, so that a logged `Config` never shows a password.
+/// Redacted, so that a logged `Config` never shows even a password's digest.
 impl std::fmt::Debug for WorkerSection {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
@@ -209,7 +209,9 @@ impl Config {
             .iter()
             .map(|worker| {
                 let builders = builders_by_worker.remove(worker.name.as_str()).unwrap_or_default();
-                WorkerConfig::new(&worker.name, Password::new(&worker.password), builders)
+                let password =
+                    crate::credentials::password_key_from_digest(&worker.password_sha256);
+                WorkerConfig::new(&worker.name, password, builders)
             })
             .collect();
         // validate_roster.rs refuses every config that Roster::new would refuse (names, sizes,

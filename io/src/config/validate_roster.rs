@@ -11,6 +11,7 @@ use super::file::{BuilderEntry, WorkerEntry};
 use super::position::Position;
 use super::validate::check_name_length;
 use super::{BuilderSection, ConfigError, WorkerSection};
+use crate::credentials::{digest_from_hex, sha256};
 
 // rollcall-core keeps its limits crate-private; these are copied from its limits.rs.
 
@@ -63,20 +64,43 @@ fn workers(
                 ),
             ));
         }
-        if entry.password.get_ref().0.len() > MAX_PASSWORD_BYTES {
-            return Err(origin.error_at(
-                &entry.password.span(),
-                format!(
-                    "the password of worker {:?} is longer than {MAX_PASSWORD_BYTES} bytes",
-                    name.get_ref()
-                ),
-            ));
-        }
+        let password_sha256 = match (&entry.password, &entry.password_sha256) {
+            (Some(password), None) => {
+                if password.get_ref().0.len() > MAX_PASSWORD_BYTES {
+                    return Err(origin.error_at(
+                        &password.span(),
+                        format!(
+                            "the password of worker {:?} is longer than {MAX_PASSWORD_BYTES} bytes",
+                            name.get_ref()
+                        ),
+                    ));
+                }
+                sha256(password.get_ref().0.as_bytes())
+            }
+            (None, Some(digest)) => digest_from_hex(digest.get_ref()).ok_or_else(|| {
+                origin.error_at(
+                    &digest.span(),
+                    "a password_sha256 is 64 hex digits: the SHA-256 of the password",
+                )
+            })?,
+            (Some(password), Some(_)) => {
+                return Err(origin.error_at(
+                    &password.span(),
+                    format!(
+                        "worker {:?} has both password and password_sha256: give one",
+                        name.get_ref()
+                    ),
+                ))
+            }
+            (None, None) => {
+                return Err(origin.error_at(
+                    &name.span(),
+                    format!("worker {:?} needs a password (or password_sha256)", name.get_ref()),
+                ))
+            }
+        };
         first_seen.insert(name.get_ref(), name);
-        workers.push(WorkerSection {
-            name: name.get_ref().clone(),
-            password: entry.password.get_ref().0.clone(),
-        });
+        workers.push(WorkerSection { name: name.get_ref().clone(), password_sha256 });
     }
     Ok(workers)
 }

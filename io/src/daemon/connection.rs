@@ -96,6 +96,7 @@ pub(crate) async fn serve(
     smol::spawn(write_frames(stream.clone(), frames)).detach();
     let hello_input = match role {
         Role::Worker { name, password } => {
+            let password = crate::credentials::password_key(password.expose_secret());
             CoreInput::WorkerHello { connection, name, password, outbound }
         }
         Role::Master { name, token } => {

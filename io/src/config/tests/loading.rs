@@ -141,7 +141,10 @@ fn the_full_example_parses_to_the_values_it_sets() {
             max_masters: 27,
             max_rows_per_kind: 28,
         },
-        workers: vec![WorkerSection { name: "w1".to_owned(), password: "s3cret".to_owned() }],
+        workers: vec![WorkerSection {
+            name: "w1".to_owned(),
+            password_sha256: crate::credentials::sha256(b"s3cret"),
+        }],
         builders: vec![BuilderSection {
             name: "linux".to_owned(),
             workernames: vec!["w1".to_owned()],
@@ -277,8 +280,7 @@ fn the_shipped_example_file_parses_to_three_workers_and_three_builders() {
     let config = parsed(text);
     assert_eq!(config.worker_names(), ["w1", "w2", "w3"]);
     assert_eq!(config.builder_names(), ["linux", "mac", "windows"]);
-    let passwords: Vec<&str> =
-        config.workers.iter().map(|worker| worker.password.as_str()).collect();
+    let passwords: Vec<_> = config.workers.iter().map(|worker| worker.password_sha256).collect();
     assert!(passwords[0] != passwords[1] && passwords[1] != passwords[2]);
     assert!(passwords[0] != passwords[2]);
     assert_eq!(config.builders[0].workernames, ["w1", "w2"]);

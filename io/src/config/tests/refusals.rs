@@ -82,7 +82,7 @@ fn a_bad_duplicate_policy_is_refused_on_its_line() {
 
 #[test]
 fn a_worker_without_a_password_is_refused() {
-    assert_refused_at("[[workers]]\nname = \"w1\"\n", 1, "missing field `password`");
+    assert_refused_at("[[workers]]\nname = \"w1\"\n", 2, "needs a password (or password_sha256)");
 }
 
 #[test]
@@ -297,4 +297,18 @@ fn remote_masters_need_a_valid_digest_and_may_not_take_the_daemons_own_name() {
         "[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"{digest}\"]\n[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"{digest}\"]\n"
     );
     assert_refused_at(&twice, 5, "configured twice");
+}
+
+#[test]
+fn a_worker_needs_exactly_one_form_of_its_password() {
+    assert_refused_at(
+        "[[workers]]\nname = \"w1\"\npassword = \"x\"\npassword_sha256 = \"00\"\n",
+        3,
+        "has both password and password_sha256",
+    );
+    assert_refused_at(
+        "[[workers]]\nname = \"w1\"\npassword_sha256 = \"s3cret\"\n",
+        3,
+        "a password_sha256 is 64 hex digits",
+    );
 }

@@ -1,6 +1,6 @@
 //! The Gateway roster built from the workers and builders.
 
-use rollcall_core::Password;
+use crate::credentials::password_key;
 
 use super::super::validate_roster::{MAX_BUILDERS_PER_WORKER, MAX_PASSWORD_BYTES};
 use super::parsed;
@@ -17,10 +17,10 @@ fn each_worker_gets_its_password_and_the_sorted_builders_that_name_it() {
     let roster = config.roster();
     assert_eq!(roster.len(), 3);
     let w1 = roster.get("w1").expect("w1 is configured");
-    assert_eq!(w1.password, Password::new("s3cret"));
+    assert_eq!(w1.password, password_key("s3cret"));
     assert_eq!(&*w1.builders, ["arm", "zlinux"]);
     let w2 = roster.get("w2").expect("w2 is configured");
-    assert_eq!(w2.password, Password::new("other"));
+    assert_eq!(w2.password, password_key("other"));
     assert_eq!(&*w2.builders, ["zlinux"]);
     assert!(roster.get("idle").expect("idle is configured").builders.is_empty());
 }
@@ -41,4 +41,19 @@ fn a_roster_at_the_per_worker_limits_builds() {
     let roster = parsed(&text).roster();
     let w1 = roster.get("w1").expect("w1 is configured");
     assert_eq!(w1.builders.len(), MAX_BUILDERS_PER_WORKER);
+}
+
+#[test]
+fn a_password_given_as_its_sha256_matches_the_same_password_given_in_clear() {
+    // sha256("s3cret")
+    let digest = crate::credentials::hex(&crate::credentials::sha256(b"s3cret"));
+    let config = parsed(&format!(
+        "[[workers]]\nname = \"w1\"\npassword_sha256 = \"{digest}\"\n\
+         [[workers]]\nname = \"w2\"\npassword = \"s3cret\"\n"
+    ));
+    let roster = config.roster();
+    let (w1, w2) = (roster.get("w1").expect("w1"), roster.get("w2").expect("w2"));
+    assert_eq!(w1.password, w2.password);
+    assert!(w1.password.matches(&password_key("s3cret")));
+    assert!(!w1.password.matches(&password_key("S3cret")));
 }
