@@ -139,7 +139,9 @@ fn three_hundred_slow_connections_leave_health_answering_with_threads_bounded() 
     });
     assert!(healthy(&daemon), "/healthz answers beside 300 slow connections");
     let during = threads(&daemon);
-    assert!(during <= before + 4, "threads grew from {before} to {during} for 300 slow clients");
+    // The daemon's own threads (storage, HTTP engine, executor) start at their own pace, so
+    // the bound is absolute: far below one thread per slow client (200 gave 202 before #10).
+    assert!(during < 64, "threads went from {before} to {during} for 300 slow clients");
     drop(slow);
 }
 
