@@ -83,6 +83,14 @@ impl From<StorageError> for DaemonError {
 /// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
 /// while running (nothing can be acknowledged then, so the daemon stops).
 pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), DaemonError> {
+    // Before any port is bound: a client (or a test) that sees a port answer may signal at
+    // once, and a SIGTERM before the handlers are in would kill the daemon uncleanly.
+    let signals = async_signal::Signals::new([
+        async_signal::Signal::Term,
+        async_signal::Signal::Int,
+        async_signal::Signal::Hup,
+    ])
+    .map_err(DaemonError::Signals)?;
     let metrics = Arc::new(Metrics::default());
     let core = CoreLoop::start(config.clone(), Arc::clone(&metrics), record)?;
     let master = core.self_master();
@@ -182,7 +190,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             }
             None => None,
         };
-        handle_signals(&config, &core_sender).await?;
+        handle_signals(signals, &config, &core_sender).await?;
         // Stop accepting first, then let the core close connections and stop the master.
         drop(stop_accepting);
         accepting.await;
@@ -205,13 +213,12 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
 
 /// Waits for SIGTERM or SIGINT; reloads the configuration on SIGHUP.
 async fn handle_signals(
+    mut signals: async_signal::Signals,
     config: &Config,
     core: &smol::channel::Sender<CoreInput>,
 ) -> Result<(), DaemonError> {
-    use async_signal::{Signal, Signals};
+    use async_signal::Signal;
 
-    let mut signals =
-        Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(DaemonError::Signals)?;
     let mut core_closed = Box::pin(core.closed());
     loop {
         let next = futures_lite::future::or(async { signals.next().await }, async {
