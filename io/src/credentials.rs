@@ -55,21 +55,25 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// The value of one hex digit (either case); also what percent-decoding reads.
+pub(crate) fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// A digest from 64 hex digits (either case); `None` for anything else.
 pub fn digest_from_hex(text: &str) -> Option<Digest> {
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
-    let nibble = |digit: u8| match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    };
     let mut digest = [0_u8; 32];
     for (index, pair) in bytes.chunks_exact(2).enumerate() {
-        digest[index] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        digest[index] = hex_digit(pair[0])? << 4 | hex_digit(pair[1])?;
     }
     Some(digest)
 }

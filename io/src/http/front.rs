@@ -173,11 +173,8 @@ async fn write_response(stream: &mut TcpStream, front: &Front, bytes: &[u8]) -> 
 }
 
 /// The front's own answer, for requests that never reach the engine.
-async fn answer_error(mut stream: TcpStream, front: &Front, status: u16, message: &str) {
-    let response = error_response(status, message);
-    if write_response(&mut stream, front, &response).await {
-        linger(stream).await;
-    }
+async fn answer_error(stream: TcpStream, front: &Front, status: u16, message: &str) {
+    send_and_close(stream, &error_response(status, message), front.write_timeout).await;
 }
 
 pub(crate) fn error_response(status: u16, message: &str) -> Vec<u8> {

@@ -84,8 +84,8 @@ fn decode_component(raw: &str, max_bytes: usize) -> Result<String, Problem> {
                 i += 1;
             }
             b'%' => {
-                let high = bytes.get(i + 1).copied().and_then(hex_digit);
-                let low = bytes.get(i + 2).copied().and_then(hex_digit);
+                let high = bytes.get(i + 1).copied().and_then(crate::credentials::hex_digit);
+                let low = bytes.get(i + 2).copied().and_then(crate::credentials::hex_digit);
                 let (Some(high), Some(low)) = (high, low) else {
                     return Err(Problem::BadEscape(escape_as_written(raw, i)));
                 };
@@ -99,15 +99,6 @@ fn decode_component(raw: &str, max_bytes: usize) -> Result<String, Problem> {
         }
     }
     String::from_utf8(decoded).map_err(|_| Problem::NotUtf8)
-}
-
-fn hex_digit(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The `%` at byte `at` and up to two characters after it, for the error message. Works on
