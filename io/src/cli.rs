@@ -10,6 +10,7 @@ use rollcall_core::Password;
 use crate::client::{run_master, run_worker, MasterOptions, WorkerOptions};
 use crate::config::Config;
 use crate::credentials::Token;
+use crate::tls::{ClientTls, ClientTlsOptions, TlsError};
 
 #[derive(Debug, Parser)]
 #[command(name = "rollcall", version, about = "Coordination core for clusters of build masters")]
@@ -52,6 +53,8 @@ enum CliCommand {
         /// Exit when the connection is lost instead of reconnecting.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Register a remote master, heartbeat until SIGTERM, then stop it.
     Master {
@@ -68,12 +71,50 @@ enum CliCommand {
         builders: Vec<String>,
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         heartbeat_interval_s: u64,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Master tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+/// How a client reaches a daemon with `[tls]`.
+#[derive(Debug, clap::Args)]
+struct TlsArgs {
+    /// Connect over TLS, verifying the daemon's certificate.
+    #[arg(long)]
+    tls: bool,
+    /// PEM file of the CA that signed the daemon's certificate (default: the system's CAs).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<PathBuf>,
+    /// PEM certificate chain to present (a master, to a daemon with `[tls] client_ca`).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// The name the daemon's certificate must carry (default: the host of --connect).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    server_name: Option<String>,
+}
+
+impl TlsArgs {
+    fn client_tls(self) -> Result<Option<ClientTls>, TlsError> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let options = ClientTlsOptions {
+            ca: self.ca,
+            certificate: self.cert,
+            private_key: self.key,
+            server_name: self.server_name,
+            ..ClientTlsOptions::default()
+        };
+        ClientTls::new(&options).map(Some)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,36 +130,32 @@ pub fn main() -> ExitCode {
     let outcome: Result<(), Box<dyn std::error::Error>> = match cli.command {
         CliCommand::Serve { config, record } => serve(config, record),
         CliCommand::Replay { trace } => replay(&trace),
-        CliCommand::CheckConfig { file } => match Config::load(&file) {
-            Ok(config) => {
-                println!(
-                    "{}: OK ({} workers, {} builders, {} remote masters)",
-                    file.display(),
-                    config.workers.len(),
-                    config.builders.len(),
-                    config.masters.len()
-                );
-                Ok(())
+        CliCommand::CheckConfig { file } => check_config(&file),
+        CliCommand::Worker { connect, name, password, keepalive_interval_s, once, tls } => {
+            match tls.client_tls() {
+                Ok(tls) => smol::block_on(run_worker(WorkerOptions {
+                    address: connect,
+                    name,
+                    password: Password::new(password),
+                    keepalive_interval: Duration::from_secs(keepalive_interval_s.max(1)),
+                    once,
+                    tls,
+                })),
+                Err(error) => Err(error.into()),
             }
-            Err(error) => Err(error.into()),
-        },
-        CliCommand::Worker { connect, name, password, keepalive_interval_s, once } => {
-            smol::block_on(run_worker(WorkerOptions {
-                address: connect,
-                name,
-                password: Password::new(password),
-                keepalive_interval: Duration::from_secs(keepalive_interval_s.max(1)),
-                once,
-            }))
         }
-        CliCommand::Master { connect, name, token_file, builders, heartbeat_interval_s } => {
-            match master_token(token_file.as_deref()) {
-                Ok(token) => smol::block_on(run_master(MasterOptions {
+        CliCommand::Master { connect, name, token_file, builders, heartbeat_interval_s, tls } => {
+            let options = master_token(token_file.as_deref()).and_then(|token| {
+                Ok((token, tls.client_tls().map_err(|error| error.to_string())?))
+            });
+            match options {
+                Ok((token, tls)) => smol::block_on(run_master(MasterOptions {
                     address: connect,
                     name,
                     token,
                     builders,
                     heartbeat_interval: Duration::from_secs(heartbeat_interval_s.max(1)),
+                    tls,
                 })),
                 Err(error) => Err(error.into()),
             }
@@ -132,6 +169,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Loads the file and its TLS files as `serve` would, without starting anything.
+fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(file)?;
+    let tls = crate::tls::ServerTls::new()?;
+    tls.prepare(config.tls.as_ref())?;
+    let transport = match &config.tls {
+        Some(tls) if tls.client_ca.is_some() => {
+            "TLS on every port, client certificates for masters"
+        }
+        Some(_) => "TLS on every port",
+        None => "every port in the clear",
+    };
+    println!(
+        "{}: OK ({} workers, {} builders, {} remote masters; {transport})",
+        file.display(),
+        config.workers.len(),
+        config.builders.len(),
+        config.masters.len()
+    );
+    Ok(())
 }
 
 /// The master's token: the first line of `--token-file`, else `ROLLCALL_MASTER_TOKEN`.

@@ -14,5 +14,6 @@ pub mod fuzzing;
 mod http;
 mod logging;
 pub mod storage;
+pub mod tls;
 pub mod trace;
 pub mod wire;

@@ -125,7 +125,12 @@ impl Port {
             refusal
         };
         match refusal {
-            None => Ok(Admission { port: Arc::clone(self), key, handshaking: true }),
+            None => Ok(Admission {
+                port: Arc::clone(self),
+                key,
+                handshaking: true,
+                accepted_at: Instant::now(),
+            }),
             Some(refusal) => {
                 self.refused(refusal, peer, "");
                 Err(refusal)
@@ -195,6 +200,9 @@ pub(crate) struct Admission {
     port: Arc<Port>,
     key: AddressKey,
     handshaking: bool,
+    /// When the connection was accepted: the handshake deadline counts from here, through
+    /// TLS and the port's own handshake alike.
+    accepted_at: Instant,
 }
 
 impl Admission {
@@ -203,6 +211,10 @@ impl Admission {
         if std::mem::replace(&mut self.handshaking, false) {
             self.port.handshake_done(self.key);
         }
+    }
+
+    pub(crate) fn accepted_at(&self) -> Instant {
+        self.accepted_at
     }
 
     pub(crate) fn port(&self) -> &Arc<Port> {

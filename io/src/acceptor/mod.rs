@@ -2,7 +2,9 @@
 //! HTTP): it admits each connection within its port's caps and hands it, with its
 //! [`Admission`], to the port's handler, which must release the handshake slot
 //! ([`Admission::trusted`]) once the peer has said who it is, within the port's handshake
-//! deadline. Accept errors (out of file descriptors, a connection reset before it was
+//! deadline. On a TLS port the handshake is taken first, in the connection's own task and
+//! within the same deadline, so a slow or silent TLS client holds only its own slot. Accept
+//! errors (out of file descriptors, a connection reset before it was
 //! accepted) back off and go on: a listener never ends before it is told to stop.
 
 mod admission;
@@ -13,28 +15,33 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_net::{TcpListener, TcpStream};
+use async_net::TcpListener;
 
 pub(crate) use admission::{Admission, Port, PortLimits, PortName};
 pub(crate) use refusal::Refusal;
 
 use crate::daemon::log_limit::{LogLimiter, Verdict};
+use crate::tls::server::secure;
+use crate::tls::{ServerStream, ServerTls};
 
 /// The first wait after a failed accept; doubled on each failure in a row, up to the max.
 const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Accepts on `listener` until `stop` fires (or its sender is dropped), spawning `serve`
-/// for each admitted connection.
+/// Accepts on `listener` until `stop` fires (or its sender is dropped), spawning a task for
+/// each admitted connection that takes its TLS handshake (when `tls` is on) and then runs
+/// `serve`.
 pub(crate) async fn run<F, Fut>(
     listener: TcpListener,
     port: Arc<Port>,
+    tls: Arc<ServerTls>,
     stop: smol::channel::Receiver<()>,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, Admission) -> Fut,
+    F: Fn(ServerStream, SocketAddr, Admission) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let serve = Arc::new(serve);
     let mut backoff = ACCEPT_BACKOFF_START;
     let mut error_log = LogLimiter::new(Duration::from_secs(10), 5);
     loop {
@@ -60,21 +67,28 @@ pub(crate) async fn run<F, Fut>(
             }
         };
         match port.admit(peer) {
-            Ok(admission) => smol::spawn(serve(stream, peer, admission)).detach(),
+            Ok(admission) => {
+                let (serve, tls) = (Arc::clone(&serve), Arc::clone(&tls));
+                smol::spawn(async move {
+                    if let Some(stream) = secure(&tls, stream, peer, &admission).await {
+                        serve(stream, peer, admission).await;
+                    }
+                })
+                .detach();
+            }
             // Dropped unanswered: a flood gets nothing for its effort.
             Err(_) => drop(stream),
         }
     }
 }
 
-/// Runs `step` until the handshake deadline of `admission`'s port, counted from `since`
-/// (the accept); `None` when the deadline passed first.
+/// Runs `step` until the handshake deadline of `admission`'s port, counted from the accept;
+/// `None` when the deadline passed first.
 pub(crate) async fn before_deadline<T>(
-    since: Instant,
     admission: &Admission,
     step: impl Future<Output = T>,
 ) -> Option<T> {
-    let deadline = since + admission.port().limits.handshake_timeout;
+    let deadline = admission.accepted_at() + admission.port().limits.handshake_timeout;
     futures_lite::future::or(async { Some(step.await) }, async {
         smol::Timer::at(deadline).await;
         None
@@ -109,8 +123,9 @@ mod tests {
             let (stop_sender, stop) = smol::channel::bounded::<()>(1);
             let counter = Arc::clone(&served);
             let (hold_sender, hold) = smol::channel::bounded::<()>(1);
+            let tls = Arc::new(ServerTls::new().expect("ticket keys"));
             let accepting =
-                smol::spawn(run(listener, Arc::clone(&port), stop, move |_, _, admission| {
+                smol::spawn(run(listener, Arc::clone(&port), tls, stop, move |_, _, admission| {
                     let (counter, hold) = (Arc::clone(&counter), hold.clone());
                     async move {
                         counter.fetch_add(1, Ordering::SeqCst);
@@ -120,12 +135,17 @@ mod tests {
                 }));
             let mut clients = Vec::new();
             for _ in 0..4 {
-                clients.push(TcpStream::connect(address).await.expect("connect"));
+                clients.push(async_net::TcpStream::connect(address).await.expect("connect"));
             }
-            while port.metrics.refusal_count("http", "port_full") < 2 {
+            // The admitted ones are served in their own tasks, which may start after the
+            // refusals are counted.
+            while port.metrics.refusal_count("http", "port_full") < 2
+                || served.load(Ordering::SeqCst) < 2
+            {
                 smol::Timer::after(Duration::from_millis(5)).await;
             }
             assert_eq!(served.load(Ordering::SeqCst), 2);
+            assert_eq!(port.metrics.refusal_count("http", "port_full"), 2);
             assert_eq!(port.counts(), (2, 2));
             drop(hold_sender);
             while port.counts() != (0, 0) {

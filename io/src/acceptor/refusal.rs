@@ -25,6 +25,12 @@ pub(crate) enum Refusal {
     Busy,
     /// The daemon already holds `max_master_sessions` master sessions.
     MasterSessionsFull,
+    /// Plaintext sent to a port that speaks TLS.
+    PlaintextOnTls,
+    /// The TLS handshake failed (no shared version or cipher, a bad client certificate).
+    TlsHandshake,
+    /// With `client_ca`, a master without a certificate, or with one naming someone else.
+    MasterCertificate,
 }
 
 impl Refusal {
@@ -40,6 +46,9 @@ impl Refusal {
             Refusal::BadRequest(label) | Refusal::Credentials(label) => label,
             Refusal::Busy => "busy",
             Refusal::MasterSessionsFull => "master_sessions_full",
+            Refusal::PlaintextOnTls => "plaintext_on_tls",
+            Refusal::TlsHandshake => "tls_handshake",
+            Refusal::MasterCertificate => "master_certificate",
         }
     }
 
@@ -58,6 +67,9 @@ impl Refusal {
             Refusal::Credentials(_) => "buildbot worker refused",
             Refusal::Busy => "every request slot stayed busy",
             Refusal::MasterSessionsFull => "the daemon is at its limit of master sessions",
+            Refusal::PlaintextOnTls => "plaintext on a TLS port",
+            Refusal::TlsHandshake => "the TLS handshake failed",
+            Refusal::MasterCertificate => "the master's client certificate does not name it",
         }
     }
 }

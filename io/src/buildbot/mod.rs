@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_net::TcpStream;
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::WebSocketStream;
@@ -26,6 +25,7 @@ use crate::daemon::inputs::CoreInput;
 use crate::daemon::metrics::Metrics;
 use crate::http::front::{self, HeadRead};
 use crate::logging::Escaped;
+use crate::tls::ServerStream;
 
 mod upgrade;
 
@@ -55,19 +55,17 @@ pub(crate) fn next_connection() -> ConnectionId {
 /// Serves one admitted buildbot-worker connection: the upgrade (ours, from validated bytes),
 /// then the session.
 pub(crate) async fn serve(
-    mut stream: TcpStream,
+    mut stream: ServerStream,
     peer: SocketAddr,
     mut admission: Admission,
     connection: ConnectionId,
     config: Arc<Listener>,
 ) {
-    let accepted = Instant::now();
     let shared = Arc::clone(&config.shared);
     let port = Arc::clone(admission.port());
-    let _ = stream.set_nodelay(true);
+    let _ = stream.socket().set_nodelay(true);
     let mut buffer = Vec::with_capacity(1024);
-    let read =
-        before_deadline(accepted, &admission, front::read_head(&mut stream, &mut buffer)).await;
+    let read = before_deadline(&admission, front::read_head(&mut stream, &mut buffer)).await;
     let end = match read {
         // PB's server speaks first, so a PB worker sends nothing and waits: say so.
         None if buffer.is_empty() => {
@@ -127,8 +125,7 @@ pub(crate) async fn serve(
     let switching = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
-    let written =
-        before_deadline(accepted, &admission, stream.write_all(switching.as_bytes())).await;
+    let written = before_deadline(&admission, stream.write_all(switching.as_bytes())).await;
     if !matches!(written, Some(Ok(()))) {
         return;
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_net::TcpStream;
+use crate::tls::ServerStream;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::{WebSocketReceiver, WebSocketSender};
 use futures_lite::{FutureExt, StreamExt};
@@ -57,7 +57,7 @@ pub(crate) struct Session {
     pub(crate) worker: String,
     pub(crate) core: smol::channel::Sender<CoreInput>,
     pub(crate) keepalive_interval: Duration,
-    sender: WebSocketSender<TcpStream>,
+    sender: WebSocketSender<ServerStream>,
     next_seq_number: u64,
     pending: HashMap<u64, Pending>,
     commands: HashMap<String, DirectoryWork>,
@@ -78,7 +78,7 @@ impl Session {
         worker: String,
         core: smol::channel::Sender<CoreInput>,
         keepalive_interval: Duration,
-        sender: WebSocketSender<TcpStream>,
+        sender: WebSocketSender<ServerStream>,
     ) -> Session {
         Session {
             connection,
@@ -97,7 +97,7 @@ impl Session {
     /// Runs until either side ends the connection, then tells the core.
     pub(crate) async fn run(
         mut self,
-        mut receiver: WebSocketReceiver<TcpStream>,
+        mut receiver: WebSocketReceiver<ServerStream>,
         frames: crate::daemon::outbound::OutboundFrames,
     ) {
         let mut next_keepalive = Instant::now() + self.keepalive_interval;

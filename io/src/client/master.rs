@@ -7,6 +7,7 @@ use rollcall_core::{Command, MasterId, Reply};
 
 use crate::client::session::{ClientError, Session};
 use crate::credentials::Token;
+use crate::tls::ClientTls;
 use crate::wire::{ClientMessage, RequestError, Role, ServerMessage};
 
 /// A master session: requests answered in order, each once the daemon made it durable.
@@ -27,8 +28,23 @@ impl MasterClient {
         name: &str,
         token: &Token,
     ) -> Result<MasterClient, ClientError> {
+        MasterClient::connect_with(address, name, token, None).await
+    }
+
+    /// As [`MasterClient::connect`], over TLS when `tls` is given.
+    ///
+    /// # Errors
+    ///
+    /// When the daemon cannot be reached, the TLS handshake fails or the daemon refuses the
+    /// session.
+    pub async fn connect_with(
+        address: &str,
+        name: &str,
+        token: &Token,
+        tls: Option<&ClientTls>,
+    ) -> Result<MasterClient, ClientError> {
         let role = Role::Master { name: name.into(), token: token.clone() };
-        let mut session = Session::connect(address, role).await?;
+        let mut session = Session::connect_with(address, role, tls).await?;
         match session.receive().await? {
             ServerMessage::MasterWelcome => Ok(MasterClient { session, next_request_id: 1 }),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
@@ -77,6 +93,8 @@ pub struct MasterOptions {
     pub token: Token,
     pub builders: Vec<String>,
     pub heartbeat_interval: Duration,
+    /// TLS to the daemon (and this master's client certificate, for mutual TLS).
+    pub tls: Option<ClientTls>,
 }
 
 /// Registers a remote master, declares its builders, heartbeats until SIGTERM or SIGINT,
@@ -89,7 +107,13 @@ pub async fn run_master(options: MasterOptions) -> Result<(), Box<dyn std::error
     use async_signal::{Signal, Signals};
 
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
-    let mut client = MasterClient::connect(&options.address, &options.name, &options.token).await?;
+    let mut client = MasterClient::connect_with(
+        &options.address,
+        &options.name,
+        &options.token,
+        options.tls.as_ref(),
+    )
+    .await?;
     let master = client.master_active(&options.name).await?;
     println!("registered as master {master}");
     if !options.builders.is_empty() {

@@ -1,8 +1,9 @@
 use async_net::TcpStream;
-use futures_lite::io::BufReader;
+use futures_lite::io::{BufReader, ReadHalf, WriteHalf};
 use futures_lite::AsyncWriteExt;
 
 use crate::codec::{self, CodecError, FrameError};
+use crate::tls::{ClientStream, ClientTls, Stream};
 use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
 
 /// The largest frame a client accepts from the daemon.
@@ -11,6 +12,9 @@ const CLIENT_MAX_FRAME_BYTES: u32 = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub enum ClientError {
     Connect(std::io::Error),
+    /// The TLS handshake failed: the daemon's certificate did not verify, or the port does
+    /// not speak TLS. Retrying cannot help until a flag or a certificate changes.
+    Tls(String),
     Send(std::io::Error),
     Receive(FrameError),
     Decode(CodecError),
@@ -23,6 +27,7 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Connect(error) => write!(formatter, "cannot connect: {error}"),
+            ClientError::Tls(why) => formatter.write_str(why),
             ClientError::Send(error) => write!(formatter, "cannot send: {error}"),
             ClientError::Receive(error) => write!(formatter, "cannot receive: {error}"),
             ClientError::Decode(error) => write!(formatter, "bad frame from the daemon: {error}"),
@@ -39,8 +44,8 @@ impl std::error::Error for ClientError {}
 /// One connection to the daemon, after its Hello.
 #[derive(Debug)]
 pub struct Session {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<ReadHalf<ClientStream>>,
+    writer: WriteHalf<ClientStream>,
 }
 
 impl Session {
@@ -50,8 +55,22 @@ impl Session {
     ///
     /// When the daemon cannot be reached or the Hello cannot be sent.
     pub async fn connect(address: &str, role: Role) -> Result<Session, ClientError> {
+        Session::connect_with(address, role, None).await
+    }
+
+    /// Connects, over TLS when `tls` is given, and says Hello in the given role.
+    ///
+    /// # Errors
+    ///
+    /// When the daemon cannot be reached, the TLS handshake fails or the Hello cannot be
+    /// sent.
+    pub async fn connect_with(
+        address: &str,
+        role: Role,
+        tls: Option<&ClientTls>,
+    ) -> Result<Session, ClientError> {
         let stream = TcpStream::connect(address).await.map_err(ClientError::Connect)?;
-        Session::over(stream, role).await
+        Session::over_with(stream, address, role, tls).await
     }
 
     /// Says Hello in the given role over a connection made elsewhere (from a chosen source
@@ -61,8 +80,28 @@ impl Session {
     ///
     /// When the Hello cannot be sent.
     pub async fn over(stream: TcpStream, role: Role) -> Result<Session, ClientError> {
+        Session::over_with(stream, "", role, None).await
+    }
+
+    /// As [`Session::over`], over TLS when `tls` is given; `address` (`host:port`) names
+    /// the daemon whose certificate is verified, unless the TLS options name it.
+    ///
+    /// # Errors
+    ///
+    /// When the TLS handshake fails or the Hello cannot be sent.
+    pub async fn over_with(
+        stream: TcpStream,
+        address: &str,
+        role: Role,
+        tls: Option<&ClientTls>,
+    ) -> Result<Session, ClientError> {
         let _ = stream.set_nodelay(true);
-        let mut session = Session { reader: BufReader::new(stream.clone()), writer: stream };
+        let stream = match tls {
+            Some(tls) => tls.connect(stream, address).await.map_err(ClientError::Tls)?,
+            None => Stream::Plain(stream),
+        };
+        let (reading, writer) = futures_lite::io::split(stream);
+        let mut session = Session { reader: BufReader::new(reading), writer };
         session.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role }).await?;
         Ok(session)
     }

@@ -6,6 +6,7 @@ use futures_lite::FutureExt;
 use rollcall_core::{Password, RejectReason, ToWorker};
 
 use crate::client::session::{ClientError, Session};
+use crate::tls::ClientTls;
 use crate::wire::{ClientMessage, Role, ServerMessage};
 
 /// Options of `rollcall worker`.
@@ -17,6 +18,8 @@ pub struct WorkerOptions {
     pub keepalive_interval: Duration,
     /// Do not reconnect when the connection is lost.
     pub once: bool,
+    /// TLS to the daemon; one config for every reconnect, so each resumes its session.
+    pub tls: Option<ClientTls>,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -43,6 +46,8 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
                 return Err(format!("rejected by the master: {reason:?}").into());
             }
             Ending::Lost(error) if options.once => return Err(error.into()),
+            // A certificate that does not verify will not verify on the next try either.
+            Ending::Lost(error @ ClientError::Tls(_)) => return Err(error.into()),
             Ending::Lost(error) => {
                 if was_attached {
                     backoff = FIRST_BACKOFF;
@@ -57,10 +62,11 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
 
 async fn attach_once(options: &WorkerOptions) -> (Ending, bool) {
     let role = Role::Worker { name: options.name.clone(), password: options.password.clone() };
-    let mut session = match Session::connect(&options.address, role).await {
-        Ok(session) => session,
-        Err(error) => return (Ending::Lost(error), false),
-    };
+    let mut session =
+        match Session::connect_with(&options.address, role, options.tls.as_ref()).await {
+            Ok(session) => session,
+            Err(error) => return (Ending::Lost(error), false),
+        };
     let mut attached = false;
     loop {
         let next = async { Some(session.receive().await) }

@@ -24,6 +24,16 @@ pub(crate) struct ConfigFile {
     pub(crate) builders: Vec<BuilderEntry>,
     #[serde(default)]
     pub(crate) masters: Vec<MasterEntry>,
+    pub(crate) tls: Option<TlsTable>,
+}
+
+/// A certificate without its key (or the reverse) could serve nothing: both are required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsTable {
+    pub(crate) certificate: Spanned<String>,
+    pub(crate) private_key: Spanned<String>,
+    pub(crate) client_ca: Option<Spanned<String>>,
 }
 
 /// A remote master allowed to register, and the SHA-256 of each token it may present.
@@ -49,6 +59,7 @@ pub(crate) struct ListenTable {
     pub(crate) workers: Option<Spanned<String>>,
     pub(crate) http: Option<Spanned<String>>,
     pub(crate) buildbot_workers: Option<Spanned<String>>,
+    pub(crate) allow_plaintext: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ mod position;
 mod validate;
 mod validate_masters;
 mod validate_roster;
+mod validate_tls;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,22 @@ pub struct Config {
     pub builders: Vec<BuilderSection>,
     /// The remote masters allowed to register (`[[masters]]`).
     pub masters: Vec<RemoteMasterSection>,
+    /// TLS on every port; `None`: every port in the clear (loopback only, unless
+    /// `listen.allow_plaintext`).
+    pub tls: Option<TlsSection>,
+}
+
+/// The daemon's TLS files, absolute (resolved against the current directory at load, as
+/// `data_dir` is). Their contents are checked when TLS is loaded (`check-config`, `serve`,
+/// each SIGHUP), not here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSection {
+    /// PEM: the daemon's certificate, then its chain.
+    pub certificate: PathBuf,
+    /// PEM: the certificate's private key.
+    pub private_key: PathBuf,
+    /// PEM: the CA(s) whose certificates masters must present, named for the master.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A remote master allowed to register, and the SHA-256 of each token it may present.
@@ -77,6 +94,27 @@ pub struct ListenSection {
     pub http: SocketAddr,
     /// Buildbot's worker protocol; off unless configured.
     pub buildbot_workers: Option<SocketAddr>,
+    /// Lets a listener on a non-loopback address run without TLS (logged at start).
+    pub allow_plaintext: bool,
+}
+
+impl ListenSection {
+    /// The listeners a network beyond this host can reach that have no TLS to protect them.
+    pub fn exposed_in_clear(&self, tls: Option<&TlsSection>) -> Vec<(&'static str, SocketAddr)> {
+        if tls.is_some() {
+            return Vec::new();
+        }
+        let listeners = [
+            ("listen.workers", Some(self.workers)),
+            ("listen.http", Some(self.http)),
+            ("listen.buildbot_workers", self.buildbot_workers),
+        ];
+        listeners
+            .into_iter()
+            .filter_map(|(key, address)| Some((key, address?)))
+            .filter(|(_, address)| !address.ip().to_canonical().is_loopback())
+            .collect()
+    }
 }
 
 /// Each value is positive and at most one year, and the heartbeat is shorter than the

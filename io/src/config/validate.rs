@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::error::Origin;
 use super::file::{ConfigFile, LimitsTable, ListenTable, MasterTable, TimingTable};
 use super::{
-    defaults, validate_masters, validate_roster, Config, ConfigError, GatewaySection,
+    defaults, validate_masters, validate_roster, validate_tls, Config, ConfigError, GatewaySection,
     LimitsSection, ListenSection, MasterSection, TimingSection,
 };
 
@@ -23,7 +23,10 @@ const MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 
 pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, ConfigError> {
     let master = master(file.master, origin)?;
-    let listen = listen(file.listen, origin)?;
+    let listen_table = file.listen;
+    let listen = listen(&listen_table, origin)?;
+    let tls = validate_tls::tls(file.tls.as_ref(), origin)?;
+    validate_tls::check_plaintext(&listen_table, &listen, tls.as_ref(), origin)?;
     let timing = timing(file.timing, origin)?;
     let gateway =
         GatewaySection { duplicate_policy: file.gateway.duplicate_policy.unwrap_or_default() };
@@ -31,7 +34,18 @@ pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, 
     let (workers, builders) =
         validate_roster::workers_and_builders(&file.workers, &file.builders, origin)?;
     let masters = validate_masters::masters(&file.masters, &master.name, origin)?;
-    Ok(Config { source: None, master, listen, timing, gateway, limits, workers, builders, masters })
+    Ok(Config {
+        source: None,
+        master,
+        listen,
+        timing,
+        gateway,
+        limits,
+        workers,
+        builders,
+        masters,
+        tls,
+    })
 }
 
 fn master(table: MasterTable, origin: &Origin<'_>) -> Result<MasterSection, ConfigError> {
@@ -98,7 +112,7 @@ pub(crate) fn check_name_length(
     Ok(())
 }
 
-fn listen(table: ListenTable, origin: &Origin<'_>) -> Result<ListenSection, ConfigError> {
+fn listen(table: &ListenTable, origin: &Origin<'_>) -> Result<ListenSection, ConfigError> {
     let workers = match &table.workers {
         Some(text) => socket_address("listen.workers", text, origin)?,
         None => defaults::LISTEN_WORKERS,
@@ -121,7 +135,8 @@ fn listen(table: ListenTable, origin: &Origin<'_>) -> Result<ListenSection, Conf
         },
     ];
     check_distinct_addresses(&listeners, origin)?;
-    Ok(ListenSection { workers, http, buildbot_workers })
+    let allow_plaintext = table.allow_plaintext.as_ref().is_some_and(|allow| *allow.get_ref());
+    Ok(ListenSection { workers, http, buildbot_workers, allow_plaintext })
 }
 
 /// One listener's address, and where the file sets it (`None` when it is the default).

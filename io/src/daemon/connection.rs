@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_net::TcpStream;
-use futures_lite::io::BufReader;
+use futures_lite::io::{BufReader, WriteHalf};
 use futures_lite::{AsyncWriteExt, FutureExt};
 use rollcall_core::{ConnectionId, MAX_NAME_BYTES};
 
@@ -16,7 +16,12 @@ use crate::codec::{self, FrameError};
 use crate::daemon::inputs::{CoreInput, WorkerMessage};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::outbound::OutboundFrames;
+use crate::tls::{ServerStream, ServerTls};
 use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+
+/// How long a closing connection may take to send what TLS still holds and its
+/// close_notify before the socket is shut regardless.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The read buffer of each connection.
 const READ_BUFFER_BYTES: usize = 1024;
@@ -38,6 +43,8 @@ pub(crate) struct NetShared {
     pub(crate) master_sessions: AtomicUsize,
     pub(crate) max_master_sessions: usize,
     pub(crate) master_idle_timeout: Duration,
+    /// For mutual TLS: whether a master must present a certificate naming it.
+    pub(crate) tls: Arc<ServerTls>,
 }
 
 enum Session {
@@ -47,20 +54,21 @@ enum Session {
 
 /// Serves one admitted connection to its end; dropping `admission` gives its slots back.
 pub(crate) async fn serve(
-    stream: TcpStream,
+    stream: ServerStream,
     peer: SocketAddr,
     mut admission: Admission,
     connection: ConnectionId,
     shared: Arc<NetShared>,
 ) {
-    let accepted = Instant::now();
-    let _ = stream.set_nodelay(true);
+    let socket = stream.socket().clone();
+    let _ = socket.set_nodelay(true);
+    let client_certificate = stream.client_certificate_names();
+    let (reading, writing) = futures_lite::io::split(stream);
     // Small: most frames are tiny, and this buffer is held by every idle connection.
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.clone());
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, reading);
 
     let hello_limit = MAX_HELLO_BYTES.min(shared.max_frame_bytes);
-    let hello =
-        before_deadline(accepted, &admission, codec::read_frame(&mut reader, hello_limit)).await;
+    let hello = before_deadline(&admission, codec::read_frame(&mut reader, hello_limit)).await;
     let refusal = |refusal, reason: String| (refusal, reason);
     let decided = match hello {
         None => {
@@ -69,11 +77,18 @@ pub(crate) async fn serve(
         }
         Some(Err(FrameError::Closed)) => return,
         Some(Err(error)) => Err(refusal(Refusal::BadHandshake, error.to_string())),
-        Some(Ok(body)) => check_hello(codec::decode::<ClientMessage>(&body)),
+        Some(Ok(body)) => {
+            check_hello(codec::decode::<ClientMessage>(&body)).and_then(|(session, role)| {
+                check_master_certificate(&role, &shared.tls, client_certificate.as_ref())?;
+                Ok((session, role))
+            })
+        }
     };
     let (session, role) = match decided {
         Ok(decided) => decided,
-        Err((why, reason)) => return refuse(stream, peer, &admission, why, reason).await,
+        Err((why, reason)) => {
+            return refuse(writing, socket, peer, &admission, why, reason).await;
+        }
     };
     // Held until this task ends: the count of master sessions.
     let _master_session = match session {
@@ -84,7 +99,8 @@ pub(crate) async fn serve(
                     "the daemon is at its limit of {} master sessions",
                     shared.max_master_sessions
                 );
-                return refuse(stream, peer, &admission, Refusal::MasterSessionsFull, reason).await;
+                let why = Refusal::MasterSessionsFull;
+                return refuse(writing, socket, peer, &admission, why, reason).await;
             }
         },
         Session::Worker => None,
@@ -93,7 +109,7 @@ pub(crate) async fn serve(
 
     // The core enforces `max_outbound_frames` and `max_outbound_bytes` before each send.
     let (outbound, frames) = crate::daemon::outbound::channel();
-    smol::spawn(write_frames(stream.clone(), frames)).detach();
+    smol::spawn(write_frames(writing, socket, frames)).detach();
     let hello_input = match role {
         Role::Worker { name, password } => {
             let password = crate::credentials::password_key(password.expose_secret());
@@ -187,6 +203,36 @@ fn check_hello(
     }
 }
 
+/// With `[tls] client_ca`, a master must present a certificate (rustls verified it against
+/// the CA) that names it; workers need none.
+fn check_master_certificate(
+    role: &Role,
+    tls: &ServerTls,
+    certificate: Option<&crate::tls::CertificateNames>,
+) -> Result<(), (Refusal, String)> {
+    let Role::Master { name, .. } = role else { return Ok(()) };
+    if !tls.masters_need_certificate() {
+        return Ok(());
+    }
+    match certificate {
+        None => Err((
+            Refusal::MasterCertificate,
+            "this daemon requires masters to present a client certificate signed by its \
+             client_ca (--cert, --key)"
+                .into(),
+        )),
+        Some(names) if !names.names_master(name) => Err((
+            Refusal::MasterCertificate,
+            format!(
+                "the client certificate names {}, not the master {name:?}: its DNS or URI \
+                 subject alternative name must be the master's name",
+                names.describe()
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// One slot of `max_master_sessions`, given back when dropped.
 struct MasterSessionGuard<'a>(&'a AtomicUsize);
 
@@ -210,7 +256,8 @@ impl Drop for MasterSessionGuard<'_> {
 /// Ends a connection that failed its handshake: count it, log it (rate-limited), tell the
 /// peer why, close.
 async fn refuse(
-    mut stream: TcpStream,
+    mut stream: WriteHalf<ServerStream>,
+    socket: TcpStream,
     peer: SocketAddr,
     admission: &Admission,
     why: Refusal,
@@ -220,20 +267,26 @@ async fn refuse(
     Metrics::add(&port.metrics.frames_rejected, 1);
     port.refused_because(why, peer, &reason);
     if let Ok(frame) = codec::encode_frame(&ServerMessage::Goodbye { reason }) {
-        let write = async { stream.write_all(&frame).await.is_ok() };
-        let _ = write
+        let write = async {
+            let _ = stream.write_all(&frame).await;
+            let _ = stream.close().await;
+        };
+        write
             .or(async {
-                smol::Timer::after(Duration::from_secs(1)).await;
-                false
+                smol::Timer::after(CLOSE_TIMEOUT).await;
             })
             .await;
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
 /// Writes queued frames until the core drops the queue (the connection is to close) or the
 /// peer stops taking them, then shuts the socket down, which also ends the reader.
-async fn write_frames(mut stream: TcpStream, frames: OutboundFrames) {
+async fn write_frames(
+    mut stream: WriteHalf<ServerStream>,
+    socket: TcpStream,
+    frames: OutboundFrames,
+) {
     let mut buffer = Vec::new();
     while let Some(frame) = frames.recv().await {
         buffer.clear();
@@ -253,6 +306,13 @@ async fn write_frames(mut stream: TcpStream, frames: OutboundFrames) {
             break;
         }
     }
-    let _ = stream.flush().await;
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let close = async {
+        let _ = stream.close().await;
+    };
+    close
+        .or(async {
+            smol::Timer::after(CLOSE_TIMEOUT).await;
+        })
+        .await;
+    let _ = socket.shutdown(std::net::Shutdown::Both);
 }

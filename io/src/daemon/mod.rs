@@ -43,9 +43,14 @@ pub enum DaemonError {
     Storage(StorageError),
     Recovery(String),
     Startup(String),
-    Listen { address: std::net::SocketAddr, error: std::io::Error },
+    Listen {
+        address: std::net::SocketAddr,
+        error: std::io::Error,
+    },
     Signals(std::io::Error),
     CoreThread(String),
+    /// A TLS file could not be loaded: `<file>: <why>`.
+    Tls(String),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -64,6 +69,7 @@ impl std::fmt::Display for DaemonError {
                 write!(formatter, "cannot install signal handlers: {error}")
             }
             DaemonError::CoreThread(why) => write!(formatter, "the core thread failed: {why}"),
+            DaemonError::Tls(why) => write!(formatter, "cannot load TLS: {why}"),
         }
     }
 }
@@ -91,6 +97,9 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
         async_signal::Signal::Hup,
     ])
     .map_err(DaemonError::Signals)?;
+    // Before the store: a bad certificate file should stop the start before anything is
+    // registered.
+    let tls = Arc::new(load_tls(&config)?);
     let metrics = Arc::new(Metrics::default());
     let core = CoreLoop::start(config.clone(), Arc::clone(&metrics), record)?;
     let master = core.self_master();
@@ -110,6 +119,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             master_sessions: AtomicUsize::new(0),
             max_master_sessions: limits.max_master_sessions,
             master_idle_timeout: Duration::from_secs(limits.master_idle_timeout_s),
+            tls: Arc::clone(&tls),
         });
         let worker_port_limits = PortLimits {
             max_open: limits.max_connections,
@@ -140,6 +150,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             http_limits,
             core_sender.clone(),
             Arc::clone(&metrics),
+            Arc::clone(&tls),
         )?;
         let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
         let (stop_buildbot, stop_accepting_buildbot) = smol::channel::bounded::<()>(1);
@@ -151,6 +162,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             smol::spawn(acceptor::run(
                 listener,
                 workers_port,
+                Arc::clone(&tls),
                 stop,
                 move |stream, peer, admission| {
                     let connection = ConnectionId(NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
@@ -175,6 +187,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
                 Some(smol::spawn(acceptor::run(
                     listener,
                     port,
+                    Arc::clone(&tls),
                     stop_accepting_buildbot.clone(),
                     move |stream, peer, admission| {
                         let connection = crate::buildbot::next_connection();
@@ -190,7 +203,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             }
             None => None,
         };
-        handle_signals(signals, &config, &core_sender).await?;
+        handle_signals(signals, &config, &core_sender, &tls).await?;
         // Stop accepting first, then let the core close connections and stop the master.
         drop(stop_accepting);
         accepting.await;
@@ -216,6 +229,7 @@ async fn handle_signals(
     mut signals: async_signal::Signals,
     config: &Config,
     core: &smol::channel::Sender<CoreInput>,
+    tls: &crate::tls::ServerTls,
 ) -> Result<(), DaemonError> {
     use async_signal::Signal;
 
@@ -227,7 +241,7 @@ async fn handle_signals(
         })
         .await;
         match next {
-            Some(Ok(Signal::Hup)) => reload(config, core).await,
+            Some(Ok(Signal::Hup)) => reload(config, core, tls).await,
             Some(Ok(signal)) => {
                 tracing::info!(?signal, "stopping");
                 return Ok(());
@@ -239,17 +253,46 @@ async fn handle_signals(
     }
 }
 
-async fn reload(config: &Config, core: &smol::channel::Sender<CoreInput>) {
+/// The TLS of `config`, checked whole; with a warning for each listener left in the clear
+/// on a non-loopback address (which only `allow_plaintext` lets through).
+fn load_tls(config: &Config) -> Result<crate::tls::ServerTls, DaemonError> {
+    let tls = crate::tls::ServerTls::new().map_err(|error| DaemonError::Tls(error.to_string()))?;
+    let prepared =
+        tls.prepare(config.tls.as_ref()).map_err(|error| DaemonError::Tls(error.to_string()))?;
+    tls.install(prepared);
+    for (key, address) in config.listen.exposed_in_clear(config.tls.as_ref()) {
+        tracing::warn!(
+            %address,
+            "{key} is reachable from other hosts in clear (allow_plaintext): passwords and tokens cross the network unencrypted"
+        );
+    }
+    Ok(tls)
+}
+
+/// A reload applies whole or not at all: a config file or a TLS file that fails leaves
+/// everything (the old certificates included) as it was.
+async fn reload(
+    config: &Config,
+    core: &smol::channel::Sender<CoreInput>,
+    tls: &crate::tls::ServerTls,
+) {
     let Some(path) = &config.source else {
         tracing::error!(
             "reconfig failed: running on the embedded default, there is no file to reload"
         );
         return;
     };
-    match Config::load(path) {
-        Ok(next) => {
-            let _ = core.send(CoreInput::Reconfig(Box::new(next))).await;
-        }
-        Err(error) => tracing::error!("reconfig failed: {error}"),
+    let next = match Config::load(path) {
+        Ok(next) => next,
+        Err(error) => return tracing::error!("reconfig failed: {error}"),
+    };
+    let prepared = match tls.prepare(next.tls.as_ref()) {
+        Ok(prepared) => prepared,
+        Err(error) => return tracing::error!("reconfig failed: {error}"),
+    };
+    tls.install(prepared);
+    if next.tls.is_some() {
+        tracing::info!("TLS certificates reloaded");
     }
+    let _ = core.send(CoreInput::Reconfig(Box::new(next))).await;
 }

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_net::unix::UnixStream;
-use async_net::TcpStream;
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt, FutureExt};
 
 use crate::acceptor::{before_deadline, Admission, Refusal};
 use crate::http::head::{self, HeadError, RequestHead};
+use crate::tls::ServerStream;
 
 /// Bytes written to the client per step; each step has the whole write deadline.
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
@@ -60,15 +60,14 @@ pub(crate) enum HeadRead {
 
 /// Serves one client connection to its end.
 pub(crate) async fn serve(
-    mut stream: TcpStream,
+    mut stream: ServerStream,
     peer: SocketAddr,
     mut admission: Admission,
     front: Arc<Front>,
 ) {
-    let accepted = Instant::now();
     let port = Arc::clone(admission.port());
     let mut buffer = Vec::with_capacity(1024);
-    let read = before_deadline(accepted, &admission, read_head(&mut stream, &mut buffer)).await;
+    let read = before_deadline(&admission, read_head(&mut stream, &mut buffer)).await;
     let end = match read {
         None => {
             let seconds = port.limits.handshake_timeout.as_secs();
@@ -118,7 +117,10 @@ pub(crate) async fn serve(
 }
 
 /// Reads until the head's blank line, at most [`head::MAX_HEAD_BYTES`].
-pub(crate) async fn read_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> HeadRead {
+pub(crate) async fn read_head(
+    stream: &mut (impl AsyncRead + Unpin),
+    buffer: &mut Vec<u8>,
+) -> HeadRead {
     let mut chunk = [0_u8; 4096];
     loop {
         let room = head::MAX_HEAD_BYTES + 1 - buffer.len();
@@ -153,7 +155,7 @@ async fn ask_engine(front: &Front, request: &RequestHead) -> std::io::Result<Vec
 
 /// Writes `bytes` chunk by chunk, each within the write timeout, all within the response
 /// deadline; `false` when the client was too slow and is being dropped.
-async fn write_response(stream: &mut TcpStream, front: &Front, bytes: &[u8]) -> bool {
+async fn write_response(stream: &mut ServerStream, front: &Front, bytes: &[u8]) -> bool {
     let started = Instant::now();
     for chunk in bytes.chunks(WRITE_CHUNK_BYTES) {
         let left = front.response_deadline.saturating_sub(started.elapsed());
@@ -173,7 +175,7 @@ async fn write_response(stream: &mut TcpStream, front: &Front, bytes: &[u8]) -> 
 }
 
 /// The front's own answer, for requests that never reach the engine.
-async fn answer_error(stream: TcpStream, front: &Front, status: u16, message: &str) {
+async fn answer_error(stream: ServerStream, front: &Front, status: u16, message: &str) {
     send_and_close(stream, &error_response(status, message), front.write_timeout).await;
 }
 
@@ -194,7 +196,7 @@ pub(crate) fn error_response_with(status: u16, message: &str, extra_headers: &st
 }
 
 /// Writes an answer within `timeout`, then lingers so the peer can read it.
-pub(crate) async fn send_and_close(mut stream: TcpStream, bytes: &[u8], timeout: Duration) {
+pub(crate) async fn send_and_close(mut stream: ServerStream, bytes: &[u8], timeout: Duration) {
     let written = async { stream.write_all(bytes).await.is_ok() }
         .or(async {
             smol::Timer::after(timeout).await;
@@ -226,10 +228,11 @@ fn reason_phrase(status: u16) -> &'static str {
 
 /// Half-closes, then drains what the client still sends for a moment: closing a socket with
 /// unread bytes resets the connection, and the client may lose the answer it was sent.
-async fn linger(mut stream: TcpStream) {
-    let _ = stream.flush().await;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+async fn linger(mut stream: ServerStream) {
+    let socket = stream.socket().clone();
     let drain = async {
+        // TLS: close_notify, then the write half; in the clear, the write half.
+        let _ = stream.close().await;
         let mut sink = [0_u8; 4096];
         let mut drained = 0;
         while drained < LINGER_BYTES {
@@ -244,6 +247,7 @@ async fn linger(mut stream: TcpStream) {
             smol::Timer::after(LINGER).await;
         })
         .await;
+    let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
 #[cfg(test)]

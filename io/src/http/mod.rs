@@ -88,6 +88,7 @@ pub(crate) fn start(
     limits: HttpLimits,
     core: smol::channel::Sender<CoreInput>,
     metrics: Arc<Metrics>,
+    tls: Arc<crate::tls::ServerTls>,
 ) -> Result<HttpServer, DaemonError> {
     let listen_error = |error: std::io::Error| DaemonError::Listen { address, error };
     let listener = crate::daemon::bind::listen(address, limits.backlog).map_err(listen_error)?;
@@ -118,13 +119,14 @@ pub(crate) fn start(
         response_deadline: limits.write_timeout * 6,
     });
     let port = Port::new(PortName::Http, limits.port, metrics);
+    let tls_on = tls.is_enabled();
     // Dropping the sender (with this server) stops the loop; so does dropping the task.
     let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
     let accepting =
-        smol::spawn(acceptor::run(listener, port, stop, move |stream, peer, admission| {
+        smol::spawn(acceptor::run(listener, port, tls, stop, move |stream, peer, admission| {
             front::serve(stream, peer, admission, Arc::clone(&front))
         }));
-    tracing::info!(bound = %local_address, "serving HTTP");
+    tracing::info!(bound = %local_address, "serving HTTP{}", if tls_on { "S" } else { "" });
     Ok(HttpServer {
         _stop_accepting: stop_accepting,
         accepting: Some(accepting),

@@ -26,7 +26,12 @@ pub fn raw(address: SocketAddr, request: &[u8]) -> Response {
     stream.write_all(request).expect("send");
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).expect("read the response");
-    let text = String::from_utf8_lossy(&bytes).to_string();
+    parse(&bytes)
+}
+
+/// A response's status, content type and body.
+pub fn parse(bytes: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(bytes).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let content_type = head

@@ -8,7 +8,7 @@ use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig};
 use super::super::defaults::{self, hostname_from};
 use super::super::{
     BuilderSection, Config, GatewaySection, LimitsSection, ListenSection, MasterSection,
-    RemoteMasterSection, TimingSection, WorkerSection,
+    RemoteMasterSection, TimingSection, TlsSection, WorkerSection,
 };
 use super::parsed;
 
@@ -20,6 +20,7 @@ data_dir = "./rollcall-data"
 workers = "127.0.0.1:9989"
 http = "127.0.0.1:8010"
 buildbot_workers = "127.0.0.1:9990"
+allow_plaintext = true
 [timing]
 heartbeat_interval_s = 61
 expiry_window_s = 601
@@ -56,6 +57,10 @@ workernames = ["w1"]
 [[masters]]
 name = "build2:/srv"
 token_sha256 = ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"]
+[tls]
+certificate = "tls/server.pem"
+private_key = "/etc/rollcall/server.key"
+client_ca = "tls/masters-ca.pem"
 "#;
 
 fn address(text: &str) -> SocketAddr {
@@ -112,6 +117,7 @@ fn the_full_example_parses_to_the_values_it_sets() {
             workers: address("127.0.0.1:9989"),
             http: address("127.0.0.1:8010"),
             buildbot_workers: Some(address("127.0.0.1:9990")),
+            allow_plaintext: true,
         },
         timing: TimingSection {
             heartbeat_interval_s: 61,
@@ -153,6 +159,11 @@ fn the_full_example_parses_to_the_values_it_sets() {
             name: "build2:/srv".to_owned(),
             token_sha256: vec![crate::credentials::sha256(b"abc")],
         }],
+        tls: Some(TlsSection {
+            certificate: absolute("tls/server.pem"),
+            private_key: PathBuf::from("/etc/rollcall/server.key"),
+            client_ca: Some(absolute("tls/masters-ca.pem")),
+        }),
     };
     assert_eq!(config, expected);
 }
@@ -168,6 +179,7 @@ fn an_empty_file_gives_every_default() {
             workers: address("127.0.0.1:9989"),
             http: address("127.0.0.1:8010"),
             buildbot_workers: None,
+            allow_plaintext: false,
         },
         timing: default_timing(),
         gateway: GatewaySection { duplicate_policy: DuplicatePolicy::DropOlder },
@@ -175,6 +187,7 @@ fn an_empty_file_gives_every_default() {
         workers: Vec::new(),
         builders: Vec::new(),
         masters: Vec::new(),
+        tls: None,
     };
     assert_eq!(config, expected);
 }

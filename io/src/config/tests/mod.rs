@@ -5,6 +5,7 @@ mod loading;
 mod refusals;
 mod roster;
 mod secrets;
+mod transport;
 
 use std::path::Path;
 
