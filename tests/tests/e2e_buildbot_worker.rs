@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::http::get;
+use common::tls::{https_get, Pki};
 use common::{eventually, eventually_showing, Daemon};
+use rollcall_io::tls::ClientTls;
 use serde_json::{json, Value};
 
 const ROSTER: &str = r#"
@@ -42,6 +44,7 @@ fn find_or_install() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-worker");
     let binary = venv.join("bin/buildbot-worker");
     if binary.exists() {
+        install_tls_support(&venv);
         return Some(binary);
     }
     let python = Command::new("python3").arg("--version").output();
@@ -52,13 +55,28 @@ fn find_or_install() -> Option<PathBuf> {
     let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
     assert!(created.is_ok_and(|status| status.success()), "cannot create {}", venv.display());
     let installed = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "buildbot-worker==4.3.0"])
+        .args(["install", "--quiet", "buildbot-worker==4.3.0", "twisted[tls]"])
         .status();
     assert!(
         installed.is_ok_and(|status| status.success()),
-        "pip install buildbot-worker==4.3.0 failed"
+        "pip install buildbot-worker==4.3.0 twisted[tls] failed"
     );
     Some(binary)
+}
+
+/// Twisted's TLS needs pyOpenSSL and service-identity (`twisted[tls]`); a venv made before
+/// the TLS tests lacks them.
+fn install_tls_support(venv: &Path) {
+    let present = Command::new(venv.join("bin/python"))
+        .args(["-c", "import OpenSSL, service_identity"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !present {
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "twisted[tls]"])
+            .status();
+        assert!(installed.is_ok_and(|status| status.success()), "pip install twisted[tls] failed");
+    }
 }
 
 /// One worker directory; stopped (and thawed) when dropped so no daemon outlives a test.
@@ -186,12 +204,25 @@ impl Drop for Worker {
 }
 
 fn worker_row(daemon: &Daemon, name: &str) -> Option<Value> {
-    let body = get(daemon.http_address, "/api/v2/workers").json();
+    worker_row_over(daemon, name, None)
+}
+
+/// The worker's REST row, over HTTPS when `tls` is given.
+fn worker_row_over(daemon: &Daemon, name: &str, tls: Option<&ClientTls>) -> Option<Value> {
+    let body = match tls {
+        Some(tls) => https_get(daemon.http_address, tls, "/api/v2/workers").json(),
+        None => get(daemon.http_address, "/api/v2/workers").json(),
+    };
     body["workers"].as_array()?.iter().find(|row| row["name"] == json!(name)).cloned()
 }
 
 fn connected(daemon: &Daemon, name: &str) -> bool {
-    worker_row(daemon, name).is_some_and(|row| row["connected_to"] == json!([{"masterid": 1}]))
+    connected_over(daemon, name, None)
+}
+
+fn connected_over(daemon: &Daemon, name: &str, tls: Option<&ClientTls>) -> bool {
+    worker_row_over(daemon, name, tls)
+        .is_some_and(|row| row["connected_to"] == json!([{"masterid": 1}]))
 }
 
 /// Generous: these are upper bounds on a shared machine, never timings.
@@ -318,4 +349,63 @@ fn a_stock_worker_left_on_its_default_pb_protocol_is_named_in_the_daemons_log() 
         ),
         "the PB connection is counted:\n{metrics}"
     );
+}
+
+/// The connection string of a worker that verifies the daemon against `pki`'s CA, alone in
+/// its own directory (Twisted trusts every `.pem` file of a `trustRoots` directory).
+fn tls_connection_string(daemon: &Daemon, pki: &Pki) -> String {
+    let trust = daemon.directory.path().join("trust");
+    std::fs::create_dir_all(&trust).expect("trust directory");
+    std::fs::copy(&pki.pki.ca, trust.join("ca.pem")).expect("copy the CA");
+    format!(
+        "tls:host=localhost:port={}:trustRoots={}",
+        daemon.buildbot_address.port(),
+        trust.display()
+    )
+}
+
+#[test]
+fn a_stock_worker_attaches_over_tls_to_a_daemon_with_a_private_ca() {
+    let Some(binary) = buildbot_worker() else { return };
+    let pki = Pki::new();
+    let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
+    let connection = tls_connection_string(&daemon, &pki);
+    let protocol = ["--protocol", "msgpack_experimental_v7", "--connection-string", &connection];
+    let worker = Worker::create_speaking(&binary, &daemon, "bw1", "bw1", "pw1", &protocol);
+    worker.attach();
+    let tls = pki.client();
+    eventually(WAIT, "REST over HTTPS to show bw1 connected", || {
+        connected_over(&daemon, "bw1", Some(&tls))
+    });
+    let row = worker_row_over(&daemon, "bw1", Some(&tls)).expect("listed");
+    assert_eq!(row["workerinfo"]["version"], json!("4.3.0"));
+    eventually(WAIT, "builder directories", || {
+        worker.directory.join("linux").is_dir() && worker.directory.join("mac_os").is_dir()
+    });
+    worker.stop();
+    eventually(WAIT, "REST to show bw1 gone", || !connected_over(&daemon, "bw1", Some(&tls)));
+}
+
+#[test]
+fn over_tls_a_worker_in_the_clear_or_with_a_wrong_password_is_refused() {
+    let Some(binary) = buildbot_worker() else { return };
+    let pki = Pki::new();
+    let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
+    let plain = Worker::create(&binary, &daemon, "plain", "bw1", "pw1");
+    let connection = tls_connection_string(&daemon, &pki);
+    let protocol = ["--protocol", "msgpack_experimental_v7", "--connection-string", &connection];
+    let wrong = Worker::create_speaking(&binary, &daemon, "wrong", "bw1", "guess", &protocol);
+    plain.launch();
+    wrong.launch();
+    wrong.wait_for_closed_connections(2);
+    assert!(wrong.log().contains("401"), "refused as unauthorized over TLS: {}", wrong.log());
+    let tls = pki.client();
+    eventually(WAIT, "the plaintext worker to be refused", || {
+        let metrics = https_get(daemon.http_address, &tls, "/metrics").body;
+        metrics.contains(
+            "rollcall_connections_refused_total{port=\"buildbot\",reason=\"plaintext_on_tls\"}",
+        )
+    });
+    assert!(!plain.has_attached() && !wrong.has_attached());
+    assert!(!connected_over(&daemon, "bw1", Some(&tls)));
 }
