@@ -69,6 +69,10 @@ pub enum RequestError {
     /// A connection report for a worker this session's master does not configure
     /// (`SetConfiguredWorkers`).
     NotConfigured { worker: String },
+    /// A command only the daemon itself sends (`ExpireMasters`: expiry runs on the
+    /// daemon's clock and schedule; a remote master forcing sweeps, and the full scan of
+    /// housekeeping, at its own rate would be a lever on everyone's liveness and CPU).
+    DaemonOnly { command: String },
 }
 
 impl std::fmt::Display for RequestError {
@@ -89,6 +93,12 @@ impl std::fmt::Display for RequestError {
             }
             RequestError::LimitReached { rows, limit } => {
                 write!(formatter, "the registry holds its limit of {limit} {rows}")
+            }
+            RequestError::DaemonOnly { command } => {
+                write!(
+                    formatter,
+                    "{command} is sent by the daemon itself, never by a remote master"
+                )
             }
         }
     }

@@ -121,3 +121,15 @@ fn a_master_reports_only_the_connections_of_workers_it_configures() {
     };
     within(STEP, client.request(own)).expect("answered").expect("its own worker");
 }
+
+#[test]
+fn only_the_daemon_runs_expiry_a_remote_master_cannot_force_it() {
+    let daemon = Daemon::start("");
+    let mut client = master_client(&daemon, "remote:/srv");
+    within(STEP, client.master_active("remote:/srv")).expect("register");
+    for force_housekeeping in [false, true] {
+        let sweep = Command::ExpireMasters { force_housekeeping };
+        let answer = within(STEP, client.request(sweep)).expect("answered");
+        assert_eq!(answer, Err(RequestError::DaemonOnly { command: "ExpireMasters".into() }));
+    }
+}

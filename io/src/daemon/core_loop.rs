@@ -318,7 +318,10 @@ impl CoreLoop {
             (Command::MasterActive { name }, _) if name != hello_name => {
                 Some(RequestError::WrongName { hello: hello_name.clone() })
             }
-            (Command::MasterActive { .. } | Command::ExpireMasters { .. }, _) => None,
+            (Command::ExpireMasters { .. }, _) => {
+                Some(RequestError::DaemonOnly { command: "ExpireMasters".into() })
+            }
+            (Command::MasterActive { .. }, _) => None,
             (command, session) => match command_master(command) {
                 Some(target) if Some(target) == session => None,
                 _ => Some(RequestError::NotThisSession { session }),

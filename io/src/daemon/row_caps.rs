@@ -81,7 +81,12 @@ pub(crate) fn check(
             let new = new_builders(&mut std::iter::once(builder_name));
             over("builders", registry.builders().len(), new, per_kind)
         }
-        Command::StartBuild { .. } => over("builds", registry.builds().len(), 1, per_kind),
+        // A build names its worker, and an unknown name becomes a worker row.
+        Command::StartBuild { worker_name, .. } => {
+            over("builds", registry.builds().len(), 1, per_kind)?;
+            let new = usize::from(registry.worker_by_name(worker_name).is_none());
+            over("workers", registry.workers().len(), new, per_kind)
+        }
         Command::MasterStopped { .. }
         | Command::ExpireMasters { .. }
         | Command::ReleaseService { .. }
@@ -132,5 +137,31 @@ mod tests {
             check(&registry, &workers, caps),
             Err(RequestError::LimitReached { rows: "workers".into(), limit: 1 })
         );
+        // A build on an unknown worker name would make a worker row too.
+        let build = Command::StartBuild {
+            master: MasterId(1),
+            request: rollcall_core::BuildRequestId(1),
+            worker_name: "new-worker".into(),
+        };
+        let mut registry = registry;
+        let configure = Command::SetConfiguredWorkers {
+            master: MasterId(1),
+            worker_names: vec!["known-worker".into()],
+        };
+        registry.handle(
+            Timestamp::from_secs(1_700_000_001),
+            RegistryInput { token: ReplyToken(9), command: configure },
+        );
+        while registry.poll_output().is_some() {}
+        assert_eq!(
+            check(&registry, &build, caps),
+            Err(RequestError::LimitReached { rows: "workers".into(), limit: 1 })
+        );
+        let known = Command::StartBuild {
+            master: MasterId(1),
+            request: rollcall_core::BuildRequestId(1),
+            worker_name: "known-worker".into(),
+        };
+        assert_eq!(check(&registry, &known, caps), Ok(()), "a known worker is no new row");
     }
 }
