@@ -3,7 +3,8 @@
 //!
 //! - [`ServerTls`]: the daemon's certificate, key and optional client CA, re-read on SIGHUP;
 //!   the acceptor takes the handshake of each connection in that connection's own task,
-//!   under the port's handshake deadline ([`server::secure`]).
+//!   under the port's handshake deadline ([`server::secure`]), its cryptography on threads
+//!   of its own (`handshakes.rs`) so a handshake flood never delays trusted connections.
 //! - [`ClientTls`]: what `rollcall worker` and `rollcall master` (and the tests and
 //!   benchmarks) verify the daemon with, and present as a master's client certificate.
 //! - [`Stream`]: a TCP connection in the clear or inside TLS, one type for every handler.
@@ -11,6 +12,7 @@
 mod client;
 mod error;
 mod files;
+mod handshakes;
 mod identity;
 pub(crate) mod server;
 mod stream;

@@ -179,7 +179,9 @@ pub(crate) async fn secure(
         answer_plaintext(socket, port.name).await;
         return None;
     }
-    match before_deadline(admission, acceptor.accept(socket)).await {
+    // Off the network executor: see handshakes.rs.
+    let handshake = super::handshakes::run(async move { acceptor.accept(socket).await });
+    match before_deadline(admission, handshake).await {
         None => {
             port.refused(Refusal::HandshakeTimeout, peer, ": the TLS handshake stalled");
             None
