@@ -64,6 +64,24 @@ fn a_worker_attaches_and_rest_answers_over_tls() {
 }
 
 #[test]
+fn a_reconnecting_worker_resumes_its_tls_session_from_a_ticket() {
+    let pki = Pki::new();
+    let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
+    let tls = pki.client();
+    for _ in 0..3 {
+        let mut session = worker_over(&daemon, Some(&tls)).expect("a TLS session");
+        assert_eq!(next(&mut session).expect("welcome"), ServerMessage::Worker(ToWorker::Welcome));
+    }
+    let metrics = https_get(daemon.http_address, &pki.client(), "/metrics").body;
+    let count = |kind: &str| {
+        let series = format!("rollcall_tls_handshakes_total{{port=\"workers\",kind=\"{kind}\"}} ");
+        metrics.lines().find_map(|line| line.strip_prefix(&series)?.parse::<u64>().ok())
+    };
+    assert_eq!(count("full"), Some(1), "one full handshake:\n{metrics}");
+    assert_eq!(count("resumed"), Some(2), "then resumed from tickets:\n{metrics}");
+}
+
+#[test]
 fn plaintext_to_a_tls_port_is_told_to_use_tls() {
     let pki = Pki::new();
     let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));

@@ -31,6 +31,12 @@ pub struct PortLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PortKindLabels {
+    pub port: &'static str,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: &'static str,
 }
@@ -52,6 +58,7 @@ pub struct Metrics {
     pub fsync_seconds: Histogram,
     refused: Family<PortReasonLabels, Counter>,
     accept_errors: Family<PortLabel, Counter>,
+    tls_handshakes: Family<PortKindLabels, Counter>,
     open_connections: Family<PortLabel, Gauge>,
     handshaking_connections: Family<PortLabel, Gauge>,
     masters: Family<StateLabel, Gauge>,
@@ -86,6 +93,7 @@ impl Metrics {
             fsync_seconds: Histogram::new(FSYNC_BUCKETS_S),
             refused: Family::default(),
             accept_errors: Family::default(),
+            tls_handshakes: Family::default(),
             open_connections: Family::default(),
             handshaking_connections: Family::default(),
             masters: Family::default(),
@@ -113,6 +121,11 @@ impl Metrics {
             "accept_errors",
             "Failed accepts (out of file descriptors, ...), by port",
             metrics.accept_errors.clone(),
+        );
+        registry.register(
+            "tls_handshakes",
+            "TLS handshakes completed, by port and kind (full, resumed from a ticket)",
+            metrics.tls_handshakes.clone(),
         );
         registry.register(
             "connections_open",
@@ -186,6 +199,11 @@ impl Metrics {
     #[cfg(test)]
     pub(crate) fn refusal_count(&self, port: &'static str, reason: &'static str) -> u64 {
         self.refused.get_or_create(&PortReasonLabels { port, reason }).get()
+    }
+
+    pub(crate) fn tls_handshake(&self, port: &'static str, resumed: bool) {
+        let kind = if resumed { "resumed" } else { "full" };
+        self.tls_handshakes.get_or_create(&PortKindLabels { port, kind }).inc();
     }
 
     pub(crate) fn accept_error(&self, port: &'static str) {

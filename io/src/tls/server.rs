@@ -190,7 +190,12 @@ pub(crate) async fn secure(
             port.refused_because(Refusal::TlsHandshake, peer, &error.to_string());
             None
         }
-        Some(Ok(stream)) => Some(Stream::Tls(Box::new(stream))),
+        Some(Ok(stream)) => {
+            let kind = stream.get_ref().1.handshake_kind();
+            let resumed = kind == Some(rustls::HandshakeKind::Resumed);
+            port.metrics.tls_handshake(port.name.label(), resumed);
+            Some(Stream::Tls(Box::new(stream)))
+        }
     }
 }
 
