@@ -132,9 +132,13 @@ fn with_client_ca_a_master_needs_a_certificate_naming_it_and_workers_need_none()
     let pki = Pki::new();
     let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(true)));
     let remote = pki.pki.client("remote", Name::Uri("remote:/srv"));
-    let mut master =
-        master_over(&daemon, "remote:/srv", &pki.client_as(&remote)).expect("named: accepted");
+    let remote_tls = pki.client_as(&remote);
+    let mut master = master_over(&daemon, "remote:/srv", &remote_tls).expect("named: accepted");
     within(STEP, master.master_active("remote:/srv")).expect("register");
+    drop(master);
+    // Reconnecting resumes the TLS session; the certificate's names come with it.
+    let mut master = master_over(&daemon, "remote:/srv", &remote_tls).expect("resumed: accepted");
+    within(STEP, master.master_active("remote:/srv")).expect("heartbeat");
 
     let wrong = refusal_of(master_over(&daemon, "steady:/srv", &pki.client_as(&remote)));
     assert!(wrong.contains("names remote:/srv, not the master \"steady:/srv\""), "{wrong}");
@@ -160,6 +164,10 @@ fn with_client_ca_a_master_needs_a_certificate_naming_it_and_workers_need_none()
             "rollcall_connections_refused_total{port=\"workers\",reason=\"master_certificate\"} 3"
         ),
         "{metrics}"
+    );
+    assert!(
+        metrics.contains("rollcall_tls_handshakes_total{port=\"workers\",kind=\"resumed\"}"),
+        "the second session of remote:/srv was resumed:\n{metrics}"
     );
 }
 
