@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod tls;
+pub mod transport;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -269,7 +270,12 @@ pub fn next(session: &mut Session) -> Result<ServerMessage, ClientError> {
 
 /// Attaches a worker and returns its session and the builder list it was given.
 pub fn attach(address: &str, name: &str, password: &str) -> (Session, Vec<String>) {
-    let mut session = worker_hello(address, name, password);
+    welcomed(worker_hello(address, name, password))
+}
+
+/// A worker session that has said Hello, once the daemon has welcomed it and sent its
+/// builder list.
+pub fn welcomed(mut session: Session) -> (Session, Vec<String>) {
     assert_eq!(next(&mut session).expect("welcome"), ServerMessage::Worker(ToWorker::Welcome));
     let ServerMessage::Worker(ToWorker::BuilderList { builders }) =
         next(&mut session).expect("builders")
