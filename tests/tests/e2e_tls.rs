@@ -277,3 +277,22 @@ fn check_config_refuses_a_public_listener_in_the_clear_and_checks_the_tls_files(
     ));
     assert!(!ok && shown.contains("not the key of the certificate"), "{shown}");
 }
+
+#[test]
+fn a_hello_over_the_size_limit_is_refused_with_its_reason_over_tls_too() {
+    let pki = Pki::new();
+    let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
+    let role = Role::Master { name: "m".repeat(1024 * 1024), token: Token::new(MASTER_TOKEN) };
+    // The daemon refuses while the client is still writing; the client shows the reason,
+    // not the broken pipe.
+    let session = within(STEP, Session::connect_with(&daemon.address(), role, Some(&pki.client())));
+    let reason = match session {
+        Err(ClientError::Goodbye(reason)) => reason,
+        Err(other) => panic!("expected the daemon's reason, got {other}"),
+        Ok(mut session) => match next(&mut session) {
+            Err(ClientError::Goodbye(reason)) => reason,
+            other => panic!("expected a Goodbye, got {other:?}"),
+        },
+    };
+    assert!(reason.contains("frame of"), "{reason}");
+}

@@ -102,8 +102,25 @@ impl Session {
         };
         let (reading, writer) = futures_lite::io::split(stream);
         let mut session = Session { reader: BufReader::new(reading), writer };
-        session.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role }).await?;
-        Ok(session)
+        let hello = ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role };
+        match session.send(&hello).await {
+            Ok(()) => Ok(session),
+            // A daemon that refuses a Hello while it is still being written (one over its
+            // size limit) says why, then closes: show its reason rather than the broken pipe.
+            Err(error) => Err(session.goodbye_after(error).await),
+        }
+    }
+
+    /// The daemon's Goodbye, if one arrives within a moment of `error`; else `error`.
+    async fn goodbye_after(&mut self, error: ClientError) -> ClientError {
+        let goodbye = futures_lite::future::or(async { Some(self.receive().await) }, async {
+            smol::Timer::after(std::time::Duration::from_secs(1)).await;
+            None
+        });
+        match goodbye.await {
+            Some(Err(goodbye @ ClientError::Goodbye(_))) => goodbye,
+            _ => error,
+        }
     }
 
     /// # Errors
