@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +64,7 @@ in_the_clear_and_over_tls!(
     three_hundred_slow_connections_leave_health_answering_with_threads_bounded,
     heads_larger_than_16_kib_get_431_without_being_held,
     clients_that_never_read_a_large_listing_are_dropped_and_others_are_served,
+    slow_readers_together_hold_no_more_than_the_response_budget,
     a_handshake_flood_from_one_address_locks_no_other_address_out_of_any_port,
     master_sessions_are_bounded_in_name_count_and_idleness,
     names_from_peers_cannot_forge_log_lines,
@@ -216,6 +217,44 @@ fn clients_that_never_read_a_large_listing_are_dropped_and_others_are_served(
         || format!(": {} open", open()),
     );
     drop(stalled);
+}
+
+fn slow_readers_together_hold_no_more_than_the_response_budget(transport: &Transport) {
+    // Over 5 MB, more than the kernel's socket buffers take (a send buffer grows to 4 MiB
+    // here), so the daemon itself must hold the rest while the client does not read.
+    let padding = "x".repeat(1000);
+    let workers: String = (0..5_000)
+        .map(|index| {
+            format!("[[workers]]\nname = \"held-{index:05}-{padding}\"\npassword = \"p\"\n")
+        })
+        .collect();
+    // A budget smaller than one listing: the one held alone is still served; while it is
+    // held, every other response is refused rather than buffered beside it.
+    let daemon = transport.daemon(&format!(
+        "[limits]\nhttp_max_buffered_bytes = 100000\nhttp_write_timeout_s = 60\n{ROSTER}{workers}"
+    ));
+    let listing = "GET /api/v2/workers HTTP/1.1\r\nHost: x\r\n\r\n";
+    let small_buffer = |socket: &socket2::Socket| {
+        let _ = socket.set_recv_buffer_size(4096);
+    };
+    let mut stalled =
+        transport.try_connect_from(ATTACKER, daemon.http_address, small_buffer).expect("connect");
+    stalled.write_all(listing.as_bytes()).expect("ask");
+    // Its answer has begun, so its bytes are held; then it reads no more.
+    let mut status = [0_u8; 12];
+    stalled.read_exact(&mut status).expect("the start of the answer");
+    assert_eq!(&status, b"HTTP/1.1 200");
+    let probe = transport.get(daemon.http_address, "/api/v2/workers");
+    assert_eq!(probe.status, 503, "refused while the listing is held, not {}", probe.status);
+    let refused = transport.get(daemon.http_address, "/healthz");
+    assert_eq!(refused.status, 503, "even a small answer waits: {}", refused.body);
+    assert!(refused.body.contains("response bytes"), "{}", refused.body);
+    drop(stalled);
+    eventually(Duration::from_secs(30), "the budget to be given back", || {
+        transport.get(daemon.http_address, "/api/v2/workers").status == 200
+    });
+    let refusals = "rollcall_connections_refused_total{port=\"http\",reason=\"response_budget\"}";
+    assert!(transport.metric(&daemon, refusals) >= 2.0);
 }
 
 /// Connections that connect and say nothing, from the attacker's address; over TLS, that

@@ -23,6 +23,8 @@ pub(crate) enum Refusal {
     Credentials(&'static str),
     /// Every HTTP request slot stayed busy for the wait allowed.
     Busy,
+    /// Slow HTTP clients already hold `http_max_buffered_bytes` of responses.
+    ResponseBudget,
     /// The daemon already holds `max_master_sessions` master sessions.
     MasterSessionsFull,
     /// Plaintext sent to a port that speaks TLS.
@@ -45,6 +47,7 @@ impl Refusal {
             Refusal::BadHandshake => "bad_handshake",
             Refusal::BadRequest(label) | Refusal::Credentials(label) => label,
             Refusal::Busy => "busy",
+            Refusal::ResponseBudget => "response_budget",
             Refusal::MasterSessionsFull => "master_sessions_full",
             Refusal::PlaintextOnTls => "plaintext_on_tls",
             Refusal::TlsHandshake => "tls_handshake",
@@ -66,6 +69,7 @@ impl Refusal {
             Refusal::BadRequest(_) => "a request this port does not serve",
             Refusal::Credentials(_) => "buildbot worker refused",
             Refusal::Busy => "every request slot stayed busy",
+            Refusal::ResponseBudget => "slow clients hold the limit of response bytes",
             Refusal::MasterSessionsFull => "the daemon is at its limit of master sessions",
             Refusal::PlaintextOnTls => "plaintext on a TLS port",
             Refusal::TlsHandshake => "the TLS handshake failed",

@@ -38,6 +38,10 @@ pub(crate) const HTTP_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
 pub(crate) const HTTP_MAX_IN_FLIGHT: usize = 4;
 pub(crate) const HTTP_HEAD_TIMEOUT_S: u64 = 10;
 pub(crate) const HTTP_WRITE_TIMEOUT_S: u64 = 10;
+/// The front buffers each whole response so a slow client never holds the engine; this
+/// bounds what slow clients together can make it hold (a listing of 10,000 workers is
+/// about 3 MiB). A response larger than all of it is still served when nothing else is held.
+pub(crate) const HTTP_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
 pub(crate) const MAX_MASTER_SESSIONS: usize = 1024;
 /// Five of Buildbot's heartbeat intervals: a master that has said nothing for that long is
 /// gone or wedged, and half the expiry window is still left for it to reconnect.

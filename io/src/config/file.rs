@@ -95,6 +95,7 @@ pub(crate) struct LimitsTable {
     pub(crate) http_max_in_flight: Option<Spanned<usize>>,
     pub(crate) http_head_timeout_s: Option<Spanned<u64>>,
     pub(crate) http_write_timeout_s: Option<Spanned<u64>>,
+    pub(crate) http_max_buffered_bytes: Option<Spanned<usize>>,
     pub(crate) max_master_sessions: Option<Spanned<usize>>,
     pub(crate) master_idle_timeout_s: Option<Spanned<u64>>,
     pub(crate) max_masters: Option<Spanned<usize>>,

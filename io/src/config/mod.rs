@@ -153,6 +153,8 @@ pub struct LimitsSection {
     pub http_max_in_flight: usize,
     pub http_head_timeout_s: u64,
     pub http_write_timeout_s: u64,
+    /// Bytes of responses held, over all HTTP connections, for clients still reading them.
+    pub http_max_buffered_bytes: usize,
     pub max_master_sessions: usize,
     /// A master session that sends nothing for this long is closed.
     pub master_idle_timeout_s: u64,

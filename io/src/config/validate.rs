@@ -350,6 +350,11 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
             &table.http_write_timeout_s,
             defaults::HTTP_WRITE_TIMEOUT_S,
         )?,
+        http_max_buffered_bytes: count(
+            "http_max_buffered_bytes",
+            &table.http_max_buffered_bytes,
+            defaults::HTTP_MAX_BUFFERED_BYTES,
+        )?,
         max_master_sessions: count(
             "max_master_sessions",
             &table.max_master_sessions,

@@ -144,6 +144,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             backlog: limits.listen_backlog,
             max_in_flight: limits.http_max_in_flight,
             write_timeout: Duration::from_secs(limits.http_write_timeout_s),
+            max_buffered_bytes: limits.http_max_buffered_bytes,
         };
         let http = crate::http::start(
             config.listen.http,

@@ -24,6 +24,7 @@ use async_net::unix::UnixStream;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt, FutureExt};
 
 use crate::acceptor::{before_deadline, Admission, Refusal};
+use crate::http::budget::ResponseBudget;
 use crate::http::head::{self, HeadError, RequestHead};
 use crate::tls::ServerStream;
 
@@ -50,6 +51,8 @@ pub(crate) struct Front {
     /// within [`Front::response_deadline`].
     pub(crate) write_timeout: Duration,
     pub(crate) response_deadline: Duration,
+    /// The bytes of responses all connections hold while their clients read.
+    pub(crate) buffered: Arc<ResponseBudget>,
 }
 
 pub(crate) enum HeadRead {
@@ -106,7 +109,15 @@ pub(crate) async fn serve(
     drop(slot);
     match response {
         Ok(response) => {
+            let Some(held) = front.buffered.reserve(response.len()) else {
+                drop(response);
+                port.refused(Refusal::ResponseBudget, peer, "");
+                let message =
+                    "the daemon holds its limit of response bytes for clients still reading, retry";
+                return answer_error(stream, &front, 503, message).await;
+            };
             let _ = write_response(&mut stream, &front, &response).await;
+            drop((response, held));
             linger(stream).await;
         }
         Err(error) => {

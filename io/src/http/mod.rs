@@ -7,6 +7,7 @@
 //! reaches those threads: `front.rs` reads and validates every request and writes every
 //! response under deadlines (see there).
 
+mod budget;
 pub(crate) mod front;
 pub(crate) mod head;
 mod observe;
@@ -76,6 +77,7 @@ pub(crate) struct HttpLimits {
     /// Requests inside the engine at once; also its number of handler threads.
     pub(crate) max_in_flight: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) max_buffered_bytes: usize,
 }
 
 /// Binds the HTTP port and starts answering. Must run inside the smol executor.
@@ -117,6 +119,7 @@ pub(crate) fn start(
         slot_wait: limits.port.handshake_timeout,
         write_timeout: limits.write_timeout,
         response_deadline: limits.write_timeout * 6,
+        buffered: Arc::new(budget::ResponseBudget::new(limits.max_buffered_bytes)),
     });
     let port = Port::new(PortName::Http, limits.port, metrics);
     let tls_on = tls.is_enabled();

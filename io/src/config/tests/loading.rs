@@ -44,6 +44,7 @@ http_max_connections_per_address = 21
 http_max_in_flight = 22
 http_head_timeout_s = 23
 http_write_timeout_s = 24
+http_max_buffered_bytes = 29
 max_master_sessions = 25
 master_idle_timeout_s = 26
 max_masters = 27
@@ -97,6 +98,7 @@ fn default_limits() -> LimitsSection {
         http_max_in_flight: 4,
         http_head_timeout_s: 10,
         http_write_timeout_s: 10,
+        http_max_buffered_bytes: 256 * 1024 * 1024,
         max_master_sessions: 1024,
         master_idle_timeout_s: 300,
         max_masters: 100_000,
@@ -142,6 +144,7 @@ fn the_full_example_parses_to_the_values_it_sets() {
             http_max_in_flight: 22,
             http_head_timeout_s: 23,
             http_write_timeout_s: 24,
+            http_max_buffered_bytes: 29,
             max_master_sessions: 25,
             master_idle_timeout_s: 26,
             max_masters: 27,

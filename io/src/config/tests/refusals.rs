@@ -193,6 +193,7 @@ fn zero_is_refused_for_every_timing_value_and_limit() {
         ("limits", "http_max_in_flight"),
         ("limits", "http_head_timeout_s"),
         ("limits", "http_write_timeout_s"),
+        ("limits", "http_max_buffered_bytes"),
         ("limits", "max_master_sessions"),
         ("limits", "master_idle_timeout_s"),
         ("limits", "max_masters"),
