@@ -95,9 +95,7 @@ pub(crate) fn start(
     let listen_error = |error: std::io::Error| DaemonError::Listen { address, error };
     let listener = crate::daemon::bind::listen(address, limits.backlog).map_err(listen_error)?;
     let local_address = listener.local_addr().unwrap_or(address);
-    // tempfile makes the directory 0700: only this user reaches the engine.
-    let socket_directory =
-        tempfile::Builder::new().prefix("rollcall-http-").tempdir().map_err(listen_error)?;
+    let socket_directory = private_socket_directory().map_err(listen_error)?;
     let socket = socket_directory.path().join("engine.sock");
     let engine = tiny_http::Server::http_unix(&socket)
         .map_err(|error| listen_error(std::io::Error::other(error.to_string())))?;
@@ -138,6 +136,20 @@ pub(crate) fn start(
         _socket_directory: socket_directory,
         local_address,
     })
+}
+
+/// The engine's socket lives in a directory only this user may enter (0700, set here:
+/// tempfile's own mode follows the umask, which gave 0755), so no other local user can
+/// reach tiny_http around the front, whatever mode the socket itself gets.
+fn private_socket_directory() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("rollcall-http-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
 }
 
 fn serve(engine: &tiny_http::Server, context: &Context) {
@@ -269,4 +281,16 @@ fn read<T: Send + 'static>(
     });
     context.core.send_blocking(CoreInput::Read(job)).ok()?;
     receiver.recv_blocking().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_engine_socket_directory_is_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = super::private_socket_directory().expect("a directory");
+        let mode = std::fs::metadata(directory.path()).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }
