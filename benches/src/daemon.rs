@@ -1,10 +1,11 @@
 //! A real `rollcall serve` for the end-to-end benchmarks: its own temporary data
-//! directory, free loopback ports, a generated configuration, and optionally a registry
-//! filled beforehand through [`FjallStore`], exactly as the daemon would have written it.
+//! directory, free loopback ports, a generated configuration, optionally a registry
+//! filled beforehand through [`FjallStore`], exactly as the daemon would have written it,
+//! and optionally `[tls]` (every port then speaks TLS).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,6 +31,17 @@ pub struct DaemonOptions {
     pub listen_backlog: u32,
     /// Remote masters `bench-master-0`, ... configured (`[[masters]]`) with [`MASTER_TOKEN`].
     pub remote_masters: usize,
+    /// `[tls]`: every port of the daemon speaks TLS with these files.
+    pub tls: Option<DaemonTls>,
+}
+
+/// The daemon's certificate and key, and the CA that signed them (what clients verify
+/// the daemon with): see [`crate::tls::Certificates`].
+#[derive(Clone, Debug)]
+pub struct DaemonTls {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    pub ca: PathBuf,
 }
 
 /// The token of every benchmark master.
@@ -50,6 +62,7 @@ impl Default for DaemonOptions {
             handshake_timeout_s: 60,
             listen_backlog: 4096,
             remote_masters: 0,
+            tls: None,
         }
     }
 }
@@ -60,6 +73,8 @@ pub struct Daemon {
     child: Child,
     pub worker_address: SocketAddr,
     pub http_address: SocketAddr,
+    /// Whether its ports speak TLS.
+    pub tls: bool,
     _directory: tempfile::TempDir,
 }
 
@@ -129,6 +144,13 @@ fn configuration(
         options.handshake_timeout_s,
         options.listen_backlog,
     );
+    if let Some(tls) = &options.tls {
+        let _ = write!(
+            config,
+            "[tls]\ncertificate = {:?}\nprivate_key = {:?}\n",
+            tls.certificate, tls.private_key
+        );
+    }
     let digest =
         rollcall_io::credentials::hex(&rollcall_io::credentials::sha256(MASTER_TOKEN.as_bytes()));
     for index in 0..options.remote_masters {
@@ -177,12 +199,13 @@ pub fn populate_masters(data_dir: &Path, count: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Starts `binary serve` and waits until both ports answer.
+/// Starts `binary serve` and waits until both ports answer (`/healthz` over HTTPS, verified
+/// with the CA, when the daemon speaks TLS).
 ///
 /// # Errors
 ///
-/// When the configuration or store cannot be written, or the daemon does not come up
-/// within a minute.
+/// When the configuration or store cannot be written, the CA cannot be read, or the daemon
+/// does not come up within a minute.
 pub fn start(binary: &Path, options: &DaemonOptions) -> Result<Daemon, BoxError> {
     let directory = tempfile::tempdir()?;
     let data_dir = directory.path().join("data");
@@ -199,14 +222,30 @@ pub fn start(binary: &Path, options: &DaemonOptions) -> Result<Daemon, BoxError>
         .stdout(Stdio::null())
         .spawn()
         .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
-    let mut daemon = Daemon { child, worker_address, http_address, _directory: directory };
+    let client_tls = match &options.tls {
+        Some(tls) => Some(crate::tls::client(&tls.ca, 1)?),
+        None => None,
+    };
+    let mut daemon = Daemon {
+        child,
+        worker_address,
+        http_address,
+        tls: client_tls.is_some(),
+        _directory: directory,
+    };
     let started = Instant::now();
     loop {
         if let Some(status) = daemon.child.try_wait()? {
             return Err(format!("the daemon exited at startup: {status}").into());
         }
-        let up = std::net::TcpStream::connect(worker_address).is_ok()
-            && crate::http::get(http_address, "/healthz").is_ok_and(|(status, _)| status == 200);
+        let healthy = match &client_tls {
+            Some(tls) => crate::http::get_with(http_address, "/healthz", Some(tls))
+                .is_ok_and(|answer| answer.status == 200),
+            None => {
+                crate::http::get(http_address, "/healthz").is_ok_and(|(status, _)| status == 200)
+            }
+        };
+        let up = std::net::TcpStream::connect(worker_address).is_ok() && healthy;
         if up {
             return Ok(daemon);
         }

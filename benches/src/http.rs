@@ -1,8 +1,17 @@
 //! A minimal HTTP/1.1 GET over a fresh loopback connection: what a plain client does, and
-//! nothing this crate's dependencies would add.
+//! nothing this crate's dependencies would add. [`get`] is blocking std I/O in the clear;
+//! [`get_with`] is the same request over async-net, over TLS with a [`ClientTls`] (HTTPS) or
+//! in the clear without, so that an HTTPS figure and the HTTP figure beside it run the same
+//! client code.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use rollcall_io::tls::ClientTls;
+
+use crate::daemon::BoxError;
+use crate::tls::{handshake_of, secure, Handshake};
 
 /// `GET path` with `Accept: application/json` on a new connection; the status and body.
 ///
@@ -19,6 +28,42 @@ pub fn get(address: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), std::io::E
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     parse(&response)
+}
+
+/// An answer of [`get_with`].
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Plain for HTTP; for HTTPS, whether the TLS handshake was full or resumed.
+    pub handshake: Handshake,
+}
+
+/// `GET path` as [`get`] does, on a new async-net connection, over TLS when `tls` is given
+/// (HTTPS, the daemon's certificate verified for the address's IP); blocks until the answer
+/// is read to its end (the daemon closes: `Connection: close`).
+///
+/// # Errors
+///
+/// When the connection or the TLS handshake fails, or the answer is not HTTP.
+pub fn get_with(
+    address: SocketAddr,
+    path: &str,
+    tls: Option<&ClientTls>,
+) -> Result<Answer, BoxError> {
+    smol::block_on(async {
+        let socket = async_net::TcpStream::connect(address).await?;
+        let mut stream = secure(socket, &address.to_string(), tls).await?;
+        let handshake = handshake_of(&stream);
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        let (status, body) = parse(&response)?;
+        Ok(Answer { status, body, handshake })
+    })
 }
 
 fn parse(response: &[u8]) -> Result<(u16, Vec<u8>), std::io::Error> {

@@ -5,6 +5,8 @@
 //! Usage:
 //!   rollcall-compare run --daemon PATH --json OUT [--size 10000] [--ops 1000] [--repeats 5]
 //!       [--only NAME,NAME...]   (only these workloads, e.g. list_masters_http)
+//!       [--tls]   (the REST listings over HTTPS beside HTTP: list_masters_https and
+//!                  list_masters_https_query, which run only when named or with --tls)
 //!   rollcall-compare table --rollcall A.json [--buildbot B.json] [--net NET.json]
 //!       [--herd HERD.json]
 //!   rollcall-compare criterion [--dir target/criterion]
@@ -25,6 +27,17 @@
 //!   filtered, ordered, paged query) over real HTTP against a daemon whose store holds
 //!   `size` masters, one new connection per request.
 //!
+//! The TLS mode (`--tls`, or either name in `--only`): `list_masters_https` and
+//! `list_masters_https_query` start two daemons holding the same `size` masters, one in the
+//! clear and one with `[tls]` (certificates made for the run by `rollcall-test-pki`), and
+//! alternate three requests per repeat, each on a new connection and all through the same
+//! client code (`rollcall_benches::http::get_with`): HTTP to the plain daemon; HTTPS to the
+//! TLS daemon with one `ClientTls` kept across requests (each resumes the session of the one
+//! before from its ticket); HTTPS with a `ClientTls` made just before the request, untimed,
+//! that never connected (a full handshake). Every handshake's kind is read back and counted.
+//! Each prints HTTPS beside HTTP with the HTTPS/HTTP ratio of medians; there is no Buildbot
+//! figure (the peer runs no HTTPS).
+//!
 //! Beyond the peer's list: `heartbeat_group_commit_B` (B heartbeats, one commit) and
 //! `list_masters_render_typed` (in this process, no HTTP: the JSON body of the listing
 //! rendered from typed records, the cost the REST fix in BENCHMARKS.md would have).
@@ -43,6 +56,7 @@ use std::time::Instant;
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
 use rollcall_benches::fixture::{drain, master_active, master_name, ExpiryFixture, START};
 use rollcall_benches::stats::{human, human_summary, Summary};
+use rollcall_benches::tls::{Certificates, HandshakeCounts};
 use rollcall_core::registry::RegistryInput;
 use rollcall_core::{Change, Command, MasterId, Registry, ReplyToken, Timestamp};
 use rollcall_io::storage::{FjallStore, Store};
@@ -299,6 +313,95 @@ fn list_http(options: &RunOptions, path: &str, expect_rows: usize) -> Result<Val
     Ok(value)
 }
 
+/// Checks a listing's answer: 200 and `expect_rows` masters; its body's size.
+fn check_listing(
+    path: &str,
+    answer: &rollcall_benches::http::Answer,
+    expect_rows: usize,
+) -> Result<usize, BoxError> {
+    if answer.status != 200 {
+        return Err(format!("GET {path}: HTTP {}", answer.status).into());
+    }
+    let document: Value = serde_json::from_slice(&answer.body)?;
+    let rows = document["masters"].as_array().map_or(0, Vec::len);
+    if rows != expect_rows {
+        return Err(format!("GET {path}: {rows} masters, expected {expect_rows}").into());
+    }
+    Ok(answer.body.len())
+}
+
+/// The listing over HTTP and over HTTPS (resumed, then full handshake), alternated request
+/// by request against two daemons holding the same masters: see the module's comment.
+fn list_https(options: &RunOptions, path: &str, expect_rows: usize) -> Result<Value, BoxError> {
+    let certificates = Certificates::new()?;
+    let plain_options =
+        DaemonOptions { workers: 0, masters: options.size, ..DaemonOptions::default() };
+    let tls_options = DaemonOptions { tls: Some(certificates.daemon()), ..plain_options.clone() };
+    let plain = daemon::start(&options.daemon, &plain_options)?;
+    let secure = daemon::start(&options.daemon, &tls_options)?;
+    let shared = rollcall_benches::tls::client(certificates.ca(), 256)?;
+    let get = rollcall_benches::http::get_with;
+    // One untimed request to each first: the shared client then holds a ticket, and
+    // neither daemon's first answer is counted.
+    check_listing(path, &get(plain.http_address, path, None)?, expect_rows)?;
+    check_listing(path, &get(secure.http_address, path, Some(&shared))?, expect_rows)?;
+    let names = ["http", "https_resumed", "https_full"];
+    let mut samples: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let counts: [HandshakeCounts; 3] = Default::default();
+    let mut response_bytes = 0;
+    for _ in 0..options.repeats {
+        for (index, samples) in samples.iter_mut().enumerate() {
+            let fresh = match index {
+                2 => Some(rollcall_benches::tls::client(certificates.ca(), 1)?),
+                _ => None,
+            };
+            let (address, tls) = match index {
+                0 => (plain.http_address, None),
+                1 => (secure.http_address, Some(&shared)),
+                _ => (secure.http_address, fresh.as_ref()),
+            };
+            let started = Instant::now();
+            let answer = get(address, path, tls)?;
+            samples.push(started.elapsed().as_secs_f64());
+            counts[index].count(answer.handshake);
+            response_bytes = check_listing(path, &answer, expect_rows)?;
+        }
+    }
+    let summaries: Vec<Summary> = samples.iter().map(|samples| Summary::of(samples)).collect();
+    let (http, resumed, full) = (summaries[0], summaries[1], summaries[2]);
+    println!("GET {path} ({response_bytes} bytes), new connection each, alternated:");
+    println!("  HTTP:                           {}", human_summary(http, "s"));
+    for (summary, what, index) in
+        [(resumed, "HTTPS, resumed session:", 1), (full, "HTTPS, full handshake: ", 2)]
+    {
+        println!(
+            "  {what}        {}  ({:.2}x HTTP; handshakes: {})",
+            human_summary(summary, "s"),
+            summary.median / http.median,
+            counts[index].describe()
+        );
+    }
+    let entry = |index: usize| {
+        let mut value = seconds_result(&samples[index], expect_rows, options.size + 1);
+        let (plain, full, resumed) = counts[index].get();
+        value["handshakes"] = json!({ "plain": plain, "full": full, "resumed": resumed });
+        value
+    };
+    let mut value = entry(1);
+    value["path"] = json!(path);
+    value["response_bytes"] = json!(response_bytes);
+    value["what"] = json!("HTTPS, session resumed; `http` and `https_full` alternated with it");
+    value["https_full"] = entry(2);
+    value["http"] = entry(0);
+    value["ratio_resumed_to_http"] = json!(resumed.median / http.median);
+    value["ratio_full_to_http"] = json!(full.median / http.median);
+    value["order"] = json!(names);
+    Ok(value)
+}
+
+/// The TLS mode's workloads: run only when named in `--only`, or with `--tls`.
+const TLS_WORKLOADS: [&str; 2] = ["list_masters_https", "list_masters_https_query"];
+
 fn run(options: &RunOptions) -> Result<(), BoxError> {
     let (size, tenth) = (options.size, options.size / 10);
     let query = "/api/v2/masters?active=true&order=-last_active&limit=50&offset=100";
@@ -307,6 +410,11 @@ fn run(options: &RunOptions) -> Result<(), BoxError> {
         ("list_masters_data_layer".into(), Box::new(|| list_data_layer(options))),
         ("list_masters_http".into(), Box::new(|| list_http(options, "/api/v2/masters", size + 1))),
         ("list_masters_http_query".into(), Box::new(|| list_http(options, query, 50))),
+        (
+            "list_masters_https".into(),
+            Box::new(|| list_https(options, "/api/v2/masters", size + 1)),
+        ),
+        ("list_masters_https_query".into(), Box::new(|| list_https(options, query, 50))),
         ("list_masters_render_typed".into(), Box::new(|| list_render_typed(options))),
         ("heartbeat_durable".into(), Box::new(|| heartbeat_durable(options))),
         ("first_registration".into(), Box::new(|| first_registration(options))),
@@ -327,7 +435,12 @@ fn run(options: &RunOptions) -> Result<(), BoxError> {
         return Err(format!("--only names no workload {unknown:?}").into());
     }
     for (name, workload) in workloads {
-        if !options.only.is_empty() && !options.only.contains(&name) {
+        let wanted = if options.only.is_empty() {
+            !TLS_WORKLOADS.contains(&name.as_str())
+        } else {
+            options.only.contains(&name)
+        };
+        if !wanted {
             continue;
         }
         let started = Instant::now();
@@ -551,6 +664,11 @@ fn flag_values() -> Result<(String, std::collections::HashMap<String, String>), 
     let mode = arguments.next().ok_or("usage: rollcall-compare run|table ...")?;
     let mut flags = std::collections::HashMap::new();
     while let Some(flag) = arguments.next() {
+        // The one flag without a value.
+        if flag == "--tls" {
+            flags.insert(flag, String::new());
+            continue;
+        }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
         flags.insert(flag, value);
     }
@@ -575,10 +693,13 @@ fn main() -> Result<(), BoxError> {
                 size: number(&flags, "--size", 10_000)?,
                 ops: number(&flags, "--ops", 1_000)?,
                 repeats: number(&flags, "--repeats", 5)?,
-                only: flags
-                    .get("--only")
-                    .map(|names| names.split(',').map(str::to_owned).collect())
-                    .unwrap_or_default(),
+                only: match flags.get("--only") {
+                    Some(names) => names.split(',').map(str::to_owned).collect(),
+                    None if flags.contains_key("--tls") => {
+                        TLS_WORKLOADS.iter().map(|name| (*name).to_owned()).collect()
+                    }
+                    None => Vec::new(),
+                },
             };
             if options.size % 10 != 0 || options.ops > options.size || options.ops == 0 {
                 return Err("--size must be a multiple of 10 and --ops within 1..=size".into());

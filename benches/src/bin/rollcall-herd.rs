@@ -2,8 +2,9 @@
 //! attached worker.
 //!
 //! Usage: `rollcall-herd --daemon PATH [--workers 10000] [--repeats 3] [--backlog 4096]
-//! [--max-handshaking 100000] [--json OUT]` (`--max-handshaking 1024` runs the herd under
-//! the daemon's default cap of connections in handshake)
+//! [--max-handshaking 100000] [--tls [--tls-clients per-worker|shared]] [--json OUT]`
+//! (`--max-handshaking 1024` runs the herd under the daemon's default cap of connections
+//! in handshake)
 //!
 //! For each repeat, a fresh daemon configured with `workers` workers is started; its
 //! resident memory (`VmRSS` in `/proc/PID/status`) is read once it is idle; then all
@@ -17,6 +18,19 @@
 //! hundred per address (`rollcall_benches::source`), as a fleet comes from many hosts: the
 //! daemon caps connections and handshakes per peer address.
 //!
+//! `--tls`: each repeat runs the herd twice, in the clear and over TLS (a daemon with
+//! `[tls]`, certificates made for the run by `rollcall-test-pki`), in alternating order
+//! from one repeat to the next, with the same client code for both
+//! (`rollcall_benches::attach`, which reads back each connection's handshake). For each, a
+//! fresh daemon; the herd's first attach (over TLS: full handshakes, each worker with its own
+//! `ClientTls`, as each worker of a fleet is its own process); the memory per idle worker;
+//! then every worker closes, and once the daemon counts no worker connected, the same
+//! workers re-attach at once to the same daemon (over TLS: each resumes the session of its
+//! first attach from the ticket in its own cache). The baseline herd runs once per repeat.
+//! `--tls-clients shared` gives the whole herd one `ClientTls` instead, whose
+//! `resumption_sessions` is the herd's size: rustls keeps at most 8 TLS 1.3 tickets per
+//! server name in it, so almost none of the re-attaches can resume (the counts show it).
+//!
 //! Needs a file descriptor per client here and one per connection in the daemon: run it
 //! under `bash -c 'ulimit -n 65536; rollcall-herd ...'` (benches/compare.sh does).
 //! The daemon's configuration refuses more than 10,000 workers (io's
@@ -24,16 +38,20 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use rollcall_benches::attach::{attach_over, WorkerSession};
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
 use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
 use rollcall_benches::source::{connect_from, source_of};
 use rollcall_benches::stats::{human_summary, Summary};
+use rollcall_benches::tls::{Certificates, HandshakeCounts};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::Session;
+use rollcall_io::tls::ClientTls;
 use rollcall_io::wire::{Role, ServerMessage};
 use serde_json::json;
 
@@ -45,6 +63,10 @@ struct Options {
     backlog: u32,
     /// `[limits] max_handshaking_connections` of the daemon; 1,024 is its default.
     max_handshaking: usize,
+    /// The herd in the clear and over TLS, first attach and re-attach, alternated.
+    tls: bool,
+    /// Over TLS, one `ClientTls` for the whole herd instead of one per worker.
+    shared_client: bool,
     json: Option<PathBuf>,
 }
 
@@ -55,10 +77,16 @@ fn options() -> Result<Options, String> {
         repeats: 3,
         backlog: 4096,
         max_handshaking: DaemonOptions::default().max_handshaking_connections,
+        tls: false,
+        shared_client: false,
         json: None,
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
+        if flag == "--tls" {
+            options.tls = true;
+            continue;
+        }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--daemon" => options.daemon = value.into(),
@@ -67,6 +95,13 @@ fn options() -> Result<Options, String> {
             "--backlog" => options.backlog = value.parse().map_err(|_| "bad --backlog")?,
             "--max-handshaking" => {
                 options.max_handshaking = value.parse().map_err(|_| "bad --max-handshaking")?;
+            }
+            "--tls-clients" => {
+                options.shared_client = match value.as_str() {
+                    "per-worker" => false,
+                    "shared" => true,
+                    _ => return Err("--tls-clients is per-worker or shared".into()),
+                };
             }
             "--json" => options.json = Some(value.into()),
             other => return Err(format!("unknown flag {other}")),
@@ -188,6 +223,22 @@ where
     })
 }
 
+/// The baseline herd against a fresh baseline server; its time.
+fn baseline_herd(options: &Options) -> Result<Duration, BoxError> {
+    let (mut server, baseline_address) = start_baseline_server(options.backlog)?;
+    let (streams, elapsed) =
+        herd(options.workers, move |worker| baseline_attach(baseline_address, worker));
+    let failures = streams.iter().filter(|result| result.is_err()).count();
+    if let Some(Err(error)) = streams.iter().find(|result| result.is_err()) {
+        return Err(format!("{failures} of the baseline herd failed, e.g.: {error}").into());
+    }
+    drop(streams);
+    drop(server.stdin.take());
+    let _ = server.kill();
+    let _ = server.wait();
+    Ok(elapsed)
+}
+
 fn run(options: &Options) -> Result<(), BoxError> {
     let mut herd_seconds = Vec::new();
     let mut baseline_seconds = Vec::new();
@@ -230,19 +281,9 @@ fn run(options: &Options) -> Result<(), BoxError> {
         drop(sessions);
         drop(daemon);
 
-        let (mut server, baseline_address) = start_baseline_server(options.backlog)?;
-        let (streams, elapsed) =
-            herd(options.workers, move |worker| baseline_attach(baseline_address, worker));
-        let failures = streams.iter().filter(|result| result.is_err()).count();
-        if let Some(Err(error)) = streams.iter().find(|result| result.is_err()) {
-            return Err(format!("{failures} of the baseline herd failed, e.g.: {error}").into());
-        }
+        let elapsed = baseline_herd(options)?;
         eprintln!("  repeat {repeat}: baseline herd in {:.3} s", elapsed.as_secs_f64());
         baseline_seconds.push(elapsed.as_secs_f64());
-        drop(streams);
-        drop(server.stdin.take());
-        let _ = server.kill();
-        let _ = server.wait();
     }
     let herd_summary = Summary::of(&herd_seconds);
     let baseline_summary = Summary::of(&baseline_seconds);
@@ -286,5 +327,241 @@ fn main() -> Result<(), BoxError> {
         let backlog = std::env::args().nth(2).and_then(|value| value.parse().ok());
         return baseline_server(backlog.ok_or("--baseline-server BACKLOG")?);
     }
-    run(&options()?)
+    let options = options()?;
+    if options.tls {
+        run_tls(&options)
+    } else {
+        run(&options)
+    }
+}
+
+/// What `--tls` measures of one transport over the repeats.
+#[derive(Default)]
+struct Series {
+    first_seconds: Vec<f64>,
+    again_seconds: Vec<f64>,
+    bytes_per_worker: Vec<f64>,
+    first_handshakes: HandshakeCounts,
+    again_handshakes: HandshakeCounts,
+}
+
+/// The herd of `--tls`, over one transport: a fresh daemon (with `[tls]` when
+/// `certificates` is given), the first attach, the memory per idle worker, every worker
+/// closing, and the re-attach to the same daemon.
+fn transport_herd(
+    options: &Options,
+    certificates: Option<&Certificates>,
+    series: &mut Series,
+    repeat: usize,
+) -> Result<(), BoxError> {
+    let settings = DaemonOptions {
+        workers: options.workers,
+        listen_backlog: options.backlog,
+        max_handshaking_connections: options.max_handshaking,
+        tls: certificates.map(Certificates::daemon),
+        ..DaemonOptions::default()
+    };
+    let daemon = daemon::start(&options.daemon, &settings)?;
+    let label = if certificates.is_some() { "TLS" } else { "plain" };
+    // Made before the herd, untimed: each worker's own config (a worker process makes one
+    // at startup and keeps it), which remembers the one daemon it talks to; or one for all.
+    let clients: Vec<ClientTls> = match certificates {
+        None => Vec::new(),
+        Some(certificates) if options.shared_client => {
+            vec![rollcall_benches::tls::client(certificates.ca(), options.workers)?]
+        }
+        Some(certificates) => (0..options.workers)
+            .map(|_| rollcall_benches::tls::client(certificates.ca(), 8))
+            .collect::<Result<_, _>>()?,
+    };
+    let clients = Arc::new(clients);
+    let metrics_client = match certificates {
+        Some(certificates) => Some(rollcall_benches::tls::client(certificates.ca(), 8)?),
+        None => None,
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_before = daemon.resident_bytes()?;
+
+    let first_counts = HandshakeCounts::default();
+    let (sessions, first) = tls_herd(options, daemon.worker_address, &clients, &first_counts)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_after = daemon.resident_bytes()?;
+    let per_worker = idle_after.saturating_sub(idle_before) as f64 / options.workers as f64;
+    drop(sessions);
+    let detached_in = wait_until_no_worker(&daemon, metrics_client.as_ref())?;
+
+    let again_counts = HandshakeCounts::default();
+    let (sessions, again) = tls_herd(options, daemon.worker_address, &clients, &again_counts)?;
+    eprintln!(
+        "  repeat {repeat}, {label}: first attach {:.3} s ({}), VmRSS {idle_before} -> {idle_after} bytes ({per_worker:.0} per idle worker); all detached {:.1} s after the close; re-attach {:.3} s ({})",
+        first.as_secs_f64(),
+        first_counts.describe(),
+        detached_in.as_secs_f64(),
+        again.as_secs_f64(),
+        again_counts.describe()
+    );
+    drop(sessions);
+    drop(daemon);
+    series.first_seconds.push(first.as_secs_f64());
+    series.again_seconds.push(again.as_secs_f64());
+    series.bytes_per_worker.push(per_worker);
+    series.first_handshakes.add(&first_counts);
+    series.again_handshakes.add(&again_counts);
+    Ok(())
+}
+
+/// The whole herd attaching at once through `rollcall_benches::attach`, over TLS with
+/// `clients` (one per worker, or one for all) unless it is empty; fails if any worker did.
+fn tls_herd(
+    options: &Options,
+    address: SocketAddr,
+    clients: &Arc<Vec<ClientTls>>,
+    counts: &HandshakeCounts,
+) -> Result<(Vec<WorkerSession>, Duration), BoxError> {
+    let name = address.to_string();
+    let (results, elapsed) = herd(options.workers, |worker| {
+        let (clients, name) = (Arc::clone(clients), name.clone());
+        async move {
+            let socket = connect_from(source_of(worker), address).await?;
+            let tls = match clients.len() {
+                0 => None,
+                1 => clients.first(),
+                _ => clients.get(worker),
+            };
+            attach_over(socket, &name, worker, tls).await
+        }
+    });
+    let failures = results.iter().filter(|result| result.is_err()).count();
+    if let Some(Err(error)) = results.iter().find(|result| result.is_err()) {
+        return Err(format!(
+            "{failures} of {} workers failed to attach, e.g.: {error}",
+            options.workers
+        )
+        .into());
+    }
+    let sessions: Vec<WorkerSession> = results.into_iter().filter_map(Result::ok).collect();
+    for session in &sessions {
+        counts.count(session.handshake);
+    }
+    Ok((sessions, elapsed))
+}
+
+/// Waits until the daemon's `/metrics` shows no worker connected and no connection open on
+/// its worker port; how long that took.
+fn wait_until_no_worker(
+    daemon: &daemon::Daemon,
+    tls: Option<&ClientTls>,
+) -> Result<Duration, BoxError> {
+    let started = Instant::now();
+    loop {
+        let answer = rollcall_benches::http::get_with(daemon.http_address, "/metrics", tls)?;
+        let text = String::from_utf8(answer.body)?;
+        let gauge = |prefix: &str| {
+            text.lines().find_map(|line| line.strip_prefix(prefix)?.trim().parse::<f64>().ok())
+        };
+        let connected = gauge("rollcall_workers_connected ");
+        let open = gauge("rollcall_connections_open{port=\"workers\"} ");
+        if connected == Some(0.0) && open.unwrap_or(0.0) == 0.0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!(
+                "60 s after the herd closed, the daemon still counts {connected:?} workers connected, {open:?} connections open"
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run_tls(options: &Options) -> Result<(), BoxError> {
+    let certificates = Certificates::new()?;
+    let (mut plain, mut tls) = (Series::default(), Series::default());
+    let mut baseline_seconds = Vec::new();
+    for repeat in 0..options.repeats {
+        // Alternate which goes first, so that a drift of the machine touches both.
+        if repeat % 2 == 0 {
+            transport_herd(options, None, &mut plain, repeat)?;
+            transport_herd(options, Some(&certificates), &mut tls, repeat)?;
+        } else {
+            transport_herd(options, Some(&certificates), &mut tls, repeat)?;
+            transport_herd(options, None, &mut plain, repeat)?;
+        }
+        let elapsed = baseline_herd(options)?;
+        eprintln!("  repeat {repeat}: baseline herd in {:.3} s", elapsed.as_secs_f64());
+        baseline_seconds.push(elapsed.as_secs_f64());
+    }
+    let workers = options.workers;
+    let clients = if options.shared_client {
+        format!("one ClientTls for the herd, resumption_sessions {workers}")
+    } else {
+        "a ClientTls per worker".to_owned()
+    };
+    let summaries = |series: &Series| {
+        (
+            Summary::of(&series.first_seconds),
+            Summary::of(&series.again_seconds),
+            Summary::of(&series.bytes_per_worker),
+        )
+    };
+    let (plain_first, plain_again, plain_memory) = summaries(&plain);
+    let (tls_first, tls_again, tls_memory) = summaries(&tls);
+    let baseline = Summary::of(&baseline_seconds);
+    println!(
+        "{workers} workers attaching at once, plain, first attach: {}; re-attach to the same daemon: {}",
+        human_summary(plain_first, "s"),
+        human_summary(plain_again, "s")
+    );
+    println!(
+        "{workers} workers attaching at once over TLS ({clients}), first attach: {}  ({:.2}x plain; handshakes over the repeats: {})",
+        human_summary(tls_first, "s"),
+        tls_first.median / plain_first.median,
+        tls.first_handshakes.describe()
+    );
+    println!(
+        "{workers} workers re-attaching at once over TLS to the same daemon: {}  ({:.2}x plain; handshakes over the repeats: {})",
+        human_summary(tls_again, "s"),
+        tls_again.median / plain_again.median,
+        tls.again_handshakes.describe()
+    );
+    println!(
+        "plain async-net baseline (connect, 1 round trip), same herd: {}",
+        human_summary(baseline, "s")
+    );
+    println!(
+        "daemon memory per idle attached worker ({workers} workers): plain {}, TLS {}",
+        human_summary(plain_memory, "bytes"),
+        human_summary(tls_memory, "bytes")
+    );
+    if let Some(path) = &options.json {
+        let entry = |summary: Summary, base: Summary, samples: &[f64], counts: &HandshakeCounts| {
+            let (plain, full, resumed) = counts.get();
+            let mut value = summary.to_json("s");
+            value["baseline"] = base.to_json("s");
+            value["baseline_name"] = json!("the same herd in the clear, same repeats");
+            value["samples_seconds"] = json!(samples);
+            value["handshakes"] = json!({ "plain": plain, "full": full, "resumed": resumed });
+            value
+        };
+        let mut plain_first_json = plain_first.to_json("s");
+        plain_first_json["baseline"] = baseline.to_json("s");
+        plain_first_json["baseline_name"] = json!("plain async-net, same herd");
+        plain_first_json["samples_seconds"] = json!(plain.first_seconds);
+        let mut plain_again_json = plain_again.to_json("s");
+        plain_again_json["samples_seconds"] = json!(plain.again_seconds);
+        let report = json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "tls_clients": clients,
+            "results": {
+                format!("attach_{workers}_at_once_plain"): plain_first_json,
+                format!("reattach_{workers}_at_once_plain"): plain_again_json,
+                format!("attach_{workers}_at_once_tls"): entry(tls_first, plain_first, &tls.first_seconds, &tls.first_handshakes),
+                format!("reattach_{workers}_at_once_tls"): entry(tls_again, plain_again, &tls.again_seconds, &tls.again_handshakes),
+                format!("rss_per_idle_worker_{workers}_plain"): plain_memory.to_json("bytes"),
+                format!("rss_per_idle_worker_{workers}_tls"): tls_memory.to_json("bytes"),
+            }
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    Ok(())
 }

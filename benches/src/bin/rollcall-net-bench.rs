@@ -2,7 +2,7 @@
 //! the same run.
 //!
 //! Usage: `rollcall-net-bench --daemon PATH [--seconds S] [--clients C] [--repeats R]
-//! [--sessions N,N,...] [--workloads all|heartbeats] [--json OUT]`
+//! [--sessions N,N,...] [--workloads all|heartbeats|attach] [--tls] [--json OUT]`
 //!
 //! Starts the daemon binary at PATH on a temporary data directory with 1,000 configured
 //! workers, then runs R rounds (default 3) of S seconds (default 4) per workload, the
@@ -17,11 +17,30 @@
 //!   is acknowledged, and the daemon acknowledges only after the fsync of the batch that
 //!   holds it (group commit: one fsync per batch of inputs).
 //!
-//! `--workloads heartbeats` skips attach and its baseline. Prints each workload's median
-//! (min–max) over the rounds and the attach/baseline ratio of medians, and for heartbeats
-//! the daemon's commits per second, heartbeats and time per commit (from its `/metrics`)
-//! and the CPU time per heartbeat of the daemon and of this client (from `/proc`);
-//! `--json` also writes them.
+//! `--workloads heartbeats` skips attach and its baseline; `--workloads attach` skips the
+//! heartbeats. Prints each workload's median (min–max) over the rounds and the
+//! attach/baseline ratio of medians, and for heartbeats the daemon's commits per second,
+//! heartbeats and time per commit (from its `/metrics`) and the CPU time per heartbeat of
+//! the daemon and of this client (from `/proc`); `--json` also writes them, and for attach
+//! the CPU time per attach of the daemon and of this client (not printed, so that the
+//! printed lines stay as they were).
+//!
+//! `--tls` starts a second daemon, the same but with `[tls]` (certificates made for this
+//! run by `rollcall-test-pki`), and adds three attach workloads to every round, after the
+//! ones above, all with the same client code (`rollcall_benches::attach`, which reads back
+//! the handshake each connection took):
+//! - attach_plain: the attach cycle against the plain daemon;
+//! - attach_tls_resumed: against the TLS daemon, each client task with its own `ClientTls`
+//!   kept across its connections (as a worker process keeps one): each connection resumes
+//!   the session of that client's previous one from its ticket (one `ClientTls` shared by
+//!   all C clients would not do: rustls keeps at most 8 tickets per server name, and with
+//!   32 clients about half the connections found none);
+//! - attach_tls_full: against the TLS daemon, each connection with a `ClientTls` that has
+//!   never connected (made before the round, untimed): a full handshake every time.
+//!
+//! and prints each beside attach_plain with the TLS/plain ratio of medians, the CPU time
+//! per attach of the daemon and of this client (from `/proc`), and the count of full and
+//! resumed handshakes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,9 +53,11 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
 use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
 use rollcall_benches::stats::{human_summary, Summary};
+use rollcall_benches::tls::{Certificates, FreshClients, HandshakeCounts};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::{MasterClient, Session};
 use rollcall_io::credentials::Token;
+use rollcall_io::tls::ClientTls;
 use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
 use serde_json::json;
 
@@ -49,8 +70,12 @@ struct Options {
     repeats: usize,
     /// Master session counts for the heartbeat workload, each measured in every round.
     sessions: Vec<usize>,
-    /// Attach and its baseline run too; otherwise heartbeats only.
-    all_workloads: bool,
+    /// Attach and its baseline run.
+    attach: bool,
+    /// The heartbeat workload runs.
+    heartbeats: bool,
+    /// The attach workloads over TLS run too, against a second daemon with `[tls]`.
+    tls: bool,
     json: Option<PathBuf>,
 }
 
@@ -61,11 +86,17 @@ fn options() -> Result<Options, String> {
         clients: 32,
         repeats: 3,
         sessions: Vec::new(),
-        all_workloads: true,
+        attach: true,
+        heartbeats: true,
+        tls: false,
         json: None,
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
+        if flag == "--tls" {
+            options.tls = true;
+            continue;
+        }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--daemon" => options.daemon = value.into(),
@@ -79,10 +110,11 @@ fn options() -> Result<Options, String> {
                     .collect::<Result<_, _>>()?;
             }
             "--workloads" => {
-                options.all_workloads = match value.as_str() {
-                    "all" => true,
-                    "heartbeats" => false,
-                    _ => return Err("--workloads is all or heartbeats".into()),
+                (options.attach, options.heartbeats) = match value.as_str() {
+                    "all" => (true, true),
+                    "heartbeats" => (false, true),
+                    "attach" => (true, false),
+                    _ => return Err("--workloads is all, heartbeats or attach".into()),
                 };
             }
             "--json" => options.json = Some(value.into()),
@@ -97,6 +129,9 @@ fn options() -> Result<Options, String> {
     }
     if options.sessions.contains(&0) {
         return Err("--sessions counts must be at least 1".into());
+    }
+    if options.tls && !options.attach {
+        return Err("--tls measures attach: not with --workloads heartbeats".into());
     }
     Ok(options)
 }
@@ -138,10 +173,15 @@ where
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn attach_cycle(address: SocketAddr, client: usize, round: u64) -> Result<(), BoxError> {
-    // Distinct names per client; rounds walk through that client's share of the roster.
+/// The worker client `client` attaches as in its `round`: distinct names per client;
+/// rounds walk through that client's share of the roster.
+fn worker_of(client: usize, round: u64) -> usize {
     let per_client = (WORKERS / 64).max(1) as u64;
-    let worker = (client as u64 * per_client + round % per_client) as usize % WORKERS;
+    (client as u64 * per_client + round % per_client) as usize % WORKERS
+}
+
+async fn attach_cycle(address: SocketAddr, client: usize, round: u64) -> Result<(), BoxError> {
+    let worker = worker_of(client, round);
     let role = Role::Worker { name: worker_name(worker), password: Password::new(WORKER_PASSWORD) };
     let mut session = Session::connect(&address.to_string(), role).await?;
     match session.receive().await? {
@@ -154,6 +194,215 @@ async fn attach_cycle(address: SocketAddr, client: usize, round: u64) -> Result<
     }
     session.send(&ClientMessage::BuilderListAck).await?;
     Ok(())
+}
+
+/// The attach cycle of the `--tls` workloads, plain or over TLS: the same connect, Hello,
+/// Welcome, builder list, ack and close, through `rollcall_benches::attach`, counting the
+/// handshake each connection took.
+async fn attach_cycle_with(
+    address: &str,
+    client: usize,
+    round: u64,
+    tls: Option<&ClientTls>,
+    counts: &HandshakeCounts,
+) -> Result<(), BoxError> {
+    let mut session = rollcall_benches::attach::attach(address, worker_of(client, round), tls)
+        .await
+        .map_err(|error| format!("attach over {}: {error}", tls.map_or("TCP", |_| "TLS")))?;
+    counts.count(session.handshake);
+    session.ack().await?;
+    Ok(())
+}
+
+/// The `--tls` workloads: the TLS daemon, its clients, and what each round measured.
+struct TlsMode {
+    _certificates: Certificates,
+    daemon: daemon::Daemon,
+    /// One config per client task, kept across its connections, as a worker keeps its own:
+    /// each connection resumes the session of the one before it.
+    own: Arc<Vec<ClientTls>>,
+    /// A config that never connected for each connection: full handshakes.
+    fresh: Arc<FreshClients>,
+    /// How many fresh configs to keep on each client's shelf before a round.
+    stock_per_client: usize,
+    /// Per workload (plain, resumed, full): the rate of each round, the CPU time per attach
+    /// of each round (daemon, client), and the handshakes counted.
+    rates: [Vec<f64>; 3],
+    cpu_us: [Vec<(f64, f64)>; 3],
+    counts: [Arc<HandshakeCounts>; 3],
+}
+
+const PLAIN: usize = 0;
+const RESUMED: usize = 1;
+const FULL: usize = 2;
+
+/// A rate measured with the CPU time the daemon (`pid`) and this process used meanwhile,
+/// per completed cycle, in µs.
+fn measure_with_cpu<F>(pid: &str, measure: F) -> Result<(f64, (f64, f64)), BoxError>
+where
+    F: FnOnce() -> f64,
+{
+    let (daemon_before, client_before) = (cpu_seconds(pid)?, cpu_seconds("self")?);
+    let started = Instant::now();
+    let rate = measure();
+    let cycles = rate * started.elapsed().as_secs_f64();
+    let (daemon_after, client_after) = (cpu_seconds(pid)?, cpu_seconds("self")?);
+    let per_cycle = |seconds: f64| if cycles > 0.0 { seconds * 1e6 / cycles } else { 0.0 };
+    Ok((rate, (per_cycle(daemon_after - daemon_before), per_cycle(client_after - client_before))))
+}
+
+impl TlsMode {
+    fn start(
+        binary: &std::path::Path,
+        settings: &DaemonOptions,
+        clients: usize,
+        seconds: u64,
+    ) -> Result<TlsMode, BoxError> {
+        let certificates = Certificates::new()?;
+        let settings = DaemonOptions { tls: Some(certificates.daemon()), ..settings.clone() };
+        let daemon = daemon::start(binary, &settings)?;
+        // The default size of the session cache, as `rollcall worker` has it.
+        let own = (0..clients)
+            .map(|_| rollcall_benches::tls::client(certificates.ca(), 256))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fresh = Arc::new(FreshClients::new(certificates.ca(), clients));
+        Ok(TlsMode {
+            _certificates: certificates,
+            daemon,
+            own: Arc::new(own),
+            fresh,
+            // A first guess of 100 full handshakes per second per client; each round
+            // keeps half again what the clients used in the one before.
+            stock_per_client: 100 * seconds as usize,
+            rates: [Vec::new(), Vec::new(), Vec::new()],
+            cpu_us: [Vec::new(), Vec::new(), Vec::new()],
+            counts: [Arc::default(), Arc::default(), Arc::default()],
+        })
+    }
+
+    /// One round of the three workloads, each `seconds` long with `clients` clients,
+    /// against `plain` and this mode's TLS daemon.
+    fn round(
+        &mut self,
+        plain: &daemon::Daemon,
+        clients: usize,
+        seconds: u64,
+    ) -> Result<[f64; 3], BoxError> {
+        let (plain_pid, tls_pid) = (plain.pid().to_string(), self.daemon.pid().to_string());
+        let plain_address = plain.worker_address.to_string();
+        let tls_address = self.daemon.worker_address.to_string();
+
+        let (address, counts) = (plain_address, Arc::clone(&self.counts[PLAIN]));
+        let plain = measure_with_cpu(&plain_pid, || {
+            measure(clients, seconds, move |client, round| {
+                let (address, counts) = (address.clone(), Arc::clone(&counts));
+                async move { attach_cycle_with(&address, client, round, None, &counts).await }
+            })
+        })?;
+
+        let (address, counts, own) =
+            (tls_address.clone(), Arc::clone(&self.counts[RESUMED]), Arc::clone(&self.own));
+        let resumed = measure_with_cpu(&tls_pid, || {
+            measure(clients, seconds, move |client, round| {
+                let (address, counts, own) =
+                    (address.clone(), Arc::clone(&counts), Arc::clone(&own));
+                async move {
+                    let tls = own.get(client).ok_or("no config for this client")?;
+                    attach_cycle_with(&address, client, round, Some(tls), &counts).await
+                }
+            })
+        })?;
+
+        self.fresh.stock(self.stock_per_client)?;
+        let full_before = self.counts[FULL].get().1;
+        let (address, counts, fresh) =
+            (tls_address, Arc::clone(&self.counts[FULL]), Arc::clone(&self.fresh));
+        let full = measure_with_cpu(&tls_pid, || {
+            measure(clients, seconds, move |client, round| {
+                let (address, counts, fresh) =
+                    (address.clone(), Arc::clone(&counts), Arc::clone(&fresh));
+                async move {
+                    let tls = fresh.take(client)?;
+                    attach_cycle_with(&address, client, round, Some(&tls), &counts).await
+                }
+            })
+        })?;
+        // Half again the mean use per client; a shelf that still runs out is counted
+        // (`FreshClients::made_inline`) and reported.
+        let used = usize::try_from(self.counts[FULL].get().1 - full_before).unwrap_or(usize::MAX);
+        self.stock_per_client = self.stock_per_client.max(used * 3 / 2 / clients.max(1));
+
+        let measured = [plain, resumed, full];
+        for (index, (rate, cpu)) in measured.into_iter().enumerate() {
+            self.rates[index].push(rate);
+            self.cpu_us[index].push(cpu);
+        }
+        Ok(measured.map(|(rate, _)| rate))
+    }
+
+    fn cpu_summary(&self, index: usize) -> (Summary, Summary) {
+        let samples = &self.cpu_us[index];
+        (
+            Summary::of(&samples.iter().map(|cpu| cpu.0).collect::<Vec<_>>()),
+            Summary::of(&samples.iter().map(|cpu| cpu.1).collect::<Vec<_>>()),
+        )
+    }
+
+    /// Prints the three workloads and adds them to `results`.
+    fn report(&self, clients: usize, results: &mut serde_json::Map<String, serde_json::Value>) {
+        let plain = Summary::of(&self.rates[PLAIN]);
+        let (daemon_cpu, client_cpu) = self.cpu_summary(PLAIN);
+        println!(
+            "attach, plain, with the TLS rows' client code ({clients} clients): {}; CPU per attach {:.0} µs daemon, {:.0} µs client",
+            human_summary(plain, "ops/s"),
+            daemon_cpu.median,
+            client_cpu.median
+        );
+        let mut plain_json = plain.to_json("ops/s");
+        plain_json["handshakes"] = handshakes_json(&self.counts[PLAIN]);
+        plain_json["daemon_cpu_per_attach"] = daemon_cpu.to_json("µs");
+        plain_json["client_cpu_per_attach"] = client_cpu.to_json("µs");
+        results.insert("attach_plain".into(), plain_json);
+        let rows = [
+            (RESUMED, "attach_tls_resumed", "resumed sessions (a ClientTls per client, kept)"),
+            (
+                FULL,
+                "attach_tls_full",
+                "full handshakes (a ClientTls that never connected for each connection)",
+            ),
+        ];
+        for (index, name, what) in rows {
+            let summary = Summary::of(&self.rates[index]);
+            let (daemon_cpu, client_cpu) = self.cpu_summary(index);
+            println!(
+                "attach over TLS, {what}: {}  ({:.2} of plain; CPU per attach {:.0} µs daemon, {:.0} µs client; handshakes: {})",
+                human_summary(summary, "ops/s"),
+                summary.median / plain.median,
+                daemon_cpu.median,
+                client_cpu.median,
+                self.counts[index].describe()
+            );
+            let mut entry = summary.to_json("ops/s");
+            entry["baseline"] = plain.to_json("ops/s");
+            entry["baseline_name"] = json!("attach_plain, same client code, same rounds");
+            entry["ratio_of_medians"] = json!(summary.median / plain.median);
+            entry["handshakes"] = handshakes_json(&self.counts[index]);
+            entry["daemon_cpu_per_attach"] = daemon_cpu.to_json("µs");
+            entry["client_cpu_per_attach"] = client_cpu.to_json("µs");
+            results.insert(name.into(), entry);
+        }
+        let inline = self.fresh.made_inline();
+        if inline > 0 {
+            println!(
+                "  (attach_tls_full: {inline} fresh ClientTls were made inside the timed loop, about 11 µs of client CPU each)"
+            );
+        }
+    }
+}
+
+fn handshakes_json(counts: &HandshakeCounts) -> serde_json::Value {
+    let (plain, full, resumed) = counts.get();
+    json!({ "plain": plain, "full": full, "resumed": resumed })
 }
 
 /// The baseline server: read one frame, answer with one frame of the size of a Welcome
@@ -286,8 +535,18 @@ fn main() -> Result<(), BoxError> {
     let baseline_address = baseline_listener.local_addr()?;
     smol::spawn(serve_baseline(baseline_listener)).detach();
 
+    let mut tls = if options.tls {
+        Some(TlsMode::start(&options.daemon, &settings, clients, seconds)?)
+    } else {
+        None
+    };
+
     // Enough sessions for the largest count; a measurement of n sessions uses the first n.
-    let most_sessions = options.sessions.iter().copied().max().unwrap_or(clients);
+    let most_sessions = if options.heartbeats {
+        options.sessions.iter().copied().max().unwrap_or(clients)
+    } else {
+        0
+    };
     let sessions: Vec<_> = (0..most_sessions)
         .map(|client| {
             smol::block_on(async {
@@ -302,19 +561,33 @@ fn main() -> Result<(), BoxError> {
         .collect::<Result<_, _>>()?;
     let sessions = Arc::new(sessions);
 
-    let (mut baseline, mut attach) = (Vec::new(), Vec::new());
+    let (mut baseline, mut attach, mut attach_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let daemon_pid = daemon.pid().to_string();
+    // None without the heartbeat workload, so that nothing is summarised for it.
+    let heartbeat_counts = if options.heartbeats { options.sessions.as_slice() } else { &[] };
     let mut heartbeat: Vec<Vec<HeartbeatSample>> =
-        options.sessions.iter().map(|_| Vec::new()).collect();
+        heartbeat_counts.iter().map(|_| Vec::new()).collect();
     for round in 0..options.repeats {
-        if options.all_workloads {
+        if options.attach {
             baseline.push(measure(clients, seconds, move |_, _| baseline_cycle(baseline_address)));
-            attach.push(measure(clients, seconds, move |client, round| {
-                attach_cycle(address, client, round)
-            }));
+            let (rate, cpu) = measure_with_cpu(&daemon_pid, || {
+                measure(clients, seconds, move |client, round| attach_cycle(address, client, round))
+            })?;
+            attach.push(rate);
+            attach_cpu.push(cpu);
             eprintln!(
                 "  round {round}: baseline {:.0}/s, attach {:.0}/s",
                 baseline[round], attach[round]
             );
+        }
+        if let Some(tls) = &mut tls {
+            let [plain, resumed, full] = tls.round(&daemon, clients, seconds)?;
+            eprintln!(
+                "  round {round}: attach_plain {plain:.0}/s, attach_tls_resumed {resumed:.0}/s, attach_tls_full {full:.0}/s"
+            );
+        }
+        if !options.heartbeats {
+            continue;
         }
         for (index, &count) in options.sessions.iter().enumerate() {
             let sample = measure_heartbeats(&sessions, count, seconds, &daemon)?;
@@ -331,7 +604,7 @@ fn main() -> Result<(), BoxError> {
         }
     }
     let mut results = serde_json::Map::new();
-    if options.all_workloads {
+    if options.attach {
         let (baseline, attach) = (Summary::of(&baseline), Summary::of(&attach));
         println!(
             "plain async-net baseline (connect, 1 round trip, close), {clients} clients: {}",
@@ -345,7 +618,16 @@ fn main() -> Result<(), BoxError> {
         let mut attach_json = attach.to_json("ops/s");
         attach_json["baseline"] = baseline.to_json("ops/s");
         attach_json["baseline_name"] = json!("plain async-net connect, 1 round trip, close");
+        // In the JSON only, so the printed lines stay as they were.
+        let cpu = |pick: fn(&(f64, f64)) -> f64| {
+            Summary::of(&attach_cpu.iter().map(pick).collect::<Vec<_>>()).to_json("µs")
+        };
+        attach_json["daemon_cpu_per_attach"] = cpu(|sample| sample.0);
+        attach_json["client_cpu_per_attach"] = cpu(|sample| sample.1);
         results.insert("attach_tcp".into(), attach_json);
+    }
+    if let Some(tls) = &tls {
+        tls.report(clients, &mut results);
     }
     let mut sweep = Vec::new();
     for (samples, &count) in heartbeat.iter().zip(&options.sessions) {
@@ -379,7 +661,9 @@ fn main() -> Result<(), BoxError> {
         }
         sweep.push(entry);
     }
-    results.insert("heartbeat_durable_tcp_sessions".into(), json!(sweep));
+    if options.heartbeats {
+        results.insert("heartbeat_durable_tcp_sessions".into(), json!(sweep));
+    }
     if let Some(path) = &options.json {
         let report = json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
@@ -389,6 +673,7 @@ fn main() -> Result<(), BoxError> {
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     }
+    drop(tls);
     drop(daemon);
     Ok(())
 }

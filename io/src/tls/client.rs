@@ -23,8 +23,10 @@ pub struct ClientTlsOptions {
     /// The name the daemon's certificate must carry; by default the host of the address
     /// connected to (an IP address or a DNS name).
     pub server_name: Option<String>,
-    /// Sessions remembered for resumption: one per daemon for a worker or a master, one
-    /// per connection for a load generator that re-attaches a herd.
+    /// Size of the resumption cache. rustls counts it in server names and keeps at most 8
+    /// TLS 1.3 tickets per name, so one `ClientTls` resumes at most about 8 connections to
+    /// one daemon at once: plenty for a worker or a master; a load generator re-attaching a
+    /// herd needs a `ClientTls` per connection.
     pub resumption_sessions: usize,
 }
 
