@@ -45,14 +45,10 @@ use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rollcall_benches::attach::{attach_over, WorkerSession};
 use rollcall_benches::daemon::{self, BoxError, DaemonOptions};
-use rollcall_benches::fixture::{worker_name, WORKER_PASSWORD};
 use rollcall_benches::source::{connect_from, source_of};
 use rollcall_benches::stats::{human_summary, Summary};
 use rollcall_benches::tls::{Certificates, HandshakeCounts};
-use rollcall_core::{Password, ToWorker};
-use rollcall_io::client::Session;
 use rollcall_io::tls::ClientTls;
-use rollcall_io::wire::{Role, ServerMessage};
 use serde_json::json;
 
 struct Options {
@@ -113,21 +109,11 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// One worker of the herd: connect, Hello, Welcome, builder list; the session is kept
-/// open (idle) and returned.
-async fn attach(address: SocketAddr, worker: usize) -> Result<Session, BoxError> {
-    let role = Role::Worker { name: worker_name(worker), password: Password::new(WORKER_PASSWORD) };
+/// One worker of the herd in the clear: connect, Hello, Welcome, builder list; the session
+/// is kept open (idle) and returned.
+async fn attach(address: SocketAddr, worker: usize) -> Result<WorkerSession, BoxError> {
     let stream = connect_from(source_of(worker), address).await?;
-    let mut session = Session::over(stream, role).await?;
-    match session.receive().await? {
-        ServerMessage::Worker(ToWorker::Welcome) => {}
-        other => return Err(format!("expected a Welcome, got {other:?}").into()),
-    }
-    match session.receive().await? {
-        ServerMessage::Worker(ToWorker::BuilderList { .. }) => {}
-        other => return Err(format!("expected a builder list, got {other:?}").into()),
-    }
-    Ok(session)
+    attach_over(stream, &address.to_string(), worker, None).await
 }
 
 /// The baseline's client: connect, one request frame, one reply frame; kept open.
