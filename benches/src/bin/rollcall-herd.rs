@@ -116,6 +116,18 @@ async fn attach(address: SocketAddr, worker: usize) -> Result<WorkerSession, Box
     attach_over(stream, &address.to_string(), worker, None).await
 }
 
+/// Every worker's session, or how many failed and the first error.
+fn all_attached<T>(results: Vec<Result<T, BoxError>>) -> Result<Vec<T>, BoxError> {
+    let workers = results.len();
+    let failures = results.iter().filter(|result| result.is_err()).count();
+    if let Some(Err(error)) = results.iter().find(|result| result.is_err()) {
+        return Err(
+            format!("{failures} of {workers} workers failed to attach, e.g.: {error}").into()
+        );
+    }
+    Ok(results.into_iter().filter_map(Result::ok).collect())
+}
+
 /// The baseline's client: connect, one request frame, one reply frame; kept open.
 async fn baseline_attach(address: SocketAddr, worker: usize) -> Result<TcpStream, BoxError> {
     let mut stream = connect_from(source_of(worker), address).await?;
@@ -242,14 +254,7 @@ fn run(options: &Options) -> Result<(), BoxError> {
         let idle_before = daemon.resident_bytes()?;
         let address = daemon.worker_address;
         let (sessions, elapsed) = herd(options.workers, move |worker| attach(address, worker));
-        let failures = sessions.iter().filter(|result| result.is_err()).count();
-        if let Some(Err(error)) = sessions.iter().find(|result| result.is_err()) {
-            return Err(format!(
-                "{failures} of {} workers failed to attach, e.g.: {error}",
-                options.workers
-            )
-            .into());
-        }
+        let sessions = all_attached(sessions)?;
         // Idle: nothing more is sent; give the daemon a moment to settle.
         std::thread::sleep(Duration::from_secs(2));
         let idle_after = daemon.resident_bytes()?;
@@ -417,15 +422,7 @@ fn tls_herd(
             attach_over(socket, &name, worker, tls).await
         }
     });
-    let failures = results.iter().filter(|result| result.is_err()).count();
-    if let Some(Err(error)) = results.iter().find(|result| result.is_err()) {
-        return Err(format!(
-            "{failures} of {} workers failed to attach, e.g.: {error}",
-            options.workers
-        )
-        .into());
-    }
-    let sessions: Vec<WorkerSession> = results.into_iter().filter_map(Result::ok).collect();
+    let sessions = all_attached(results)?;
     for session in &sessions {
         counts.count(session.handshake);
     }

@@ -342,11 +342,8 @@ impl CoreLoop {
         self.registry_command(now, command, ReplyRoute::Remote { connection, request_id });
     }
 
+    /// `config` is already checked against what needs a restart (`reload`).
     fn reconfig(&mut self, now: Timestamp, config: Config) -> Result<(), DaemonError> {
-        if let Some(why) = restart_only_changes(&self.config, &config) {
-            tracing::error!("reconfig failed: {why}");
-            return Ok(());
-        }
         self.record(|| Line::Gateway {
             at: now,
             gateway: GatewayInput::Reconfig {
@@ -703,23 +700,6 @@ fn command_master(command: &Command) -> Option<MasterId> {
         | Command::WorkerConnected { master, .. }
         | Command::WorkerDisconnected { master, .. } => Some(*master),
     }
-}
-
-/// Settings that sockets and storage were opened with cannot change under them.
-fn restart_only_changes(current: &Config, next: &Config) -> Option<String> {
-    if current.master.name != next.master.name {
-        return Some("master.name cannot change without a restart".into());
-    }
-    if current.master.data_dir != next.master.data_dir {
-        return Some("master.data_dir cannot change without a restart".into());
-    }
-    if current.listen.workers != next.listen.workers
-        || current.listen.http != next.listen.http
-        || current.listen.buildbot_workers != next.listen.buildbot_workers
-    {
-        return Some("[listen] addresses cannot change without a restart".into());
-    }
-    None
 }
 
 fn encode(message: &ServerMessage) -> Vec<u8> {

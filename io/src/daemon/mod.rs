@@ -287,6 +287,11 @@ async fn reload(
         Ok(next) => next,
         Err(error) => return tracing::error!("reconfig failed: {error}"),
     };
+    // Before anything is applied, TLS included: the sockets and the store were opened with
+    // these. (They never change, so the start's config is the one to compare with.)
+    if let Some(why) = restart_only_changes(config, &next) {
+        return tracing::error!("reconfig failed: {why}");
+    }
     let prepared = match tls.prepare(next.tls.as_ref()) {
         Ok(prepared) => prepared,
         Err(error) => return tracing::error!("reconfig failed: {error}"),
@@ -296,4 +301,21 @@ async fn reload(
         tracing::info!("TLS certificates reloaded");
     }
     let _ = core.send(CoreInput::Reconfig(Box::new(next))).await;
+}
+
+/// Settings that sockets and storage were opened with cannot change under them.
+fn restart_only_changes(current: &Config, next: &Config) -> Option<String> {
+    if current.master.name != next.master.name {
+        return Some("master.name cannot change without a restart".into());
+    }
+    if current.master.data_dir != next.master.data_dir {
+        return Some("master.data_dir cannot change without a restart".into());
+    }
+    if current.listen.workers != next.listen.workers
+        || current.listen.http != next.listen.http
+        || current.listen.buildbot_workers != next.listen.buildbot_workers
+    {
+        return Some("[listen] addresses cannot change without a restart".into());
+    }
+    None
 }
