@@ -29,9 +29,11 @@ mod fast_hash;
 pub mod gateway;
 mod ids;
 mod limits;
+pub mod node;
 mod password;
 pub mod registry;
 mod results;
+pub mod store;
 mod time;
 
 pub use gateway::{
@@ -40,6 +42,7 @@ pub use gateway::{
 };
 pub use ids::{BuildId, BuildRequestId, BuilderId, ConnectionId, MasterId, ServiceId, WorkerId};
 pub use limits::MAX_NAME_BYTES;
+pub use node::{Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
 pub use password::Password;
 pub use registry::{
     Change, Command, CommandError, Record, RecordKey, RecoveryError, Registry, RegistryConfig,

@@ -129,6 +129,23 @@ impl Model {
                 self.stop(master, StopCause::Requested);
                 Ok(Reply::Done)
             }
+            Command::RegisterMaster { name } => {
+                check_name(&name)?;
+                if let Some(index) = self.masters.iter().position(|master| master.name == name) {
+                    return Ok(Reply::Master(MasterId(index as u64 + 1)));
+                }
+                let id = MasterId(self.masters.len() as u64 + 1);
+                let last_active = self.now();
+                self.masters.push(MasterRecord { id, name, active: false, last_active });
+                Ok(Reply::Master(id))
+            }
+            Command::RecoverCrashedMaster { master } => {
+                if self.master(master).is_none() {
+                    return Err(CommandError::UnknownMaster(master));
+                }
+                self.stop(master, StopCause::CrashRecovered);
+                Ok(Reply::Done)
+            }
             Command::ExpireMasters { force_housekeeping } => {
                 Ok(Reply::Expired(self.expire(force_housekeeping)))
             }
@@ -526,6 +543,8 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         6 => name(&MASTER_NAMES).prop_map(|name| Command::MasterActive { name }),
         2 => master_id().prop_map(|master| Command::MasterStopped { master }),
+        1 => name(&MASTER_NAMES).prop_map(|name| Command::RegisterMaster { name }),
+        1 => master_id().prop_map(|master| Command::RecoverCrashedMaster { master }),
         2 => any::<bool>().prop_map(|force_housekeeping| Command::ExpireMasters { force_housekeeping }),
         2 => (master_id(), names(&BUILDER_NAMES)).prop_map(|(master, builder_names)| Command::SetBuilderList { master, builder_names }),
         1 => (master_id(), names(&WORKER_NAMES)).prop_map(|(master, worker_names)| Command::SetConfiguredWorkers { master, worker_names }),

@@ -233,7 +233,8 @@ fn serve(
 fn replay(trace: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let file =
         std::fs::File::open(trace).map_err(|error| format!("{}: {error}", trace.display()))?;
-    let registry = crate::trace::replay(std::io::BufReader::new(file))?;
-    println!("{}", serde_json::to_string_pretty(&crate::http::state_json(&registry))?);
+    let node = crate::trace::replay(std::io::BufReader::new(file))?;
+    let registry = node.view().registry;
+    println!("{}", serde_json::to_string_pretty(&crate::http::state_json(registry))?);
     Ok(())
 }

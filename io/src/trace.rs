@@ -1,42 +1,35 @@
-//! Recorded traces: every input the daemon feeds its core, with its moment, as JSON lines,
-//! and their replay into a fresh core under a simulated clock.
+//! Recorded traces: every input the daemon feeds its Node, with its moment, as JSON lines,
+//! and their replay into a fresh Node under a simulated clock.
 //!
 //! Format (one JSON object per line):
-//! - first line: `{"start": {"at": MS, "registry_config": {...}, "rows": [RECORD...],
-//!   "gateway_config": {...}, "roster": [WORKER...]}}`: the state the core started from;
-//! - then, in order: `{"at": MS, "registry": {"token": N, "command": COMMAND}}`,
-//!   `{"at": MS, "registry_timeout": null}`, `{"at": MS, "gateway": GATEWAY_INPUT}`,
-//!   `{"at": MS, "gateway_timeout": null}`.
+//! - first line: `{"start": {"at": MS, "config": NODE_CONFIG, "rows": [RECORD...]}}`: the
+//!   configuration and stored rows the Node started from;
+//! - then, in order: `{"at": MS, "input": NODE_INPUT}`, `{"at": MS, "timeout": null}`, and
+//!   `{"batch": N}` where the daemon ended batch N.
 //!
-//! Commands, inputs and records are the core's own serde shapes. The roster and Hello
-//! inputs carry passwords, so the file is created readable by its owner only.
+//! Inputs, the configuration and records are the core's own serde shapes. The roster and
+//! Hello inputs carry passwords, so the file is created readable by its owner only.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
-use rollcall_core::registry::RegistryInput;
-use rollcall_core::{
-    Gateway, GatewayConfig, GatewayInput, Record, Registry, RegistryConfig, Roster, Timestamp,
-};
+use rollcall_core::{Node, NodeConfig, NodeInput, Record, Timestamp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Start {
     pub at: Timestamp,
-    pub registry_config: RegistryConfig,
+    pub config: NodeConfig,
     pub rows: Vec<Record>,
-    pub gateway_config: GatewayConfig,
-    pub roster: Roster,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Line {
     Start { start: Start },
-    Registry { at: Timestamp, registry: RegistryInput },
-    RegistryTimeout { at: Timestamp, registry_timeout: () },
-    Gateway { at: Timestamp, gateway: GatewayInput },
-    GatewayTimeout { at: Timestamp, gateway_timeout: () },
+    Input { at: Timestamp, input: NodeInput },
+    Timeout { at: Timestamp, timeout: () },
+    Batch { batch: u64 },
 }
 
 /// Appends trace lines; a write error stops recording (logged once) but never the daemon.
@@ -114,13 +107,14 @@ impl std::fmt::Display for ReplayError {
 
 impl std::error::Error for ReplayError {}
 
-/// Feeds a trace to a fresh core, draining every output, and returns the Registry.
+/// Feeds a trace to a fresh Node, ending its batches where the daemon did, and returns
+/// the Node with every batch ended and reported durable.
 ///
 /// # Errors
 ///
 /// When the trace cannot be read, a line is malformed, or it does not start with a start line.
-pub fn replay(reader: impl BufRead) -> Result<Registry, ReplayError> {
-    let mut machines: Option<(Registry, Gateway)> = None;
+pub fn replay(reader: impl BufRead) -> Result<Node, ReplayError> {
+    let mut node: Option<Node> = None;
     for (index, line) in reader.lines().enumerate() {
         let number = index + 1;
         let text = line.map_err(ReplayError::Read)?;
@@ -130,14 +124,12 @@ pub fn replay(reader: impl BufRead) -> Result<Registry, ReplayError> {
         let parsed: Line = serde_json::from_str(&text)
             .map_err(|error| ReplayError::Line { number, why: error.to_string() })?;
         if let Line::Start { start } = parsed {
-            let registry = Registry::recover(start.registry_config, start.rows)
+            let started = Node::start(start.at, start.config, start.rows)
                 .map_err(|error| ReplayError::Line { number, why: error.to_string() })?;
-            let gateway = Gateway::new(start.at, start.gateway_config, start.roster)
-                .map_err(|why| ReplayError::Line { number, why })?;
-            machines = Some((registry, gateway));
+            node = Some(started);
             continue;
         }
-        let Some((registry, gateway)) = machines.as_mut() else {
+        let Some(node) = node.as_mut() else {
             return Err(ReplayError::Line {
                 number,
                 why: "the trace must begin with a start line".into(),
@@ -145,16 +137,20 @@ pub fn replay(reader: impl BufRead) -> Result<Registry, ReplayError> {
         };
         match parsed {
             Line::Start { .. } => unreachable!("handled above"),
-            Line::Registry { at, registry: input } => registry.handle(at, input),
-            Line::RegistryTimeout { at, .. } => registry.handle_timeout(at),
-            Line::Gateway { at, gateway: input } => gateway.handle(at, input),
-            Line::GatewayTimeout { at, .. } => gateway.handle_timeout(at),
+            Line::Input { at, input } => node.handle(at, input),
+            Line::Timeout { at, .. } => node.handle_timeout(at),
+            Line::Batch { .. } => settle(node),
         }
-        // Outputs were acted on when recorded; here only the state they leave matters.
-        while registry.poll_output().is_some() {}
-        while gateway.poll_output().is_some() {}
     }
-    machines
-        .map(|(registry, _)| registry)
-        .ok_or(ReplayError::Line { number: 0, why: "empty trace".into() })
+    let mut node = node.ok_or(ReplayError::Line { number: 0, why: "empty trace".into() })?;
+    settle(&mut node);
+    Ok(node)
+}
+
+/// Ends the batch and reports it durable at once: outputs were acted on when recorded;
+/// here only the state they leave matters.
+fn settle(node: &mut Node) {
+    let batch = node.end_batch();
+    node.batch_durable(batch.number);
+    while node.poll_output().is_some() {}
 }

@@ -177,6 +177,34 @@ impl RegistryOracle {
         Ok(())
     }
 
+    /// DESIGN's startup, once its batch is durable: the Node's own master is active, every
+    /// other master silent for longer than the window was expired, and no inactive master
+    /// holds anything (forced housekeeping).
+    pub(crate) fn check_after_startup(
+        registry: &Registry,
+        own: MasterId,
+        now: rollcall_core::Timestamp,
+        expiry_window_ms: u64,
+    ) -> Verdict {
+        if !registry.master(own).is_some_and(|row| row.active) {
+            return Err(correctness(format!(
+                "the node's own master {own} is inactive after its startup"
+            )));
+        }
+        let overdue = registry.masters().find(|row| {
+            row.id != own
+                && row.active
+                && row.last_active.as_millis().saturating_add(expiry_window_ms) < now.as_millis()
+        });
+        if let Some(row) = overdue {
+            return Err(correctness(format!(
+                "master {} silent since {} is still active after the startup at {now} (window {expiry_window_ms} ms)",
+                row.id, row.last_active
+            )));
+        }
+        Self::check_state(registry)
+    }
+
     /// Full-state invariants, for the end of a run.
     pub(crate) fn check_state(registry: &Registry) -> Verdict {
         for request in registry.build_requests().filter(|r| !r.complete) {

@@ -25,6 +25,9 @@ pub struct Settings {
     pub missing_timeout_ms: u64,
     pub policies: Vec<DuplicatePolicy>,
     pub faults: Faults,
+    /// The most inputs the Node process takes into one batch before it commits (the
+    /// daemon's is 4,096): each batch's size is drawn between 1 and this.
+    pub max_batch_inputs: u64,
 }
 
 /// Fault rates, per million opportunities, and delays. Zero means off for this seed.
@@ -94,21 +97,27 @@ impl Settings {
             })
             .collect();
         let safety_hours = overrides.hours.unwrap_or_else(|| rng.between(1, 4));
+        let builders = rng.between(1, 8) as usize;
+        let ping_timeout_ms = rng.between(1, 10) * 1000;
+        let missing_timeout_ms = rng.between(60, 3600) * 1000;
+        // Drawn last, so the draws above stay what they were.
+        let max_batch_inputs = if rng.chance(250_000) { 1 } else { rng.between(2, 4_096) };
         Settings {
             seed,
             masters,
             workers,
-            builders: rng.between(1, 8) as usize,
+            builders,
             safety_phase_ms: safety_hours * HOUR_MS,
             liveness_phase_ms: expiry_window_ms + 3 * heartbeat_interval_ms + keepalive_timeout_ms,
             heartbeat_interval_ms,
             expiry_window_ms,
             keepalive_interval_ms,
             keepalive_timeout_ms,
-            ping_timeout_ms: rng.between(1, 10) * 1000,
-            missing_timeout_ms: rng.between(60, 3600) * 1000,
+            ping_timeout_ms,
+            missing_timeout_ms,
             policies,
             faults,
+            max_batch_inputs,
         }
     }
 
@@ -122,7 +131,8 @@ impl fmt::Display for Settings {
         write!(
             formatter,
             "seed {}: {} masters, {} workers, {} builders, {} h + {} s liveness; heartbeat {} s, \
-             window {} s, keepalive {}/{} s, ping {} s, missing {} s; faults {:?}",
+             window {} s, keepalive {}/{} s, ping {} s, missing {} s; batches of 1 to {}; \
+             faults {:?}",
             self.seed,
             self.masters,
             self.workers,
@@ -135,6 +145,7 @@ impl fmt::Display for Settings {
             self.keepalive_timeout_ms / 1000,
             self.ping_timeout_ms / 1000,
             self.missing_timeout_ms / 1000,
+            self.max_batch_inputs,
             self.faults
         )
     }

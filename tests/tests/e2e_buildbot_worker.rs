@@ -240,7 +240,12 @@ fn a_stock_worker_attaches_reports_its_info_and_gets_its_builder_directories() {
     let daemon = Daemon::start(ROSTER);
     let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
     worker.attach();
-    eventually(WAIT, "REST to show bw1 connected", || connected(&daemon, "bw1"));
+    // The worker's info is its answer to a request sent once it is attached: it may
+    // arrive after the attach is listed.
+    eventually(WAIT, "REST to show bw1 connected with its info", || {
+        connected(&daemon, "bw1")
+            && worker_row(&daemon, "bw1").is_some_and(|row| !row["workerinfo"]["version"].is_null())
+    });
     let row = worker_row(&daemon, "bw1").expect("listed");
     assert_eq!(row["workerinfo"]["basedir"], json!(worker.directory.display().to_string()));
     assert_eq!(row["workerinfo"]["version"], json!("4.3.0"));
@@ -374,8 +379,10 @@ fn a_stock_worker_attaches_over_tls_to_a_daemon_with_a_private_ca() {
     let worker = Worker::create_speaking(&binary, &daemon, "bw1", "bw1", "pw1", &protocol);
     worker.attach();
     let tls = pki.client();
-    eventually(WAIT, "REST over HTTPS to show bw1 connected", || {
+    eventually(WAIT, "REST over HTTPS to show bw1 connected with its info", || {
         connected_over(&daemon, "bw1", Some(&tls))
+            && worker_row_over(&daemon, "bw1", Some(&tls))
+                .is_some_and(|row| !row["workerinfo"]["version"].is_null())
     });
     let row = worker_row_over(&daemon, "bw1", Some(&tls)).expect("listed");
     assert_eq!(row["workerinfo"]["version"], json!("4.3.0"));

@@ -80,6 +80,8 @@ pub enum CloseReason {
     RemovedFromConfig,
     /// A second Hello on a connection that already had one.
     ProtocolViolation,
+    /// The master is shutting down.
+    MasterShuttingDown,
 }
 
 /// Why a Hello was refused, for logs and metrics (the worker only sees a [`RejectReason`]).

@@ -73,6 +73,15 @@ pub enum Command {
     /// connection is left alone, so a late report can never detach a replacement.
     /// Replies [`Reply::Done`].
     WorkerDisconnected { master: MasterId, worker_name: String, connection: ConnectionId },
+    /// Buildbot's `findMasterId`: find or create the master by its exact name *without*
+    /// activating it (a new row is inactive). The first step of a Node's startup.
+    /// Replies [`Reply::Master`].
+    RegisterMaster { name: String },
+    /// The second step of a Node's startup: a master whose row is still active when its
+    /// own process starts did not stop cleanly last time, so it is stopped (cause
+    /// [`StopCause::CrashRecovered`](crate::StopCause::CrashRecovered)) and gives back
+    /// what it held. A master already inactive is left alone. Replies [`Reply::Done`].
+    RecoverCrashedMaster { master: MasterId },
 }
 
 /// A successful answer to a [`Command`].

@@ -41,15 +41,37 @@ impl Registry {
     }
 
     fn register_master(&mut self, name: String, now: Timestamp) -> MasterId {
-        let id = MasterId(self.masters.len() as u64 + 1);
-        let record = MasterRecord { id, name: name.clone(), active: true, last_active: now };
-        self.masters.push(Master::new(record.clone()));
-        self.master_ids_by_name.insert(name.clone().into_boxed_str(), id);
+        let id = self.insert_master_row(name.clone(), true, now);
         self.liveness.push(now, id);
         self.active_master_count += 1;
-        self.persist(Change::Put(Record::Master(record)));
         self.emit(RegistryEvent::MasterStarted { master: id, name });
         id
+    }
+
+    fn insert_master_row(&mut self, name: String, active: bool, now: Timestamp) -> MasterId {
+        let id = MasterId(self.masters.len() as u64 + 1);
+        let record = MasterRecord { id, name: name.clone(), active, last_active: now };
+        self.masters.push(Master::new(record.clone()));
+        self.master_ids_by_name.insert(name.into_boxed_str(), id);
+        self.persist(Change::Put(Record::Master(record)));
+        id
+    }
+
+    /// Buildbot's `findMasterId`: a new row is created inactive, so the startup's
+    /// `masterStopped` that follows is a no-op and only `masterActive` says `started`.
+    pub(super) fn register_inactive(&mut self, name: String) -> Result<Reply, CommandError> {
+        validate_name(&name)?;
+        if let Some(&id) = self.master_ids_by_name.get(name.as_str()) {
+            return Ok(Reply::Master(id));
+        }
+        let now = self.clock.now();
+        Ok(Reply::Master(self.insert_master_row(name, false, now)))
+    }
+
+    pub(super) fn recover_crashed(&mut self, id: MasterId) -> Result<Reply, CommandError> {
+        self.master_row(id)?;
+        self.stop_master(id, StopCause::CrashRecovered);
+        Ok(Reply::Done)
     }
 
     pub(super) fn master_stopped(&mut self, id: MasterId) -> Result<Reply, CommandError> {

@@ -127,6 +127,11 @@ impl Registry {
         self.config
     }
 
+    /// New settings from a reconfig: the next sweep judges silence by the new window.
+    pub fn set_config(&mut self, config: RegistryConfig) {
+        self.config = config;
+    }
+
     /// Feeds one command. A refused command changes nothing and replies with the reason.
     pub fn handle(&mut self, now: Timestamp, input: RegistryInput) {
         self.clock.advance(now);
@@ -200,6 +205,8 @@ impl Registry {
             Command::WorkerDisconnected { master, worker_name, connection } => {
                 self.worker_disconnected(master, &worker_name, connection)
             }
+            Command::RegisterMaster { name } => self.register_inactive(name),
+            Command::RecoverCrashedMaster { master } => self.recover_crashed(master),
         }
     }
 
@@ -234,7 +241,7 @@ impl Registry {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), CommandError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), CommandError> {
     if name.is_empty() {
         return Err(CommandError::EmptyName);
     }

@@ -25,6 +25,9 @@ pub enum StopCause {
     Requested,
     /// `expireMasters` found it silent for longer than the expiry window.
     Expired,
+    /// Its own process started again and found it still active: the previous run ended
+    /// without stopping it (a crash, `kill -9`, a lost host).
+    CrashRecovered,
 }
 
 /// Buildbot's message-queue events, typed. [`RegistryEvent::topic`] gives Buildbot's

@@ -275,6 +275,22 @@ impl Config {
         RegistryConfig { expiry_window_ms: milliseconds(self.timing.expiry_window_s) }
     }
 
+    /// What the daemon's Node runs with.
+    pub fn node_config(&self) -> rollcall_core::NodeConfig {
+        rollcall_core::NodeConfig {
+            master_name: self.master.name.clone(),
+            registry: self.registry_config(),
+            gateway: self.gateway_config(),
+            roster: self.roster(),
+            builder_names: self.builder_names(),
+            heartbeat_interval_ms: milliseconds(self.timing.heartbeat_interval_s),
+            row_caps: rollcall_core::node::RowCaps {
+                max_masters: self.limits.max_masters,
+                max_rows_per_kind: self.limits.max_rows_per_kind,
+            },
+        }
+    }
+
     /// The configured builders, in file order.
     pub fn builder_names(&self) -> Vec<String> {
         self.builders.iter().map(|builder| builder.name.clone()).collect()

@@ -12,8 +12,9 @@ mod core_loop;
 pub(crate) mod inputs;
 pub(crate) mod log_limit;
 pub mod metrics;
+mod node_events;
 pub(crate) mod outbound;
-mod row_caps;
+mod peers;
 mod wait;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -41,7 +42,8 @@ const CORE_QUEUE_CAPACITY: usize = 65_536;
 pub enum DaemonError {
     Config(String),
     Storage(StorageError),
-    Recovery(String),
+    /// The Node would not start: invalid settings, or stored rows that do not recover.
+    Node(rollcall_core::node::StartError),
     Startup(String),
     Listen {
         address: std::net::SocketAddr,
@@ -58,9 +60,7 @@ impl std::fmt::Display for DaemonError {
         match self {
             DaemonError::Config(why) => write!(formatter, "invalid configuration: {why}"),
             DaemonError::Storage(error) => write!(formatter, "{error}"),
-            DaemonError::Recovery(why) => {
-                write!(formatter, "cannot load the stored registry: {why}")
-            }
+            DaemonError::Node(error) => write!(formatter, "cannot start: {error}"),
             DaemonError::Startup(why) => write!(formatter, "startup failed: {why}"),
             DaemonError::Listen { address, error } => {
                 write!(formatter, "cannot listen on {address}: {error}")
@@ -101,7 +101,8 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     // registered.
     let tls = Arc::new(load_tls(&config)?);
     let metrics = Arc::new(Metrics::default());
-    let core = CoreLoop::start(config.clone(), Arc::clone(&metrics), record)?;
+    let store = crate::storage::open(&config)?;
+    let core = CoreLoop::start(config.clone(), store, Arc::clone(&metrics), record)?;
     let master = core.self_master();
     let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);

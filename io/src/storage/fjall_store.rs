@@ -146,6 +146,8 @@ impl FjallStore {
 }
 
 impl Store for FjallStore {
+    type Error = StorageError;
+
     fn load(&self) -> Result<Vec<Record>, StorageError> {
         let mut rows = Vec::new();
         for name in ROW_KEYSPACES {

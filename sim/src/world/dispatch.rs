@@ -7,10 +7,11 @@ use crate::world::{Event, World};
 impl World {
     pub(super) fn dispatch(&mut self, event: Event) -> Verdict {
         match event {
-            Event::ToRegistry { master, incarnation, token, command } => {
-                self.trace.number(master as u64);
-                self.trace.number(token.0);
-                self.registry_receives(master, incarnation, token, command)?;
+            Event::ToNode { epoch, input } => {
+                if let rollcall_core::NodeInput::MasterRequest { request_id, .. } = &input {
+                    self.trace.number(*request_id);
+                }
+                self.node_receives(epoch, input)?;
             }
             Event::ToMaster { master, incarnation, command, result } => {
                 self.reply_arrived(master, incarnation, &command, result);
@@ -23,10 +24,11 @@ impl World {
             Event::MasterHeartbeat { master, incarnation } => self.heartbeat(master, incarnation),
             Event::MasterWorkload { master, incarnation } => self.workload(master, incarnation),
             Event::GatewayWake { master, incarnation } => self.gateway_wake(master, incarnation),
-            Event::RegistryWake => self.registry_wake()?,
+            Event::NodeWake => self.node_wake()?,
+            Event::NodeCommit { epoch } => self.node_commit_due(epoch)?,
             Event::WorkerTick { worker } => self.worker_tick(worker),
             Event::Fault => self.inject_fault(),
-            Event::RestartRegistry => self.restart_registry()?,
+            Event::RestartNode => self.start_node()?,
             Event::RestartMaster { master } => {
                 if matches!(self.masters[master].life, Life::Crashed { restarts: true }) {
                     self.start_master(master);
@@ -52,9 +54,13 @@ impl World {
     /// not, every request is complete or held by a live master, everything acknowledged
     /// is there, and the state holds the invariants.
     pub(super) fn check_end_of_run(&mut self) -> Verdict {
-        let Some(registry) = self.registry.as_ref() else {
-            return Err(liveness("the registry is still down after the liveness phase".into()));
+        let Some(registry) = self.process.registry() else {
+            return Err(liveness("the node is still down after the liveness phase".into()));
         };
+        let own = self.process.node.as_ref().map(rollcall_core::Node::master);
+        if !own.and_then(|id| registry.master(id)).is_some_and(|row| row.active) {
+            return Err(liveness(format!("the node's own master {own:?} is not active")));
+        }
         RegistryOracle::check_state(registry)?;
         self.oracle.check_facts(registry)?;
         for (index, node) in self.masters.iter().enumerate() {

@@ -1,24 +1,22 @@
 //! Everything that can happen in a simulated run.
 
-use rollcall_core::{
-    Command, CommandError, ConnectionId, GatewayInput, Reply, ReplyToken, ToWorker,
-};
+use rollcall_core::node::RequestError;
+use rollcall_core::{Command, ConnectionId, GatewayInput, NodeInput, Reply, ToWorker};
 
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A master's command reaches the registry.
-    ToRegistry {
-        master: usize,
-        incarnation: u64,
-        token: ReplyToken,
-        command: Command,
+    /// A master's session message reaches the Node process of `epoch` (a newer process
+    /// never hears an older one's connections).
+    ToNode {
+        epoch: u64,
+        input: NodeInput,
     },
-    /// The registry's reply reaches a master (of the incarnation that asked).
+    /// The Node's reply reaches a master (of the incarnation that asked).
     ToMaster {
         master: usize,
         incarnation: u64,
         command: Command,
-        result: Result<Reply, CommandError>,
+        result: Result<Reply, RequestError>,
     },
     /// A worker's message (or the end of its connection) reaches a master's Gateway.
     ToGateway {
@@ -42,12 +40,16 @@ pub(crate) enum Event {
         master: usize,
         incarnation: u64,
     },
-    RegistryWake,
+    NodeWake,
+    /// Nothing more arrived at this moment: the Node process ends its open batch.
+    NodeCommit {
+        epoch: u64,
+    },
     WorkerTick {
         worker: usize,
     },
     Fault,
-    RestartRegistry,
+    RestartNode,
     RestartMaster {
         master: usize,
     },

@@ -14,7 +14,9 @@ impl World {
         self.schedule(FAULT_TICK_MS, Event::Fault);
         let faults = self.settings.faults.clone();
         if self.fault_rng.chance(faults.registry_crash) {
-            self.crash_registry();
+            // Some restarts are clean (a deploy), most are crashes.
+            let clean = self.fault_rng.chance(300_000);
+            self.crash_node(clean);
         }
         let master = self.fault_rng.index(self.masters.len());
         if self.masters[master].steady || !self.masters[master].is_alive() {
@@ -40,6 +42,7 @@ impl World {
         let node = &mut self.masters[master];
         node.life = Life::Crashed { restarts };
         node.gateway = None;
+        self.close_session(master);
         self.drop_connections_to(master);
         if restarts {
             let downtime = self.fault_rng.between(1_000, 3 * self.settings.expiry_window_ms);
@@ -48,7 +51,7 @@ impl World {
     }
 
     /// Every fault stops: the network is reliable, nothing is frozen or partitioned, and a
-    /// downed registry comes back. Crashed masters that were to restart do so now.
+    /// downed Node process comes back. Crashed masters that were to restart do so now.
     pub(super) fn heal(&mut self) {
         self.healed = true;
         for master in 0..self.masters.len() {
@@ -60,8 +63,8 @@ impl World {
                 Life::Alive | Life::Crashed { restarts: false } => {}
             }
         }
-        if self.registry.is_none() {
-            self.schedule(0, Event::RestartRegistry);
+        if self.process.node.is_none() {
+            self.schedule(0, Event::RestartNode);
         }
     }
 }

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rollcall_core::node::RequestError;
 use rollcall_core::{
     BuildId, BuildRequestId, CloseReason, Command, ConnectionId, DuplicatePolicy, Gateway,
-    GatewayConfig, GatewayEvent, GatewayInput, GatewayOutput, MasterId, Password, Reply,
-    ReplyToken, Results, Roster, ServiceKind, Timestamp, WorkerConfig,
+    GatewayConfig, GatewayEvent, GatewayInput, GatewayOutput, MasterId, NodeInput, Password, Reply,
+    Results, Roster, ServiceKind, Timestamp, WorkerConfig,
 };
 
 use crate::oracle::{correctness, Verdict};
@@ -48,6 +49,10 @@ pub(super) struct MasterNode {
     attached_view: AttachedView,
     /// The startup sequence still has to run once this incarnation learns its id.
     needs_startup_cleanup: bool,
+    /// This incarnation's session with the Node, and the Node process (epoch) it is with.
+    session: Option<(ConnectionId, u64)>,
+    /// Requests on the session go out no earlier than its open: TCP keeps that order.
+    pub(super) session_ready_at: Timestamp,
 }
 
 impl MasterNode {
@@ -79,6 +84,8 @@ impl MasterNode {
             partitioned_until: None,
             attached_view: AttachedView::default(),
             needs_startup_cleanup: false,
+            session: None,
+            session_ready_at: Timestamp::from_millis(0),
         }
     }
 
@@ -214,6 +221,7 @@ impl World {
         node.claims.clear();
         node.builds.clear();
         node.needs_startup_cleanup = node.incarnation > 1;
+        node.session = None;
         let incarnation = node.incarnation;
         let name = node.name.clone();
         self.send_command(master, Command::MasterActive { name });
@@ -224,12 +232,49 @@ impl World {
         self.schedule_gateway_wake(master);
     }
 
+    /// Sends a command on this incarnation's session, opening one first (and registering
+    /// again on it, as a reconnecting master does) when the Node it had is gone.
     pub(super) fn send_command(&mut self, master: usize, command: Command) {
+        let Some(connection) = self.session_of(master) else { return };
         let node = &mut self.masters[master];
         node.next_request += 1;
-        let token = ReplyToken(((master as u64) << 40) | node.next_request);
-        let incarnation = node.incarnation;
-        self.send_to_registry(master, incarnation, token, command);
+        let request_id = ((master as u64) << 40) | node.next_request;
+        self.send_to_node(master, NodeInput::MasterRequest { connection, request_id, command });
+    }
+
+    /// The live session, or a new one; `None` while no Node process runs (refused).
+    fn session_of(&mut self, master: usize) -> Option<ConnectionId> {
+        self.process.node.as_ref()?;
+        let epoch = self.process.epoch;
+        if let Some((connection, with)) = self.masters[master].session {
+            if with == epoch {
+                return Some(connection);
+            }
+        }
+        let connection = self.process.new_session_id();
+        let node = &mut self.masters[master];
+        node.session = Some((connection, epoch));
+        let (name, incarnation) = (node.name.clone(), node.incarnation);
+        self.pending_sessions.insert(connection, (master, incarnation));
+        let open = NodeInput::MasterSessionOpened { connection, name: name.clone() };
+        self.send_to_node(master, open);
+        let node = &mut self.masters[master];
+        node.next_request += 1;
+        let request_id = ((master as u64) << 40) | node.next_request;
+        let register = Command::MasterActive { name };
+        self.send_to_node(
+            master,
+            NodeInput::MasterRequest { connection, request_id, command: register },
+        );
+        Some(connection)
+    }
+
+    /// A master process died: its session's connection ends, as the Node sees it.
+    pub(super) fn close_session(&mut self, master: usize) {
+        let Some((connection, epoch)) = self.masters[master].session.take() else { return };
+        if epoch == self.process.epoch && self.process.node.is_some() {
+            self.send_to_node(master, NodeInput::ConnectionClosed { connection });
+        }
     }
 
     pub(super) fn heartbeat(&mut self, master: usize, incarnation: u64) {
@@ -244,9 +289,9 @@ impl World {
             );
             return;
         }
+        // Expiry runs on the Node's own schedule: a remote master only says it is alive.
         let name = self.masters[master].name.clone();
         self.send_command(master, Command::MasterActive { name });
-        self.send_command(master, Command::ExpireMasters { force_housekeeping: false });
         if self.healed {
             self.finish_pending_work(master);
         }
@@ -271,8 +316,8 @@ impl World {
             );
         }
         let waiting: Vec<BuildRequestId> = self
-            .registry
-            .as_ref()
+            .process
+            .registry()
             .map(|registry| registry.waiting_build_requests().map(|r| r.id).collect())
             .unwrap_or_default();
         for request in waiting {
@@ -392,7 +437,7 @@ impl World {
         master: usize,
         incarnation: u64,
         command: &Command,
-        result: Result<Reply, rollcall_core::CommandError>,
+        result: Result<Reply, RequestError>,
     ) {
         if !self.is_current(master, incarnation) || !self.masters[master].is_alive() {
             return;
@@ -403,11 +448,10 @@ impl World {
                 let node = &mut self.masters[master];
                 node.id = Some(id);
                 if std::mem::take(&mut node.needs_startup_cleanup) {
-                    // DESIGN.md's startup: stop ourselves in case we crashed, clean up,
-                    // then become active again.
+                    // A restarted master stops its old self in case it crashed (giving
+                    // back what it held), then becomes active again; expiry is the Node's.
                     let name = node.name.clone();
                     self.send_command(master, Command::MasterStopped { master: id });
-                    self.send_command(master, Command::ExpireMasters { force_housekeeping: true });
                     self.send_command(master, Command::MasterActive { name });
                 }
             }

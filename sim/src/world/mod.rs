@@ -2,18 +2,20 @@
 //! skew and drift), workers, and the network between them, driven by a discrete-event loop
 //! that jumps straight to the next event.
 
+mod disk;
 mod dispatch;
 mod events;
 mod faults;
 mod links;
 mod master;
+mod node;
 mod queue;
-mod registry;
 mod worker;
 
 use std::collections::BTreeMap;
 
-use rollcall_core::{BuildRequestId, ConnectionId, Record, RecordKey, Registry, Timestamp};
+use rollcall_core::node::StartKind;
+use rollcall_core::{BuildRequestId, ConnectionId, Timestamp};
 
 use crate::oracle::{RegistryOracle, Verdict};
 use crate::rng::Rng;
@@ -23,6 +25,7 @@ use crate::trace::TraceHash;
 pub(crate) use events::Event;
 use links::{Link, Links};
 use master::MasterNode;
+use node::NodeProcess;
 use queue::EventQueue;
 use worker::WorkerNode;
 
@@ -55,9 +58,11 @@ pub(crate) struct World {
     network_rng: Rng,
     workload_rng: Rng,
     fault_rng: Rng,
-    registry: Option<Registry>,
-    registry_wake: Option<Timestamp>,
-    disk: BTreeMap<RecordKey, Record>,
+    process: NodeProcess,
+    /// Sessions whose open is on its way to the Node: whose they are.
+    pending_sessions: BTreeMap<ConnectionId, (usize, u64)>,
+    /// How the Node's next `Started` must say it came up.
+    expected_start: Option<StartKind>,
     oracle: RegistryOracle,
     masters: Vec<MasterNode>,
     workers: Vec<WorkerNode>,
@@ -84,9 +89,6 @@ impl World {
             .collect();
         let workers =
             (0..settings.workers).map(|index| WorkerNode::new(index, &settings)).collect();
-        let registry = Registry::new(rollcall_core::RegistryConfig {
-            expiry_window_ms: settings.expiry_window_ms,
-        });
         let mut world = World {
             now: start,
             run_ends: start.plus_millis(settings.simulated_ms()),
@@ -96,9 +98,9 @@ impl World {
             network_rng,
             workload_rng,
             fault_rng,
-            registry: Some(registry),
-            registry_wake: None,
-            disk: BTreeMap::new(),
+            process: NodeProcess::new(),
+            pending_sessions: BTreeMap::new(),
+            expected_start: None,
             oracle: RegistryOracle::default(),
             masters,
             workers,
@@ -111,6 +113,9 @@ impl World {
             stats: RunStats::default(),
             settings,
         };
+        if let Err(violation) = world.start_node() {
+            world.fail(violation);
+        }
         for master in 0..world.masters.len() {
             world.start_master(master);
         }

@@ -1,25 +1,14 @@
-//! Caps on the registry rows a remote master's commands may create. A session acts only for
-//! its own master, but each new name it sends (a master at reconnect, a builder, a worker,
-//! a service) or each request and build it submits is a row kept for good; without a cap
-//! one session could grow the registry, and the daemon's memory and disk, without end.
-//! The daemon's own master is not held to these: its rows come from its configuration.
+//! Caps on the registry rows a remote master's commands may create (see [`RowCaps`]), and
+//! the check that a master reports connections of its own workers only.
 
-use rollcall_core::{Command, Registry};
+use crate::{Command, Registry};
 
-use crate::wire::RequestError;
-
-/// The most rows of each kind remote masters may bring the registry to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RowCaps {
-    pub(crate) max_masters: usize,
-    /// Builders, workers, services, build requests and builds, each.
-    pub(crate) max_rows_per_kind: usize,
-}
+use super::{RequestError, RowCaps};
 
 /// Refuses a connection report for a worker its master does not configure: a master may
 /// report only its own workers' connections, so a valid token still cannot forge another
 /// master's workers as connected.
-pub(crate) fn check_ownership(registry: &Registry, command: &Command) -> Result<(), RequestError> {
+pub(super) fn check_ownership(registry: &Registry, command: &Command) -> Result<(), RequestError> {
     match command {
         Command::WorkerConnected { master, worker_name, .. }
         | Command::WorkerDisconnected { master, worker_name, .. } => {
@@ -37,7 +26,7 @@ pub(crate) fn check_ownership(registry: &Registry, command: &Command) -> Result<
 }
 
 /// Refuses `command` when the rows it would create take a kind over its cap.
-pub(crate) fn check(
+pub(super) fn check(
     registry: &Registry,
     command: &Command,
     caps: RowCaps,
@@ -94,14 +83,16 @@ pub(crate) fn check(
         | Command::UnclaimBuildRequests { .. }
         | Command::CompleteBuildRequests { .. }
         | Command::FinishBuild { .. }
-        | Command::WorkerDisconnected { .. } => Ok(()),
+        | Command::WorkerDisconnected { .. }
+        | Command::RegisterMaster { .. }
+        | Command::RecoverCrashedMaster { .. } => Ok(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use rollcall_core::registry::RegistryInput;
-    use rollcall_core::{MasterId, RegistryConfig, ReplyToken, Timestamp};
+    use crate::registry::RegistryInput;
+    use crate::{MasterId, RegistryConfig, ReplyToken, Timestamp};
 
     use super::*;
 
@@ -140,7 +131,7 @@ mod tests {
         // A build on an unknown worker name would make a worker row too.
         let build = Command::StartBuild {
             master: MasterId(1),
-            request: rollcall_core::BuildRequestId(1),
+            request: crate::BuildRequestId(1),
             worker_name: "new-worker".into(),
         };
         let mut registry = registry;
@@ -159,7 +150,7 @@ mod tests {
         );
         let known = Command::StartBuild {
             master: MasterId(1),
-            request: rollcall_core::BuildRequestId(1),
+            request: crate::BuildRequestId(1),
             worker_name: "known-worker".into(),
         };
         assert_eq!(check(&registry, &known, caps), Ok(()), "a known worker is no new row");

@@ -1,0 +1,276 @@
+//! The Node: everything a rollcall process is, as one sans-IO machine.
+//!
+//! A Node holds the [`Registry`], its own master's [`Gateway`], and the sessions of remote
+//! masters, and it owns every rule that joins them: the startup sequence, the heartbeat
+//! schedule, the session checks, the routing of replies and frames, and the batching
+//! contract. The daemon drives it with real sockets, the wall clock and a store; the
+//! simulator drives the very same Node with simulated ones.
+//!
+//! # Use
+//!
+//! 1. [`Node::start`] recovers the Registry from the stored rows and runs the startup
+//!    (its changes form the first batch).
+//! 2. Feed inputs with [`Node::handle`], and [`Node::handle_timeout`] once the moment of
+//!    [`Node::poll_timeout`] has come.
+//! 3. **The batching contract.** Call [`Node::end_batch`] to end a batch: it hands over the
+//!    batch's changes. Make them durable, as one atomic write, then report it with
+//!    [`Node::batch_durable`]. Only then does [`Node::poll_output`] release the batch's
+//!    frames, replies, closes and events: nothing that depends on a change is ever sent
+//!    before the change is on disk. No input may be fed while a batch awaits durability.
+//! 4. Queries ([`Node::committed`]) answer from committed state only: between
+//!    [`Node::batch_durable`] and the next input.
+//!
+//! If the write fails, or the process dies before it reports durability, the batch is
+//! lost whole, and so is everything it would have released: drop the Node and start again
+//! from what the store holds.
+
+mod batch;
+mod config;
+mod messages;
+mod own_master;
+mod row_caps;
+mod sessions;
+mod startup;
+
+use std::collections::BTreeMap;
+
+use crate::registry::RegistryInput;
+use crate::{
+    Command, CommandError, ConnectionId, Gateway, GatewayOutput, MasterId, Registry,
+    RegistryOutput, Reply, ReplyToken, Timestamp,
+};
+
+pub use batch::Batch;
+pub use config::{NodeConfig, NodeConfigError, RowCaps};
+pub use messages::{NodeEvent, NodeInput, NodeOutput, RequestError, SessionCloseReason, StartKind};
+pub use startup::StartError;
+
+use batch::Batches;
+use sessions::Session;
+
+/// One rollcall process. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    registry: Registry,
+    gateway: Gateway,
+    /// The Node's own master.
+    master: MasterId,
+    /// Remote masters' sessions, by connection (ordered: shutdown closes them in id order).
+    sessions: BTreeMap<ConnectionId, Session>,
+    next_token: u64,
+    next_heartbeat: Timestamp,
+    batches: Batches,
+    /// The own master stopped (shutdown): every later input is ignored.
+    stopped: bool,
+}
+
+/// What a query may look at: the state as committed.
+#[derive(Clone, Copy, Debug)]
+pub struct CommittedView<'a> {
+    pub registry: &'a Registry,
+    pub gateway: &'a Gateway,
+    pub master: MasterId,
+    pub master_name: &'a str,
+}
+
+impl Node {
+    /// Feeds one input.
+    ///
+    /// # Panics
+    ///
+    /// When a batch awaits durability (a driver bug: see the batching contract).
+    pub fn handle(&mut self, now: Timestamp, input: NodeInput) {
+        self.batches.begin_input();
+        if self.stopped {
+            return;
+        }
+        match input {
+            NodeInput::WorkerHello { connection, worker, password } => {
+                self.gateway_input(now, crate::GatewayInput::Hello { connection, worker, password })
+            }
+            NodeInput::WorkerKeepalive { connection } => {
+                self.gateway_input(now, crate::GatewayInput::Keepalive { connection });
+            }
+            NodeInput::WorkerPong { connection, nonce } => {
+                self.gateway_input(now, crate::GatewayInput::Pong { connection, nonce });
+            }
+            NodeInput::MasterSessionOpened { connection, name } => {
+                self.open_session(connection, name);
+            }
+            NodeInput::MasterRequest { connection, request_id, command } => {
+                self.session_request(now, connection, request_id, command);
+            }
+            NodeInput::ConnectionClosed { connection } => {
+                if self.sessions.remove(&connection).is_none() {
+                    self.gateway_input(now, crate::GatewayInput::Closed { connection });
+                }
+            }
+            NodeInput::Reconfig(config) => self.reconfig(now, *config),
+            NodeInput::Shutdown => self.shut_down(now),
+        }
+    }
+
+    /// Fires what is due at `now`: the Gateway's deadlines, the Registry's expiry, and the
+    /// own master's heartbeat. Idempotent.
+    ///
+    /// # Panics
+    ///
+    /// When a batch awaits durability.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.batches.begin_input();
+        if self.stopped {
+            return;
+        }
+        if self.gateway.poll_timeout().is_some_and(|due| due <= now) {
+            self.gateway.handle_timeout(now);
+            self.drain_gateway(now);
+        }
+        if self.registry.poll_timeout().is_some_and(|due| due <= now) {
+            self.registry.handle_timeout(now);
+            self.drain_registry();
+        }
+        if self.next_heartbeat <= now {
+            self.heartbeat(now);
+        }
+    }
+
+    /// The next moment [`Node::handle_timeout`] has something to do.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.stopped {
+            return None;
+        }
+        [self.gateway.poll_timeout(), self.registry.poll_timeout(), Some(self.next_heartbeat)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Ends the batch: its changes, to be made durable as one atomic write.
+    ///
+    /// # Panics
+    ///
+    /// When the previous batch still awaits durability.
+    pub fn end_batch(&mut self) -> Batch {
+        self.batches.end()
+    }
+
+    /// The store reports batch `number` durable: its outputs are released.
+    ///
+    /// # Panics
+    ///
+    /// When `number` is not the batch awaiting durability.
+    pub fn batch_durable(&mut self, number: u64) {
+        self.batches.durable(number);
+    }
+
+    /// The next released output, in the order the batch produced them.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<NodeOutput> {
+        self.batches.poll_released()
+    }
+
+    /// The committed state, or `None` while some input's changes are not yet durable.
+    #[must_use]
+    pub fn committed(&self) -> Option<CommittedView<'_>> {
+        self.batches.is_committed().then(|| self.view())
+    }
+
+    /// The state as it is now, committed or not: for oracles and tests that look inside a
+    /// batch, never for answers to a client.
+    #[must_use]
+    pub fn view(&self) -> CommittedView<'_> {
+        CommittedView {
+            registry: &self.registry,
+            gateway: &self.gateway,
+            master: self.master,
+            master_name: &self.config.master_name,
+        }
+    }
+
+    pub fn master(&self) -> MasterId {
+        self.master
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Whether shutdown has run: the driver may exit once the last batch is released.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// A command the Node sends for its own master. Its outputs join the batch; the reply
+    /// is returned here.
+    fn local(&mut self, now: Timestamp, command: Command) -> Result<Reply, CommandError> {
+        let token = self.registry_input(now, command);
+        let mut reply = None;
+        while let Some(output) = self.registry.poll_output() {
+            match output {
+                RegistryOutput::Reply { token: answered, result } => {
+                    assert_eq!(answered, token, "the registry answers the command it was given");
+                    reply = Some(result);
+                }
+                other => self.batches.registry_output(other),
+            }
+        }
+        match reply {
+            Some(result) => result,
+            None => unreachable!("the registry answers every command in the same drain"),
+        }
+    }
+
+    fn registry_input(&mut self, now: Timestamp, command: Command) -> ReplyToken {
+        self.next_token += 1;
+        let token = ReplyToken(self.next_token);
+        self.registry.handle(now, RegistryInput { token, command });
+        token
+    }
+
+    /// Changes and events of a timeout (the expiry sweep: no reply).
+    fn drain_registry(&mut self) {
+        while let Some(output) = self.registry.poll_output() {
+            self.batches.registry_output(output);
+        }
+    }
+
+    fn gateway_input(&mut self, now: Timestamp, input: crate::GatewayInput) {
+        self.gateway.handle(now, input);
+        self.drain_gateway(now);
+    }
+
+    fn drain_gateway(&mut self, now: Timestamp) {
+        while let Some(output) = self.gateway.poll_output() {
+            self.route_gateway_output(now, output);
+        }
+    }
+
+    /// Gateway outputs become frames, closes, and the own master's connection records.
+    fn route_gateway_output(&mut self, now: Timestamp, output: GatewayOutput) {
+        match output {
+            GatewayOutput::Send { connection, message } => {
+                self.batches.hold(NodeOutput::ToWorker { connection, message });
+            }
+            GatewayOutput::Close { connection, reason } => {
+                self.batches.hold(NodeOutput::CloseWorker { connection, reason });
+            }
+            GatewayOutput::Event(event) => self.gateway_event(now, event),
+        }
+    }
+}
+
+impl Batches {
+    fn registry_output(&mut self, output: RegistryOutput) {
+        match output {
+            RegistryOutput::Persist(change) => self.persist(change),
+            RegistryOutput::Event(event) => {
+                self.hold(NodeOutput::Event(NodeEvent::Registry(event)))
+            }
+            RegistryOutput::Reply { .. } => {
+                unreachable!("replies are taken where the command is sent")
+            }
+        }
+    }
+}
