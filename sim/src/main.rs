@@ -94,21 +94,78 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
-    // Panics are reported as outcomes; keep their default message off the terminal.
-    std::panic::set_hook(Box::new(|_| {}));
+    // No panic hook here: run_seed's own keeps each seed's panic off the terminal and
+    // records where it happened; a runner thread's panic outside a seed still prints, as
+    // it is no seed's outcome and only the terminal would tell what killed the thread.
     let started = Instant::now();
     let seeds: Vec<u64> = (options.first..options.first.saturating_add(options.count)).collect();
     let results = run_all(&seeds, &options);
-    let (mut events, mut simulated_ms, mut cluster_hours) = (0_u64, 0_u64, 0.0_f64);
-    // Report the first failure in seed order, whatever thread found it.
-    for (seed, settings, outcome, again) in results {
-        let failure = match &outcome {
+    let report = report(&results, &options);
+    for line in &report.lines {
+        eprintln!("{line}");
+    }
+    if let Some(code) = report.code {
+        return ExitCode::from(code);
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let hours = report.simulated_ms as f64 / 3.6e6;
+    println!(
+        "{} seeds passed{}: {:.1} simulated hours ({:.0} master-hours), {} events in {:.1} s wall: {:.0} events/s, {:.0} simulated hours per wall minute",
+        options.count,
+        if options.check_determinism { " twice with identical traces" } else { "" },
+        hours,
+        report.cluster_hours,
+        report.events,
+        seconds,
+        report.events as f64 / seconds,
+        hours / seconds * 60.0,
+    );
+    ExitCode::SUCCESS
+}
+
+/// One seed's run, and with `--check-determinism` its second run.
+type SeedRun = (rollcall_sim::Settings, Outcome, Option<Outcome>);
+
+/// A seed whose runner thread died before sending its result; the text says why.
+type Lost = String;
+
+/// What the runner threads said, in seed order.
+type SeedResults = Vec<(u64, Result<SeedRun, Lost>)>;
+
+#[derive(Debug, Default)]
+struct Report {
+    /// The exit code of the first failure in seed order; None when every seed passed.
+    code: Option<u8>,
+    /// For stderr: the first ordinary failure, and every lost seed, since nothing else
+    /// will ever name those.
+    lines: Vec<String>,
+    events: u64,
+    simulated_ms: u64,
+    cluster_hours: f64,
+}
+
+fn report(results: &SeedResults, options: &Options) -> Report {
+    let mut report = Report::default();
+    let mut reported_a_failure = false;
+    for (seed, result) in results {
+        let seed = *seed;
+        let (settings, outcome, again) = match result {
+            Ok(run) => run,
+            Err(lost) => {
+                report.code.get_or_insert(3);
+                report.lines.push(format!("FAILED seed {seed} (its settings never came back)"));
+                report.lines.push(format!("seed {seed}: crash ({lost})"));
+                report.lines.push(format!("replay with: {}", replay_command(seed, options)));
+                continue;
+            }
+        };
+        let failure = match outcome {
             Outcome::Passed { trace_hash, stats } => {
-                events += stats.events;
-                simulated_ms += stats.simulated_ms;
-                cluster_hours += stats.simulated_ms as f64 / 3.6e6 * settings.masters as f64;
+                report.events += stats.events;
+                report.simulated_ms += stats.simulated_ms;
+                report.cluster_hours += stats.simulated_ms as f64 / 3.6e6 * settings.masters as f64;
                 match again {
-                    Some(Outcome::Passed { trace_hash: second, .. }) if second == *trace_hash => {
+                    Some(Outcome::Passed { trace_hash: second, .. }) if second == trace_hash => {
                         None
                     }
                     Some(other) => {
@@ -122,50 +179,149 @@ fn main() -> ExitCode {
                     FailureKind::Correctness => 1,
                     FailureKind::Liveness => 2,
                 };
-                Some((code, format!("{:?} failure: {}", violation.kind, violation.message)))
+                Some((code, violation.to_string()))
             }
-            Outcome::Crashed { message } => Some((3, format!("crash (panic): {message}"))),
+            Outcome::Crashed { message, location: Some(location) } => {
+                Some((3, format!("crash (panic) at {location}: {message}")))
+            }
+            Outcome::Crashed { message, location: None } => {
+                Some((3, format!("crash (panic) at an unknown place: {message}")))
+            }
         };
-        if let Some((code, what)) = failure {
-            eprintln!("FAILED {settings}");
-            eprintln!("what broke: {what}");
-            eprintln!("replay with: {}", replay_command(seed, &options));
-            return ExitCode::from(code);
+        // Only the first: a bug that fails many seeds would bury the terminal otherwise.
+        if let Some((code, what)) = failure.filter(|_| !reported_a_failure) {
+            reported_a_failure = true;
+            report.code.get_or_insert(code);
+            report.lines.push(format!("FAILED {settings}"));
+            report.lines.push(format!("seed {seed}: {what}"));
+            report.lines.push(format!("replay with: {}", replay_command(seed, options)));
         }
     }
-    let seconds = started.elapsed().as_secs_f64().max(1e-9);
-    let hours = simulated_ms as f64 / 3.6e6;
-    println!(
-        "{} seeds passed{}: {:.1} simulated hours ({:.0} master-hours), {} events in {:.1} s wall: {:.0} events/s, {:.0} simulated hours per wall minute",
-        options.count,
-        if options.check_determinism { " twice with identical traces" } else { "" },
-        hours,
-        cluster_hours,
-        events,
-        seconds,
-        events as f64 / seconds,
-        hours / seconds * 60.0,
-    );
-    ExitCode::SUCCESS
+    report
 }
-
-type SeedResult = (u64, rollcall_sim::Settings, Outcome, Option<Outcome>);
 
 /// Runs every seed (twice with `--check-determinism`), spread over `jobs` threads, and
 /// returns the results in seed order.
-fn run_all(seeds: &[u64], options: &Options) -> Vec<SeedResult> {
-    let run = |seed: u64| {
+fn run_all(seeds: &[u64], options: &Options) -> SeedResults {
+    run_spread(seeds, options.jobs, |seed| {
         let (settings, outcome) = run_seed(seed, options.overrides);
         let again = (options.check_determinism && matches!(outcome, Outcome::Passed { .. }))
             .then(|| run_seed(seed, options.overrides).1);
-        (seed, settings, outcome, again)
-    };
-    let chunk = seeds.len().div_ceil(options.jobs.max(1)).max(1);
-    std::thread::scope(|scope| {
+        (settings, outcome, again)
+    })
+}
+
+/// Runs `run` for each seed on up to `jobs` threads, each taking a contiguous share, and
+/// returns the results in seed order. Each result is sent as soon as its seed is done, so a
+/// thread that dies (a panic outside run_seed's net) loses only the seeds it had not
+/// finished, and those come back as lost instead of vanishing.
+fn run_spread<R: Send>(
+    seeds: &[u64],
+    jobs: usize,
+    run: impl Fn(u64) -> R + Sync,
+) -> Vec<(u64, Result<R, Lost>)> {
+    let chunk = seeds.len().div_ceil(jobs.max(1)).max(1);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let deaths: Vec<Option<String>> = std::thread::scope(|scope| {
+        let run = &run;
         let handles: Vec<_> = seeds
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|&seed| run(seed)).collect::<Vec<_>>()))
+            .enumerate()
+            .map(|(part, seeds)| {
+                let sender = sender.clone();
+                scope.spawn(move || {
+                    for (offset, &seed) in seeds.iter().enumerate() {
+                        // The receiver outlives every thread, so a send cannot fail.
+                        let _ = sender.send((part * chunk + offset, run(seed)));
+                    }
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_default()).collect()
-    })
+        // Joining each handle here keeps the scope from re-raising a thread's panic.
+        handles
+            .into_iter()
+            .map(|handle| handle.join().err().map(|payload| panic_text(&*payload)))
+            .collect()
+    });
+    drop(sender);
+    let mut results: Vec<Option<R>> = seeds.iter().map(|_| None).collect();
+    for (index, result) in receiver.iter() {
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(result);
+        }
+    }
+    seeds
+        .iter()
+        .zip(results)
+        .enumerate()
+        .map(|(index, (&seed, result))| {
+            let lost = || match deaths.get(index / chunk).cloned().flatten() {
+                Some(panic) => format!("runner thread died before reporting this seed: {panic}"),
+                None => "runner thread died before reporting this seed".to_string(),
+            };
+            (seed, result.ok_or_else(lost))
+        })
+        .collect()
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|text| (*text).to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runner thread that panics outside run_seed loses none of the results it already
+    /// sent, and every seed it had not reported comes back lost with the panic's message;
+    /// the other threads' seeds are untouched.
+    #[test]
+    fn a_dying_runner_thread_names_every_seed_it_did_not_report() {
+        let seeds: Vec<u64> = (0..10).collect();
+        // Three threads take 0..4, 4..8 and 8..10; the second dies on its third seed.
+        let results = run_spread(&seeds, 3, |seed| {
+            assert!(seed != 6, "runner broke on seed {seed}");
+            seed * 10
+        });
+        let seen: Vec<u64> = results.iter().map(|(seed, _)| *seed).collect();
+        assert_eq!(seen, seeds, "every seed has a result, in order");
+        for (seed, result) in &results {
+            match (seed, result) {
+                (6 | 7, Err(lost)) => assert_eq!(
+                    lost,
+                    "runner thread died before reporting this seed: runner broke on seed 6"
+                ),
+                (_, Ok(value)) => assert_eq!(*value, seed * 10),
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+    }
+
+    /// Lost seeds fail the run as crashes, and each is named with its replay command, even
+    /// after an ordinary failure has been reported first.
+    #[test]
+    fn lost_seeds_are_each_reported_with_their_replay_command() {
+        let options = Options { count: 3, jobs: 1, ..Options::default() };
+        let crashed = Outcome::Crashed { message: "boom".into(), location: None };
+        let settings = rollcall_sim::Settings::derive(5, options.overrides);
+        let results: SeedResults = vec![
+            (5, Ok((settings, crashed, None))),
+            (6, Err("runner thread died before reporting this seed".into())),
+            (7, Err("runner thread died before reporting this seed".into())),
+        ];
+        let report = report(&results, &options);
+        assert_eq!(report.code, Some(3));
+        for seed in [6, 7] {
+            let replay = format!("replay with: {}", replay_command(seed, &options));
+            assert!(report.lines.contains(&replay), "seed {seed}: {:#?}", report.lines);
+            let what =
+                format!("seed {seed}: crash (runner thread died before reporting this seed)");
+            assert!(report.lines.contains(&what), "seed {seed}: {:#?}", report.lines);
+        }
+        assert!(report.lines.contains(&"seed 5: crash (panic) at an unknown place: boom".into()));
+    }
 }

@@ -1,9 +1,11 @@
 //! What must always hold, checked as the run goes, and what must hold once faults heal.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use rollcall_core::{
     BuildId, BuildRequestId, Command, MasterId, Record, RecordKey, Registry, RegistryEvent, Reply,
+    Timestamp,
 };
 
 /// Which promise broke.
@@ -13,20 +15,68 @@ pub enum FailureKind {
     Liveness,
 }
 
+impl fmt::Display for FailureKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            FailureKind::Correctness => "correctness",
+            FailureKind::Liveness => "liveness",
+        })
+    }
+}
+
+/// A broken promise and when the run noticed it: the moment and event number let a replay
+/// stop just before it, or a trace be searched for what led up to it.
 #[derive(Clone, Debug)]
 pub struct Violation {
     pub kind: FailureKind,
     pub message: String,
+    /// Simulated milliseconds since the run's start.
+    pub simulated_ms: u64,
+    /// The same moment on the simulated clock, as the messages of the oracles print it.
+    pub at: Timestamp,
+    /// The number of the event being handled (`RunStats::events` then); at the end-of-run
+    /// checks, the number of the run's last event.
+    pub event: u64,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (hours, rest) = (self.simulated_ms / 3_600_000, self.simulated_ms % 3_600_000);
+        let (minutes, rest) = (rest / 60_000, rest % 60_000);
+        write!(
+            formatter,
+            "{} violation at {hours}h{minutes:02}m{:02}.{:03}s (event {}, timestamp {}): {}",
+            self.kind,
+            rest / 1000,
+            rest % 1000,
+            self.event,
+            self.at,
+            self.message
+        )
+    }
+}
+
+impl Violation {
+    /// Stamps where the run was when this left it; the many places that find violations
+    /// need not know.
+    pub(crate) fn detected(self, at: Timestamp, simulated_ms: u64, event: u64) -> Violation {
+        Violation { at, simulated_ms, event, ..self }
+    }
 }
 
 pub(crate) type Verdict = Result<(), Violation>;
 
 pub(crate) fn correctness(message: String) -> Violation {
-    Violation { kind: FailureKind::Correctness, message }
+    unstamped(FailureKind::Correctness, message)
 }
 
 pub(crate) fn liveness(message: String) -> Violation {
-    Violation { kind: FailureKind::Liveness, message }
+    unstamped(FailureKind::Liveness, message)
+}
+
+/// Until the loop stamps it (`Violation::detected`), a violation is at the epoch.
+fn unstamped(kind: FailureKind, message: String) -> Violation {
+    Violation { kind, message, simulated_ms: 0, at: Timestamp::EPOCH, event: 0 }
 }
 
 /// Something the registry acknowledged (its reply left after the commit): it must survive

@@ -10,6 +10,8 @@ mod links;
 mod master;
 mod node;
 mod queue;
+#[cfg(test)]
+mod report_tests;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -140,6 +142,11 @@ impl World {
     pub(crate) fn run(mut self) -> (Verdict, u64, RunStats) {
         let verdict = self.run_loop();
         self.stats.simulated_ms = self.now.as_millis() - START_MS;
+        // Every violation leaves through here, from the loop or the end-of-run checks,
+        // with the clock and counter still where it was found.
+        let verdict = verdict.map_err(|violation| {
+            violation.detected(self.now, self.stats.simulated_ms, self.stats.events)
+        });
         (verdict, self.trace.value(), self.stats)
     }
 
