@@ -133,7 +133,7 @@ pub fn replay(reader: impl BufRead) -> Result<Registry, ReplayError> {
             let registry = Registry::recover(start.registry_config, start.rows)
                 .map_err(|error| ReplayError::Line { number, why: error.to_string() })?;
             let gateway = Gateway::new(start.at, start.gateway_config, start.roster)
-                .map_err(|why| ReplayError::Line { number, why })?;
+                .map_err(|error| ReplayError::Line { number, why: error.to_string() })?;
             machines = Some((registry, gateway));
             continue;
         }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use rollcall_core::ConnectionId;
+use rollcall_core::{ConnectionId, GatewayConfigError};
 
 use crate::acceptor::{self, Port, PortLimits, PortName};
 use crate::logging::Escaped;
@@ -39,7 +39,8 @@ const CORE_QUEUE_CAPACITY: usize = 65_536;
 
 #[derive(Debug)]
 pub enum DaemonError {
-    Config(String),
+    /// The Gateway refused the settings a config gave it.
+    Config(GatewayConfigError),
     Storage(StorageError),
     Recovery(String),
     Startup(String),

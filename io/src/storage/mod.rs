@@ -5,11 +5,13 @@
 //! [`FjallStore`]; a shared engine (a PostgreSQL, as Buildbot's multi-master setups use)
 //! would implement the same two methods without touching the core.
 
+mod error;
 mod fjall_store;
 mod keys;
 
 use rollcall_core::{Change, Record};
 
+pub use error::{StorageError, UnknownVersion};
 pub use fjall_store::FjallStore;
 
 /// What one commit cost, for metrics.
@@ -18,33 +20,6 @@ pub struct CommitStats {
     pub changes: usize,
     /// Time spent making the batch durable (the fsync), in microseconds.
     pub sync_micros: u64,
-}
-
-/// Why storage failed. Any of these is fatal for the daemon: it cannot acknowledge anything
-/// it cannot make durable.
-#[derive(Debug)]
-pub enum StorageError {
-    Engine(String),
-    Corrupt { keyspace: &'static str, why: String },
-}
-
-impl std::fmt::Display for StorageError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StorageError::Engine(why) => write!(formatter, "storage engine failed: {why}"),
-            StorageError::Corrupt { keyspace, why } => {
-                write!(formatter, "stored data in {keyspace:?} is unreadable: {why}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for StorageError {}
-
-impl From<fjall::Error> for StorageError {
-    fn from(error: fjall::Error) -> Self {
-        StorageError::Engine(error.to_string())
-    }
 }
 
 /// The Registry's storage.
