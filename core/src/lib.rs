@@ -37,8 +37,8 @@ pub mod store;
 mod time;
 
 pub use gateway::{
-    CloseReason, DuplicatePolicy, Gateway, GatewayConfig, GatewayEvent, GatewayInput,
-    GatewayOutput, RejectReason, Roster, RosterError, ToWorker, WorkerConfig,
+    CloseReason, DuplicatePolicy, Gateway, GatewayConfig, GatewayConfigError, GatewayEvent,
+    GatewayInput, GatewayOutput, RejectReason, Roster, RosterError, ToWorker, WorkerConfig,
 };
 pub use ids::{BuildId, BuildRequestId, BuilderId, ConnectionId, MasterId, ServiceId, WorkerId};
 pub use limits::MAX_NAME_BYTES;

@@ -21,7 +21,7 @@ for patch in sim/planted/*.patch; do
     status=1
   else
     echo "caught: $name"
-    echo "$output" | grep -m1 -E 'FAILED seed|violation|crash' || true
+    echo "$output" | grep -E 'violation at|crash \(' | head -1 || true
   fi
 done
 exit "$status"

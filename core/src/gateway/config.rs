@@ -41,17 +41,69 @@ impl GatewayConfig {
     ///
     /// # Errors
     ///
-    /// Names the first timeout that is zero.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, value) in [
-            ("keepalive_timeout_ms", self.keepalive_timeout_ms),
-            ("ping_timeout_ms", self.ping_timeout_ms),
-            ("missing_timeout_ms", self.missing_timeout_ms),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be greater than zero"));
-            }
+    /// The first timeout that is zero, in the order the fields are declared.
+    pub fn validate(&self) -> Result<(), GatewayConfigError> {
+        if self.keepalive_timeout_ms == 0 {
+            return Err(GatewayConfigError::ZeroKeepaliveTimeout);
+        }
+        if self.ping_timeout_ms == 0 {
+            return Err(GatewayConfigError::ZeroPingTimeout);
+        }
+        if self.missing_timeout_ms == 0 {
+            return Err(GatewayConfigError::ZeroMissingTimeout);
         }
         Ok(())
+    }
+}
+
+/// Why gateway settings were refused. Refused settings change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayConfigError {
+    ZeroKeepaliveTimeout,
+    ZeroPingTimeout,
+    ZeroMissingTimeout,
+}
+
+impl GatewayConfigError {
+    /// The setting at fault, as [`GatewayConfig`] names it.
+    pub fn field(self) -> &'static str {
+        match self {
+            GatewayConfigError::ZeroKeepaliveTimeout => "keepalive_timeout_ms",
+            GatewayConfigError::ZeroPingTimeout => "ping_timeout_ms",
+            GatewayConfigError::ZeroMissingTimeout => "missing_timeout_ms",
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayConfigError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} must be greater than zero", self.field())
+    }
+}
+
+impl std::error::Error for GatewayConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_zero_timeout_is_refused_by_name_the_first_one_first() {
+        let valid = GatewayConfig::default();
+        assert_eq!(valid.validate(), Ok(()));
+        let cases = [
+            (GatewayConfig { keepalive_timeout_ms: 0, ..valid }, "keepalive_timeout_ms"),
+            (GatewayConfig { ping_timeout_ms: 0, ..valid }, "ping_timeout_ms"),
+            (GatewayConfig { missing_timeout_ms: 0, ..valid }, "missing_timeout_ms"),
+            (
+                GatewayConfig { ping_timeout_ms: 0, missing_timeout_ms: 0, ..valid },
+                "ping_timeout_ms",
+            ),
+        ];
+        for (config, field) in cases {
+            let error = config.validate().expect_err("a zero timeout");
+            assert_eq!(error.field(), field);
+            assert_eq!(error.to_string(), format!("{field} must be greater than zero"));
+        }
     }
 }

@@ -28,7 +28,7 @@ use crate::deadline_queue::DeadlineQueue;
 use crate::fast_hash::LookupMap;
 use crate::{ConnectionId, Timestamp};
 
-pub use config::{DuplicatePolicy, GatewayConfig};
+pub use config::{DuplicatePolicy, GatewayConfig, GatewayConfigError};
 pub use messages::{
     CloseReason, GatewayEvent, GatewayInput, GatewayOutput, RejectReason, RejectionCause, ToWorker,
 };
@@ -92,8 +92,12 @@ impl Gateway {
     ///
     /// # Errors
     ///
-    /// The reason the settings are invalid (see [`GatewayConfig::validate`]).
-    pub fn new(now: Timestamp, config: GatewayConfig, roster: Roster) -> Result<Self, String> {
+    /// Which setting is invalid (see [`GatewayConfig::validate`]).
+    pub fn new(
+        now: Timestamp,
+        config: GatewayConfig,
+        roster: Roster,
+    ) -> Result<Self, GatewayConfigError> {
         config.validate()?;
         let mut gateway = Gateway {
             config,

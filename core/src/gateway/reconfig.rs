@@ -11,8 +11,10 @@ impl Gateway {
     /// settings change nothing. A changed password does not disconnect anyone: it applies
     /// from the next Hello, as in Buildbot.
     pub(super) fn handle_reconfig(&mut self, config: GatewayConfig, roster: Roster) {
-        if let Err(reason) = config.validate() {
-            self.emit(GatewayEvent::ReconfigRejected { reason });
+        if let Err(error) = config.validate() {
+            // Events are plain serializable data, and what every consumer does with this one
+            // is show it.
+            self.emit(GatewayEvent::ReconfigRejected { reason: error.to_string() });
             return;
         }
         self.config = config;

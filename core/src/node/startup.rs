@@ -12,7 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Command, CommandError, Gateway, Record, RecoveryError, Registry, Reply, Timestamp};
+use crate::{
+    Command, CommandError, Gateway, GatewayConfigError, Record, RecoveryError, Registry, Reply,
+    Timestamp,
+};
 
 use super::batch::Batches;
 use super::{Node, NodeConfig, NodeConfigError, NodeEvent, NodeOutput, StartKind};
@@ -21,7 +24,7 @@ use super::{Node, NodeConfig, NodeConfigError, NodeEvent, NodeOutput, StartKind}
 #[derive(Debug)]
 pub enum StartError {
     Config(NodeConfigError),
-    Gateway(String),
+    Gateway(GatewayConfigError),
     /// The stored rows do not make a consistent registry.
     Recovery(RecoveryError),
     /// The Registry refused a startup step: the stored state is broken.
@@ -48,7 +51,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Config(error) => Some(error),
-            StartError::Gateway(_) => None,
+            StartError::Gateway(error) => Some(error),
             StartError::Recovery(error) => Some(error),
             StartError::Refused { error, .. } => Some(error),
         }

@@ -4,21 +4,24 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::position::Position;
+use super::problem::ConfigProblem;
 
-/// A refused config: the file, the place when one is known, and the problem in one line.
+/// A refused config: the file, the place when one is known, and the problem, shown in one
+/// line.
 ///
 /// Problems never quote a password, so the error may be logged as it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ConfigError {
     file: PathBuf,
     position: Option<Position>,
-    problem: String,
+    /// Boxed: a refusal is rare, and every `Result` of validation carries its size.
+    problem: Box<ConfigProblem>,
 }
 
 impl ConfigError {
     /// A problem with the file as a whole (it cannot be read, or a default does not fit).
-    pub(crate) fn in_file(file: &Path, problem: impl Into<String>) -> ConfigError {
-        ConfigError { file: file.to_path_buf(), position: None, problem: problem.into() }
+    pub(crate) fn in_file(file: &Path, problem: ConfigProblem) -> ConfigError {
+        ConfigError { file: file.to_path_buf(), position: None, problem: Box::new(problem) }
     }
 
     pub fn file(&self) -> &Path {
@@ -30,7 +33,7 @@ impl ConfigError {
     }
 
     /// The problem alone, without the file and place.
-    pub fn problem(&self) -> &str {
+    pub fn problem(&self) -> &ConfigProblem {
         &self.problem
     }
 }
@@ -47,7 +50,12 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+/// The I/O error also shows in the message: `rollcall` prints one line per failure.
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.problem.io_error().map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The text being parsed and the file it is said to come from: what turns a byte span into
 /// an error naming a line.
@@ -58,15 +66,15 @@ pub(crate) struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    pub(crate) fn error_at(&self, span: &Range<usize>, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn error_at(&self, span: &Range<usize>, problem: ConfigProblem) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             position: Some(Position::of_offset(self.text, span.start)),
-            problem: problem.into(),
+            problem: Box::new(problem),
         }
     }
 
-    pub(crate) fn error(&self, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, problem: ConfigProblem) -> ConfigError {
         ConfigError::in_file(self.file, problem)
     }
 
@@ -74,21 +82,23 @@ impl Origin<'_> {
     /// line, which may hold a password; only its message's first line is kept, and the
     /// place comes from the span.
     pub(crate) fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
-        let mut problem = error
+        let message = error
             .message()
             .lines()
             .map(str::trim)
             .find(|line| !line.is_empty())
             .unwrap_or("not valid TOML")
             .to_owned();
-        let Some(span) = error.span() else { return self.error(problem) };
+        let Some(span) = error.span() else { return self.error(ConfigProblem::Toml(message)) };
         // The parser does not say which key; its span is the repeated key itself (never a
         // value, so never a password), and quoting it saves hunting along the line.
-        if problem == "duplicate key" {
-            if let Some(key) = self.text.get(span.clone()).filter(|key| !key.contains('\n')) {
-                problem = format!("duplicate key `{key}`");
+        let repeated = self.text.get(span.clone()).filter(|key| !key.contains('\n'));
+        let problem = match repeated {
+            Some(key) if message == "duplicate key" => {
+                ConfigProblem::DuplicateTomlKey { key: key.to_owned() }
             }
-        }
+            _ => ConfigProblem::Toml(message),
+        };
         self.error_at(&span, problem)
     }
 }

@@ -9,6 +9,7 @@ mod defaults;
 mod error;
 mod file;
 mod position;
+mod problem;
 mod validate;
 mod validate_masters;
 mod validate_roster;
@@ -25,6 +26,7 @@ use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig, Roster, Work
 
 pub use error::ConfigError;
 pub use position::Position;
+pub use problem::{ConfigProblem, EntryKind, Setting};
 
 use error::Origin;
 
@@ -214,9 +216,8 @@ impl Config {
     ///
     /// The file cannot be read (the message names the OS error), or see [`Config::parse`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::in_file(path, format!("cannot read the config file: {error}"))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ConfigError::in_file(path, ConfigProblem::Unreadable(error)))?;
         Config::parse(&text, path)
     }
 

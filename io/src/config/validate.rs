@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::error::Origin;
 use super::file::{ConfigFile, LimitsTable, ListenTable, MasterTable, TimingTable};
+use super::problem::{ConfigProblem, Setting};
 use super::{
     defaults, validate_masters, validate_roster, validate_tls, Config, ConfigError, GatewaySection,
     LimitsSection, ListenSection, MasterSection, TimingSection,
@@ -16,7 +17,7 @@ use super::{
 
 /// Every duration is capped here, so that converting to milliseconds or adding to a clock
 /// reading can never overflow.
-const MAX_DURATION_S: u64 = 365 * 24 * 60 * 60;
+pub(super) const MAX_DURATION_S: u64 = 365 * 24 * 60 * 60;
 
 const MIN_FRAME_BYTES: u32 = 1024;
 const MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
@@ -52,27 +53,32 @@ fn master(table: MasterTable, origin: &Origin<'_>) -> Result<MasterSection, Conf
     let data_dir = match table.data_dir {
         Some(data_dir) => absolute_data_dir(&data_dir, origin)?,
         None => std::path::absolute(defaults::DATA_DIR).map_err(|error| {
-            origin.error(format!(
-                "the default master.data_dir {:?} cannot be made absolute: {error}",
-                defaults::DATA_DIR
-            ))
+            origin.error(ConfigProblem::NotAbsolute {
+                key: "master.data_dir",
+                path: defaults::DATA_DIR.to_owned(),
+                by_default: true,
+                error,
+            })
         })?,
     };
     let name = match table.name {
         Some(name) => {
             if name.get_ref().is_empty() {
-                return Err(origin.error_at(&name.span(), "master.name is empty"));
+                return Err(
+                    origin.error_at(&name.span(), ConfigProblem::Empty { key: "master.name" })
+                );
             }
-            check_name_length("master.name", &name, origin)?;
+            let bytes = name.get_ref().len();
+            if bytes > MAX_NAME_BYTES {
+                let problem = ConfigProblem::NameTooLong { key: "master.name", bytes };
+                return Err(origin.error_at(&name.span(), problem));
+            }
             name.into_inner()
         }
         None => {
             let name = defaults::master_name(&data_dir);
             if name.len() > MAX_NAME_BYTES {
-                return Err(origin.error(format!(
-                    "the default master name {name:?} is longer than {MAX_NAME_BYTES} bytes; \
-                     set master.name"
-                )));
+                return Err(origin.error(ConfigProblem::DefaultMasterNameTooLong { name }));
             }
             name
         }
@@ -85,31 +91,21 @@ fn absolute_data_dir(
     origin: &Origin<'_>,
 ) -> Result<PathBuf, ConfigError> {
     if data_dir.get_ref().is_empty() {
-        return Err(origin.error_at(&data_dir.span(), "master.data_dir is empty"));
+        return Err(
+            origin.error_at(&data_dir.span(), ConfigProblem::Empty { key: "master.data_dir" })
+        );
     }
     std::path::absolute(data_dir.get_ref()).map_err(|error| {
         origin.error_at(
             &data_dir.span(),
-            format!("master.data_dir {:?} cannot be made absolute: {error}", data_dir.get_ref()),
+            ConfigProblem::NotAbsolute {
+                key: "master.data_dir",
+                path: data_dir.get_ref().clone(),
+                by_default: false,
+                error,
+            },
         )
     })
-}
-
-/// Names that reach the Registry or the Gateway are bounded there; refusing them here says
-/// where.
-pub(crate) fn check_name_length(
-    what: &str,
-    name: &Spanned<String>,
-    origin: &Origin<'_>,
-) -> Result<(), ConfigError> {
-    let bytes = name.get_ref().len();
-    if bytes > MAX_NAME_BYTES {
-        return Err(origin.error_at(
-            &name.span(),
-            format!("{what} is {bytes} bytes long, more than the limit of {MAX_NAME_BYTES}"),
-        ));
-    }
-    Ok(())
 }
 
 fn listen(table: &ListenTable, origin: &Origin<'_>) -> Result<ListenSection, ConfigError> {
@@ -147,11 +143,8 @@ struct Listener<'a> {
 }
 
 impl Listener<'_> {
-    fn shown(&self) -> String {
-        match self.text {
-            Some(_) => self.key.to_owned(),
-            None => format!("{} (by default)", self.key),
-        }
+    fn setting(&self) -> Setting {
+        Setting { key: self.key, by_default: self.text.is_none() }
     }
 }
 
@@ -167,11 +160,11 @@ fn check_distinct_addresses(
         };
         let earlier = listeners[..index].iter().find(|other| other.address == Some(address));
         let Some(earlier) = earlier else { continue };
-        let problem = format!(
-            "{} and {} are both {address}: each listener needs its own address",
-            earlier.shown(),
-            listener.shown()
-        );
+        let problem = ConfigProblem::SharedAddress {
+            first: earlier.setting(),
+            second: listener.setting(),
+            address,
+        };
         return Err(match listener.text.or(earlier.text) {
             Some(text) => origin.error_at(&text.span(), problem),
             None => origin.error(problem),
@@ -181,18 +174,14 @@ fn check_distinct_addresses(
 }
 
 fn socket_address(
-    key: &str,
+    key: &'static str,
     text: &Spanned<String>,
     origin: &Origin<'_>,
 ) -> Result<SocketAddr, ConfigError> {
     text.get_ref().parse().map_err(|_| {
         origin.error_at(
             &text.span(),
-            format!(
-                "{key} = {:?} is not an IP address and port, such as \"127.0.0.1:9989\" or \
-                 \"[::1]:9989\"",
-                text.get_ref()
-            ),
+            ConfigProblem::NotASocketAddress { key, text: text.get_ref().clone() },
         )
     })
 }
@@ -229,11 +218,8 @@ fn timing(table: TimingTable, origin: &Origin<'_>) -> Result<TimingSection, Conf
         origin,
     )?;
     if heartbeat_interval_s >= expiry_window_s {
-        let problem = format!(
-            "timing.heartbeat_interval_s ({heartbeat_interval_s}) must be smaller than \
-             timing.expiry_window_s ({expiry_window_s}): a master that heartbeats less often \
-             than the expiry window would be expired between its own heartbeats"
-        );
+        let problem =
+            ConfigProblem::HeartbeatNotBelowExpiry { heartbeat_interval_s, expiry_window_s };
         // Point at whichever of the two the file sets, the heartbeat first.
         let span = table.heartbeat_interval_s.or(table.expiry_window_s).map(|value| value.span());
         return Err(match span {
@@ -252,7 +238,7 @@ fn timing(table: TimingTable, origin: &Origin<'_>) -> Result<TimingSection, Conf
 
 /// A positive number of seconds, at most [`MAX_DURATION_S`].
 fn positive_seconds(
-    key: &str,
+    key: &'static str,
     value: Option<&Spanned<u64>>,
     default: u64,
     origin: &Origin<'_>,
@@ -260,13 +246,10 @@ fn positive_seconds(
     let Some(value) = value else { return Ok(default) };
     let seconds = *value.get_ref();
     if seconds == 0 {
-        return Err(origin.error_at(&value.span(), format!("{key} must be greater than zero")));
+        return Err(origin.error_at(&value.span(), ConfigProblem::NotPositive { key }));
     }
     if seconds > MAX_DURATION_S {
-        return Err(origin.error_at(
-            &value.span(),
-            format!("{key} = {seconds} is longer than one year ({MAX_DURATION_S} seconds)"),
-        ));
+        return Err(origin.error_at(&value.span(), ConfigProblem::LongerThanAYear { key, seconds }));
     }
     Ok(seconds)
 }
@@ -298,11 +281,11 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
         origin,
     )?;
     let listen_backlog = backlog(table.listen_backlog.as_ref(), origin)?;
-    let count = |key: &str, value: &Option<Spanned<usize>>, default: usize| {
-        positive_count(&format!("limits.{key}"), value.as_ref(), default, origin)
+    let count = |key: &'static str, value: &Option<Spanned<usize>>, default: usize| {
+        positive_count(key, value.as_ref(), default, origin)
     };
-    let seconds = |key: &str, value: &Option<Spanned<u64>>, default: u64| {
-        positive_seconds(&format!("limits.{key}"), value.as_ref(), default, origin)
+    let seconds = |key: &'static str, value: &Option<Spanned<u64>>, default: u64| {
+        positive_seconds(key, value.as_ref(), default, origin)
     };
     Ok(LimitsSection {
         max_frame_bytes,
@@ -310,64 +293,64 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
         max_handshaking_connections,
         max_connections,
         max_connections_per_address: count(
-            "max_connections_per_address",
+            "limits.max_connections_per_address",
             &table.max_connections_per_address,
             defaults::MAX_CONNECTIONS_PER_ADDRESS,
         )?,
         max_handshaking_per_address: count(
-            "max_handshaking_per_address",
+            "limits.max_handshaking_per_address",
             &table.max_handshaking_per_address,
             defaults::MAX_HANDSHAKING_PER_ADDRESS,
         )?,
         max_outbound_frames,
         max_outbound_bytes: count(
-            "max_outbound_bytes",
+            "limits.max_outbound_bytes",
             &table.max_outbound_bytes,
             defaults::MAX_OUTBOUND_BYTES,
         )?,
         http_max_connections: count(
-            "http_max_connections",
+            "limits.http_max_connections",
             &table.http_max_connections,
             defaults::HTTP_MAX_CONNECTIONS,
         )?,
         http_max_connections_per_address: count(
-            "http_max_connections_per_address",
+            "limits.http_max_connections_per_address",
             &table.http_max_connections_per_address,
             defaults::HTTP_MAX_CONNECTIONS_PER_ADDRESS,
         )?,
         http_max_in_flight: count(
-            "http_max_in_flight",
+            "limits.http_max_in_flight",
             &table.http_max_in_flight,
             defaults::HTTP_MAX_IN_FLIGHT,
         )?,
         http_head_timeout_s: seconds(
-            "http_head_timeout_s",
+            "limits.http_head_timeout_s",
             &table.http_head_timeout_s,
             defaults::HTTP_HEAD_TIMEOUT_S,
         )?,
         http_write_timeout_s: seconds(
-            "http_write_timeout_s",
+            "limits.http_write_timeout_s",
             &table.http_write_timeout_s,
             defaults::HTTP_WRITE_TIMEOUT_S,
         )?,
         http_max_buffered_bytes: count(
-            "http_max_buffered_bytes",
+            "limits.http_max_buffered_bytes",
             &table.http_max_buffered_bytes,
             defaults::HTTP_MAX_BUFFERED_BYTES,
         )?,
         max_master_sessions: count(
-            "max_master_sessions",
+            "limits.max_master_sessions",
             &table.max_master_sessions,
             defaults::MAX_MASTER_SESSIONS,
         )?,
         master_idle_timeout_s: seconds(
-            "master_idle_timeout_s",
+            "limits.master_idle_timeout_s",
             &table.master_idle_timeout_s,
             defaults::MASTER_IDLE_TIMEOUT_S,
         )?,
-        max_masters: count("max_masters", &table.max_masters, defaults::MAX_MASTERS)?,
+        max_masters: count("limits.max_masters", &table.max_masters, defaults::MAX_MASTERS)?,
         max_rows_per_kind: count(
-            "max_rows_per_kind",
+            "limits.max_rows_per_kind",
             &table.max_rows_per_kind,
             defaults::MAX_ROWS_PER_KIND,
         )?,
@@ -380,43 +363,43 @@ fn limits(table: LimitsTable, origin: &Origin<'_>) -> Result<LimitsSection, Conf
 fn backlog(value: Option<&Spanned<u64>>, origin: &Origin<'_>) -> Result<u32, ConfigError> {
     const MAX_LISTEN_BACKLOG: u64 = 65_535;
     let Some(value) = value else { return Ok(defaults::LISTEN_BACKLOG) };
-    match *value.get_ref() {
-        0 => Err(origin.error_at(&value.span(), "limits.listen_backlog must be greater than zero")),
-        fits @ 1..=MAX_LISTEN_BACKLOG => Ok(u32::try_from(fits).unwrap_or(u32::MAX)),
-        too_big => Err(origin.error_at(
-            &value.span(),
-            format!(
-                "limits.listen_backlog = {too_big} is above the maximum of {MAX_LISTEN_BACKLOG}"
-            ),
-        )),
-    }
+    const KEY: &str = "limits.listen_backlog";
+    let problem = match *value.get_ref() {
+        0 => ConfigProblem::NotPositive { key: KEY },
+        fits @ 1..=MAX_LISTEN_BACKLOG => return Ok(u32::try_from(fits).unwrap_or(u32::MAX)),
+        too_big => {
+            ConfigProblem::AboveMaximum { key: KEY, value: too_big, maximum: MAX_LISTEN_BACKLOG }
+        }
+    };
+    Err(origin.error_at(&value.span(), problem))
 }
 
 fn frame_bytes(value: Option<&Spanned<u64>>, origin: &Origin<'_>) -> Result<u32, ConfigError> {
     let Some(value) = value else { return Ok(defaults::MAX_FRAME_BYTES) };
+    const KEY: &str = "limits.max_frame_bytes";
     let bytes = *value.get_ref();
     let problem = match u32::try_from(bytes) {
-        Ok(0) => "limits.max_frame_bytes must be greater than zero".to_owned(),
+        Ok(0) => ConfigProblem::NotPositive { key: KEY },
         Ok(fits) if fits < MIN_FRAME_BYTES => {
-            format!("limits.max_frame_bytes = {bytes} is below the minimum of {MIN_FRAME_BYTES}")
+            ConfigProblem::BelowMinimum { key: KEY, value: bytes, minimum: MIN_FRAME_BYTES.into() }
         }
         Ok(fits) if fits <= MAX_FRAME_BYTES => return Ok(fits),
-        _ => format!(
-            "limits.max_frame_bytes = {bytes} is above the maximum of {MAX_FRAME_BYTES} (64 MiB)"
-        ),
+        _ => {
+            ConfigProblem::AboveMaximum { key: KEY, value: bytes, maximum: MAX_FRAME_BYTES.into() }
+        }
     };
     Err(origin.error_at(&value.span(), problem))
 }
 
 fn positive_count(
-    key: &str,
+    key: &'static str,
     value: Option<&Spanned<usize>>,
     default: usize,
     origin: &Origin<'_>,
 ) -> Result<usize, ConfigError> {
     let Some(value) = value else { return Ok(default) };
     if *value.get_ref() == 0 {
-        return Err(origin.error_at(&value.span(), format!("{key} must be greater than zero")));
+        return Err(origin.error_at(&value.span(), ConfigProblem::NotPositive { key }));
     }
     Ok(*value.get_ref())
 }

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::error::Origin;
 use super::file::MasterEntry;
+use super::problem::{ConfigProblem, EntryKind};
 use super::{validate_roster, ConfigError, RemoteMasterSection};
 use crate::credentials::{digest_from_hex, MAX_TOKENS_PER_MASTER};
 
@@ -23,40 +24,27 @@ pub(crate) fn masters(
     for (index, entry) in entries.iter().enumerate() {
         let name = &entry.name;
         if index >= MAX_MASTERS_CONFIGURED {
-            return Err(origin.error_at(
-                &name.span(),
-                format!("more than {MAX_MASTERS_CONFIGURED} masters are configured"),
-            ));
+            let problem = ConfigProblem::TooManyEntries {
+                kind: EntryKind::Master,
+                limit: MAX_MASTERS_CONFIGURED,
+            };
+            return Err(origin.error_at(&name.span(), problem));
         }
-        validate_roster::check_entry_name("master", name, &first_seen, origin)?;
+        validate_roster::check_entry_name(EntryKind::Master, name, &first_seen, origin)?;
         if name.get_ref() == own_name {
-            return Err(origin.error_at(
-                &name.span(),
-                format!(
-                    "master {:?} is this daemon's own [master] name: no remote session may take it",
-                    name.get_ref()
-                ),
-            ));
+            let problem = ConfigProblem::OwnMasterName { master: name.get_ref().clone() };
+            return Err(origin.error_at(&name.span(), problem));
         }
         first_seen.insert(name.get_ref(), name);
         let tokens = entry.token_sha256.get_ref();
         if tokens.is_empty() || tokens.len() > MAX_TOKENS_PER_MASTER {
-            return Err(origin.error_at(
-                &entry.token_sha256.span(),
-                format!(
-                    "master {:?} needs 1 to {MAX_TOKENS_PER_MASTER} token_sha256 values",
-                    name.get_ref()
-                ),
-            ));
+            let problem = ConfigProblem::TokenCount { master: name.get_ref().clone() };
+            return Err(origin.error_at(&entry.token_sha256.span(), problem));
         }
         let mut token_sha256 = Vec::with_capacity(tokens.len());
         for token in tokens {
-            let digest = digest_from_hex(token.get_ref()).ok_or_else(|| {
-                origin.error_at(
-                    &token.span(),
-                    "a token_sha256 is 64 hex digits: the SHA-256 of the token, as `rollcall token new` prints it",
-                )
-            })?;
+            let digest = digest_from_hex(token.get_ref())
+                .ok_or_else(|| origin.error_at(&token.span(), ConfigProblem::BadTokenDigest))?;
             token_sha256.push(digest);
         }
         masters.push(RemoteMasterSection { name: name.get_ref().clone(), token_sha256 });

@@ -8,8 +8,10 @@ use toml::Spanned;
 
 use super::error::Origin;
 use super::file::{BuilderEntry, WorkerEntry};
+use rollcall_core::MAX_NAME_BYTES;
+
 use super::position::Position;
-use super::validate::check_name_length;
+use super::problem::{ConfigProblem, EntryKind};
 use super::{BuilderSection, ConfigError, WorkerSection};
 use crate::credentials::{digest_from_hex, sha256};
 
@@ -44,7 +46,7 @@ fn workers(
     origin: &Origin<'_>,
 ) -> Result<Vec<WorkerSection>, ConfigError> {
     check_entry_count(
-        "worker",
+        EntryKind::Worker,
         entries.get(MAX_NAMES_CONFIGURED).map(|entry| &entry.name),
         origin,
     )?;
@@ -52,51 +54,33 @@ fn workers(
     let mut workers = Vec::with_capacity(entries.len());
     for entry in entries {
         let name = &entry.name;
-        check_entry_name("worker", name, &first_seen, origin)?;
+        check_entry_name(EntryKind::Worker, name, &first_seen, origin)?;
         // Buildbot usernames cannot contain ':', so such a worker could never attach
         // through listen.buildbot_workers.
         if name.get_ref().contains(':') {
-            return Err(origin.error_at(
-                &name.span(),
-                format!(
-                    "worker name {:?} contains ':', which Buildbot worker names cannot contain",
-                    name.get_ref()
-                ),
-            ));
+            let problem = ConfigProblem::WorkerNameWithColon { worker: name.get_ref().clone() };
+            return Err(origin.error_at(&name.span(), problem));
         }
         let password_sha256 = match (&entry.password, &entry.password_sha256) {
             (Some(password), None) => {
                 if password.get_ref().0.len() > MAX_PASSWORD_BYTES {
-                    return Err(origin.error_at(
-                        &password.span(),
-                        format!(
-                            "the password of worker {:?} is longer than {MAX_PASSWORD_BYTES} bytes",
-                            name.get_ref()
-                        ),
-                    ));
+                    let problem = ConfigProblem::PasswordTooLong {
+                        worker: name.get_ref().clone(),
+                        limit: MAX_PASSWORD_BYTES,
+                    };
+                    return Err(origin.error_at(&password.span(), problem));
                 }
                 sha256(password.get_ref().0.as_bytes())
             }
-            (None, Some(digest)) => digest_from_hex(digest.get_ref()).ok_or_else(|| {
-                origin.error_at(
-                    &digest.span(),
-                    "a password_sha256 is 64 hex digits: the SHA-256 of the password",
-                )
-            })?,
+            (None, Some(digest)) => digest_from_hex(digest.get_ref())
+                .ok_or_else(|| origin.error_at(&digest.span(), ConfigProblem::BadPasswordDigest))?,
             (Some(password), Some(_)) => {
-                return Err(origin.error_at(
-                    &password.span(),
-                    format!(
-                        "worker {:?} has both password and password_sha256: give one",
-                        name.get_ref()
-                    ),
-                ))
+                let problem = ConfigProblem::BothPasswordForms { worker: name.get_ref().clone() };
+                return Err(origin.error_at(&password.span(), problem));
             }
             (None, None) => {
-                return Err(origin.error_at(
-                    &name.span(),
-                    format!("worker {:?} needs a password (or password_sha256)", name.get_ref()),
-                ))
+                let problem = ConfigProblem::NoPassword { worker: name.get_ref().clone() };
+                return Err(origin.error_at(&name.span(), problem));
             }
         };
         first_seen.insert(name.get_ref(), name);
@@ -112,7 +96,7 @@ fn builders(
 ) -> Result<Vec<BuilderSection>, ConfigError> {
     let configured: HashSet<&str> = workers.iter().map(|worker| worker.name.as_str()).collect();
     check_entry_count(
-        "builder",
+        EntryKind::Builder,
         entries.get(MAX_NAMES_CONFIGURED).map(|entry| &entry.name),
         origin,
     )?;
@@ -120,30 +104,24 @@ fn builders(
     let mut builders = Vec::with_capacity(entries.len());
     for entry in entries {
         let name = &entry.name;
-        check_entry_name("builder", name, &first_seen, origin)?;
+        check_entry_name(EntryKind::Builder, name, &first_seen, origin)?;
         first_seen.insert(name.get_ref(), name);
         let mut listed: HashMap<&str, &Spanned<String>> = HashMap::new();
         for worker in &entry.workernames {
             if !configured.contains(worker.get_ref().as_str()) {
-                return Err(origin.error_at(
-                    &worker.span(),
-                    format!(
-                        "builder {:?} names worker {:?}, which is not configured in [[workers]]",
-                        name.get_ref(),
-                        worker.get_ref()
-                    ),
-                ));
+                let problem = ConfigProblem::UnknownWorker {
+                    builder: name.get_ref().clone(),
+                    worker: worker.get_ref().clone(),
+                };
+                return Err(origin.error_at(&worker.span(), problem));
             }
             if let Some(first) = listed.insert(worker.get_ref(), worker) {
-                return Err(origin.error_at(
-                    &worker.span(),
-                    format!(
-                        "builder {:?} lists worker {:?} twice (first on line {})",
-                        name.get_ref(),
-                        worker.get_ref(),
-                        line_of(first, origin)
-                    ),
-                ));
+                let problem = ConfigProblem::WorkerListedTwice {
+                    builder: name.get_ref().clone(),
+                    worker: worker.get_ref().clone(),
+                    first_line: line_of(first, origin),
+                };
+                return Err(origin.error_at(&worker.span(), problem));
             }
         }
         builders.push(BuilderSection {
@@ -155,39 +133,41 @@ fn builders(
 }
 
 /// Non-empty, within the name limit, and not already used by an earlier entry of its kind.
+/// Names that reach the Registry or the Gateway are bounded there; refusing them here says
+/// where.
 pub(super) fn check_entry_name(
-    kind: &str,
+    kind: EntryKind,
     name: &Spanned<String>,
     first_seen: &HashMap<&str, &Spanned<String>>,
     origin: &Origin<'_>,
 ) -> Result<(), ConfigError> {
-    if name.get_ref().is_empty() {
-        return Err(origin.error_at(&name.span(), format!("a {kind} name is empty")));
-    }
-    check_name_length(&format!("{kind} name"), name, origin)?;
-    if let Some(first) = first_seen.get(name.get_ref().as_str()) {
-        return Err(origin.error_at(
-            &name.span(),
-            format!(
-                "{kind} {:?} is configured twice (first on line {})",
-                name.get_ref(),
-                line_of(first, origin)
-            ),
-        ));
-    }
-    Ok(())
+    let bytes = name.get_ref().len();
+    let problem = if bytes == 0 {
+        ConfigProblem::EmptyEntryName { kind }
+    } else if bytes > MAX_NAME_BYTES {
+        ConfigProblem::EntryNameTooLong { kind, bytes }
+    } else if let Some(first) = first_seen.get(name.get_ref().as_str()) {
+        ConfigProblem::DuplicateEntry {
+            kind,
+            name: name.get_ref().clone(),
+            first_line: line_of(first, origin),
+        }
+    } else {
+        return Ok(());
+    };
+    Err(origin.error_at(&name.span(), problem))
 }
 
 /// Refuses the list at its first entry past the limit, when there is one.
 fn check_entry_count(
-    kind: &str,
+    kind: EntryKind,
     first_over_limit: Option<&Spanned<String>>,
     origin: &Origin<'_>,
 ) -> Result<(), ConfigError> {
     match first_over_limit {
         Some(name) => Err(origin.error_at(
             &name.span(),
-            format!("more than {MAX_NAMES_CONFIGURED} {kind}s are configured"),
+            ConfigProblem::TooManyEntries { kind, limit: MAX_NAMES_CONFIGURED },
         )),
         None => Ok(()),
     }

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::error::Origin;
 use super::file::{ListenTable, TlsTable};
+use super::problem::ConfigProblem;
 use super::{ConfigError, ListenSection, TlsSection};
 
 pub(crate) fn tls(
@@ -24,15 +25,18 @@ pub(crate) fn tls(
     }))
 }
 
-fn path(key: &str, text: &Spanned<String>, origin: &Origin<'_>) -> Result<PathBuf, ConfigError> {
+fn path(
+    key: &'static str,
+    text: &Spanned<String>,
+    origin: &Origin<'_>,
+) -> Result<PathBuf, ConfigError> {
     if text.get_ref().is_empty() {
-        return Err(origin.error_at(&text.span(), format!("{key} is empty")));
+        return Err(origin.error_at(&text.span(), ConfigProblem::Empty { key }));
     }
     std::path::absolute(text.get_ref()).map_err(|error| {
-        origin.error_at(
-            &text.span(),
-            format!("{key} {:?} cannot be made absolute: {error}", text.get_ref()),
-        )
+        let path = text.get_ref().clone();
+        let problem = ConfigProblem::NotAbsolute { key, path, by_default: false, error };
+        origin.error_at(&text.span(), problem)
     })
 }
 
@@ -49,11 +53,7 @@ pub(crate) fn check_plaintext(
     let Some((key, address)) = listen.exposed_in_clear(tls).into_iter().next() else {
         return Ok(());
     };
-    let problem = format!(
-        "{key} = \"{address}\" is reachable from other hosts but [tls] is not set: worker \
-         passwords and master tokens would cross the network in clear. Set [tls] \
-         (certificate, private_key), or [listen] allow_plaintext = true to accept that"
-    );
+    let problem = ConfigProblem::ExposedInClear { key, address };
     let text = match key {
         "listen.workers" => table.workers.as_ref(),
         "listen.http" => table.http.as_ref(),

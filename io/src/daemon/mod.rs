@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use rollcall_core::ConnectionId;
+use rollcall_core::{ConnectionId, GatewayConfigError};
 
 use crate::acceptor::{self, Port, PortLimits, PortName};
 use crate::logging::Escaped;
@@ -40,7 +40,8 @@ const CORE_QUEUE_CAPACITY: usize = 65_536;
 
 #[derive(Debug)]
 pub enum DaemonError {
-    Config(String),
+    /// The Gateway refused the settings a config gave it.
+    Config(GatewayConfigError),
     Storage(StorageError),
     /// The Node would not start: invalid settings, or stored rows that do not recover.
     Node(rollcall_core::node::StartError),

@@ -7,8 +7,8 @@ use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig};
 
 use super::super::defaults::{self, hostname_from};
 use super::super::{
-    BuilderSection, Config, GatewaySection, LimitsSection, ListenSection, MasterSection,
-    RemoteMasterSection, TimingSection, TlsSection, WorkerSection,
+    BuilderSection, Config, ConfigProblem, GatewaySection, LimitsSection, ListenSection,
+    MasterSection, Position, RemoteMasterSection, TimingSection, TlsSection, WorkerSection,
 };
 use super::parsed;
 
@@ -333,6 +333,9 @@ fn load_of_a_missing_file_names_the_file_and_the_os_error() {
     assert!(message.contains(&os_error.to_string()), "{message}");
     assert_eq!(error.file(), path);
     assert_eq!(error.position(), None);
+    assert!(matches!(error.problem(), ConfigProblem::Unreadable(_)), "{error:?}");
+    let source = std::error::Error::source(&error).expect("the OS error is the source");
+    assert_eq!(source.to_string(), os_error.to_string());
 }
 
 #[test]
@@ -344,4 +347,9 @@ fn load_names_the_file_it_read_in_a_refusal() {
     assert!(error.to_string().starts_with(&format!("{}:2:18: ", path.display())), "{error}");
     let as_error: &dyn std::error::Error = &error;
     assert!(as_error.to_string().contains("ping_timeout_s must be greater than zero"));
+    assert!(
+        matches!(error.problem(), ConfigProblem::NotPositive { key: "timing.ping_timeout_s" }),
+        "{error:?}"
+    );
+    assert_eq!(error.position(), Some(Position { line: 2, column: 18 }));
 }

@@ -1,15 +1,15 @@
 //! The embedded default store: fjall 3 on local disk.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use rollcall_core::{Change, MasterId, Record, RecordKey, Timestamp};
 
-use crate::codec;
+use crate::codec::{self, CodecError};
 use crate::storage::keys::{self, ROW_KEYSPACES};
-use crate::storage::{CommitStats, StorageError, Store};
+use crate::storage::{CommitStats, StorageError, Store, UnknownVersion};
 
 /// fjall's default memtable is 64 MiB. Every heartbeat adds a version of its master's row
 /// and index keys, so a memtable that large holds hundreds of thousands of entries, and each
@@ -20,6 +20,10 @@ use crate::storage::{CommitStats, StorageError, Store};
 /// directories keep the size they were created with.
 const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
+/// The file fjall 3 locks (`flock`, exclusive, non-blocking) for as long as a database is
+/// open, named in its `file.rs` but not exported. A test checks it is there once open.
+const FJALL_LOCK_FILE: &str = "lock";
+
 /// Registry rows in fjall keyspaces, one per kind of row, plus the `last_active` index of
 /// active masters, written in the same atomic batch as the master rows.
 ///
@@ -28,6 +32,8 @@ const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
 /// shared engine's expiry query). `FjallStore::open` checks it against the master rows and
 /// rewrites whatever disagrees, so it can never go stale unnoticed.
 pub struct FjallStore {
+    /// The data directory, for messages that must name it.
+    directory: PathBuf,
     database: Database,
     keyspaces: HashMap<&'static str, Keyspace>,
     /// The index key each active master has now, so a heartbeat can delete the old one.
@@ -49,17 +55,28 @@ impl FjallStore {
     ///
     /// # Errors
     ///
-    /// When the directory cannot be opened or locked, a master row or index key cannot be
+    /// [`StorageError::Locked`] when another store holds the directory (fjall tries for
+    /// about 200 ms first), [`StorageError::NotADirectory`] or
+    /// [`StorageError::CannotCreate`] when there is no directory to use,
+    /// [`StorageError::UnknownVersion`] when the database or a master row was written in a
+    /// format this build does not read; otherwise when a master row or index key cannot be
     /// read, or the index cannot be repaired.
     pub fn open(directory: &Path) -> Result<FjallStore, StorageError> {
         create_private_directory(directory)?;
-        let database = Database::builder(directory).open()?;
+        let database = Database::builder(directory)
+            .open()
+            .map_err(|error| refusal_to_open(directory, error))?;
         let mut keyspaces = HashMap::new();
         for name in ROW_KEYSPACES.into_iter().chain([keys::MASTERS_BY_LAST_ACTIVE]) {
             let options = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
             keyspaces.insert(name, database.keyspace(name, options)?);
         }
-        let mut store = FjallStore { database, keyspaces, indexed_last_active: HashMap::new() };
+        let mut store = FjallStore {
+            directory: directory.to_path_buf(),
+            database,
+            keyspaces,
+            indexed_last_active: HashMap::new(),
+        };
         store.indexed_last_active = store.checked_liveness_index()?;
         Ok(store)
     }
@@ -79,11 +96,7 @@ impl FjallStore {
         let mut expected = BTreeSet::new();
         for entry in self.keyspace(keys::MASTERS).iter() {
             let value = entry.value()?;
-            let row: Record = codec::decode(&value).map_err(|error| StorageError::Corrupt {
-                keyspace: keys::MASTERS,
-                why: error.to_string(),
-            })?;
-            if let Record::Master(master) = row {
+            if let Record::Master(master) = self.decode_row(keys::MASTERS, &value)? {
                 if master.active {
                     expected.insert((master.last_active, master.id));
                 }
@@ -134,6 +147,18 @@ impl FjallStore {
         Ok((keys_found, malformed))
     }
 
+    /// A stored row; one of an unknown version is refused as such, not as corruption, so the
+    /// operator learns that another release wrote it.
+    fn decode_row(&self, keyspace: &'static str, bytes: &[u8]) -> Result<Record, StorageError> {
+        codec::decode(bytes).map_err(|error| match error {
+            CodecError::UnknownVersion(version) => StorageError::UnknownVersion {
+                directory: self.directory.clone(),
+                found: UnknownVersion::Row { keyspace, version },
+            },
+            error => StorageError::Corrupt { keyspace, error },
+        })
+    }
+
     /// The liveness index as stored: `(last_active, master)` in key order, for tools and
     /// engines that want the expiry order without loading every master.
     ///
@@ -153,11 +178,7 @@ impl Store for FjallStore {
         for name in ROW_KEYSPACES {
             for entry in self.keyspace(name).iter() {
                 let value = entry.value()?;
-                let row: Record = codec::decode(&value).map_err(|error| StorageError::Corrupt {
-                    keyspace: name,
-                    why: error.to_string(),
-                })?;
-                rows.push(row);
+                rows.push(self.decode_row(name, &value)?);
             }
         }
         Ok(rows)
@@ -175,8 +196,7 @@ impl Store for FjallStore {
             match change {
                 Change::Put(row) => {
                     let (name, key) = keys::locate(&row.key());
-                    let value = codec::encode(row)
-                        .map_err(|error| StorageError::Engine(error.to_string()))?;
+                    let value = codec::encode(row).map_err(StorageError::Encode)?;
                     batch.insert(self.keyspace(name), key, value);
                     if let Record::Master(master) = row {
                         let index = self.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
@@ -217,14 +237,34 @@ impl Store for FjallStore {
     }
 }
 
+/// fjall's refusals that an operator can act on, named as such; the rest as they are.
+fn refusal_to_open(directory: &Path, error: fjall::Error) -> StorageError {
+    match error {
+        fjall::Error::Locked => StorageError::Locked {
+            directory: directory.to_path_buf(),
+            lock_file: directory.join(FJALL_LOCK_FILE),
+        },
+        fjall::Error::InvalidVersion(version) => StorageError::UnknownVersion {
+            directory: directory.to_path_buf(),
+            found: UnknownVersion::Database { version },
+        },
+        error => StorageError::Engine(error),
+    }
+}
+
 /// Creates the data directory (and missing parents) readable by this user only: the rows
 /// name every worker and master. An existing directory is left as the operator made it,
 /// with a warning when others can read it.
 fn create_private_directory(directory: &Path) -> Result<(), StorageError> {
-    let cannot = |error: std::io::Error| {
-        StorageError::Engine(format!("cannot create {}: {error}", directory.display()))
+    let cannot = |error: std::io::Error| StorageError::CannotCreate {
+        directory: directory.to_path_buf(),
+        error,
     };
     if directory.exists() {
+        // fjall would fail on it too, but with an I/O error naming a file inside it.
+        if !directory.is_dir() {
+            return Err(StorageError::NotADirectory { directory: directory.to_path_buf() });
+        }
         #[cfg(unix)]
         if let Ok(metadata) = std::fs::metadata(directory) {
             use std::os::unix::fs::PermissionsExt;
@@ -246,129 +286,6 @@ fn create_private_directory(directory: &Path) -> Result<(), StorageError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use rollcall_core::registry::MasterRecord;
-    use rollcall_core::BuilderId;
-
-    use super::*;
-
-    fn master(id: u64, active: bool, last_active_ms: u64) -> Record {
-        Record::Master(MasterRecord {
-            id: MasterId(id),
-            name: format!("m{id}:/srv"),
-            active,
-            last_active: Timestamp::from_millis(last_active_ms),
-        })
-    }
-
-    fn sorted(mut rows: Vec<Record>) -> Vec<Record> {
-        rows.sort_by_key(Record::key);
-        rows
-    }
-
-    fn index_entry(last_active_ms: u64, id: u64) -> (Timestamp, MasterId) {
-        (Timestamp::from_millis(last_active_ms), MasterId(id))
-    }
-
-    #[test]
-    fn a_reopened_store_loads_the_latest_put_of_each_row_and_nothing_deleted() {
-        let directory = tempfile::tempdir().expect("tempdir");
-        {
-            let mut store = FjallStore::open(directory.path()).expect("open");
-            let link = Record::BuilderMaster { builder: BuilderId(7), master: MasterId(1) };
-            store
-                .commit(&[
-                    Change::Put(master(1, true, 1_000)),
-                    Change::Put(master(2, true, 1_000)),
-                    Change::Put(link.clone()),
-                ])
-                .expect("first batch");
-            // A heartbeat, an expiry and a given-back link, all in one later batch.
-            store
-                .commit(&[
-                    Change::Put(master(1, true, 2_000)),
-                    Change::Put(master(2, false, 1_000)),
-                    Change::Delete(link.key()),
-                ])
-                .expect("second batch");
-        }
-        let store = FjallStore::open(directory.path()).expect("reopen");
-        assert_eq!(
-            sorted(store.load().expect("load")),
-            vec![master(1, true, 2_000), master(2, false, 1_000)]
-        );
-    }
-
-    #[test]
-    fn the_stored_index_holds_exactly_the_active_masters_at_their_last_active() {
-        let directory = tempfile::tempdir().expect("tempdir");
-        {
-            let mut store = FjallStore::open(directory.path()).expect("open");
-            store
-                .commit(&[
-                    Change::Put(master(1, true, 10)),
-                    Change::Put(master(2, true, 10)),
-                    Change::Put(master(3, true, 10)),
-                ])
-                .expect("registrations");
-            // Master 1 beats twice in one batch: only its latest moment stays indexed.
-            store
-                .commit(&[
-                    Change::Put(master(1, true, 20)),
-                    Change::Put(master(1, true, 30)),
-                    Change::Put(master(2, false, 10)),
-                ])
-                .expect("heartbeats and an expiry");
-            assert_eq!(
-                store.liveness_index().expect("index"),
-                vec![index_entry(10, 3), index_entry(30, 1)]
-            );
-            // A stopped master that comes back is indexed again.
-            store.commit(&[Change::Put(master(2, true, 40))]).expect("revival");
-        }
-        let store = FjallStore::open(directory.path()).expect("reopen");
-        assert_eq!(
-            store.liveness_index().expect("index"),
-            vec![index_entry(10, 3), index_entry(30, 1), index_entry(40, 2)]
-        );
-    }
-
-    #[test]
-    fn an_index_that_disagrees_with_the_master_rows_is_rewritten_on_open() {
-        let directory = tempfile::tempdir().expect("tempdir");
-        {
-            let mut store = FjallStore::open(directory.path()).expect("open");
-            store
-                .commit(&[Change::Put(master(1, true, 10)), Change::Put(master(2, true, 10))])
-                .expect("registrations");
-            // Damage behind the store's back: a stale key, a missing one, a malformed one.
-            let index = store.keyspace(keys::MASTERS_BY_LAST_ACTIVE);
-            index
-                .insert(keys::liveness(Timestamp::from_millis(5), MasterId(9)), [])
-                .expect("stale");
-            index.remove(keys::liveness(Timestamp::from_millis(10), MasterId(2))).expect("missing");
-            index.insert([7_u8; 5], []).expect("malformed");
-            store.database.persist(PersistMode::SyncAll).expect("persist");
-        }
-        let mut store = FjallStore::open(directory.path()).expect("reopen");
-        assert_eq!(
-            store.liveness_index().expect("index"),
-            vec![index_entry(10, 1), index_entry(10, 2)]
-        );
-        assert!(store.stored_liveness_keys().expect("keys").1.is_empty(), "malformed key removed");
-        // And the repaired index moves on correctly with the next heartbeat.
-        store.commit(&[Change::Put(master(2, true, 20))]).expect("heartbeat");
-        assert_eq!(
-            store.liveness_index().expect("index"),
-            vec![index_entry(10, 1), index_entry(20, 2)]
-        );
-    }
-
-    #[test]
-    fn an_empty_batch_costs_nothing_and_changes_nothing() {
-        let directory = tempfile::tempdir().expect("tempdir");
-        let mut store = FjallStore::open(directory.path()).expect("open");
-        assert_eq!(store.commit(&[]).expect("commit"), CommitStats::default());
-        assert!(store.load().expect("load").is_empty());
-    }
-}
+mod refusals;
+#[cfg(test)]
+mod tests;
