@@ -126,12 +126,15 @@ impl Node {
             self.gateway.handle_timeout(now);
             self.drain_gateway(now);
         }
+        // The own heartbeat before the sweep, as Buildbot orders them: after a pause
+        // longer than the window (a suspended host) the sweep must not expire the very
+        // master that is running it.
+        if self.next_heartbeat <= now {
+            self.heartbeat(now);
+        }
         if self.registry.poll_timeout().is_some_and(|due| due <= now) {
             self.registry.handle_timeout(now);
             self.drain_registry();
-        }
-        if self.next_heartbeat <= now {
-            self.heartbeat(now);
         }
     }
 

@@ -12,10 +12,14 @@ pub(super) fn check_ownership(registry: &Registry, command: &Command) -> Result<
     match command {
         Command::WorkerConnected { master, worker_name, .. }
         | Command::WorkerDisconnected { master, worker_name, .. } => {
-            let configured = registry
-                .worker_by_name(worker_name)
-                .is_some_and(|worker| worker.configured_on.contains(master));
-            if configured {
+            let disconnect = matches!(command, Command::WorkerDisconnected { .. });
+            // A disconnect of a worker the master still has on record is allowed even after
+            // its configuration dropped the worker: otherwise the record would stay.
+            let allowed = registry.worker_by_name(worker_name).is_some_and(|worker| {
+                worker.configured_on.contains(master)
+                    || (disconnect && worker.connected_to.contains_key(master))
+            });
+            if allowed {
                 Ok(())
             } else {
                 Err(RequestError::NotConfigured { worker: worker_name.clone() })

@@ -432,6 +432,14 @@ impl World {
         }
     }
 
+    fn declare_configuration(&mut self, master: usize, id: MasterId) {
+        let node = &self.masters[master];
+        let worker_names = node.roster.iter().map(|&w| self.worker_names[w].clone()).collect();
+        let builder_names = node.builders.clone();
+        self.send_command(master, Command::SetConfiguredWorkers { master: id, worker_names });
+        self.send_command(master, Command::SetBuilderList { master: id, builder_names });
+    }
+
     pub(super) fn reply_arrived(
         &mut self,
         master: usize,
@@ -446,6 +454,7 @@ impl World {
         match result {
             Ok(Reply::Master(id)) => {
                 let node = &mut self.masters[master];
+                let first = node.id.is_none();
                 node.id = Some(id);
                 if std::mem::take(&mut node.needs_startup_cleanup) {
                     // A restarted master stops its old self in case it crashed (giving
@@ -453,6 +462,10 @@ impl World {
                     let name = node.name.clone();
                     self.send_command(master, Command::MasterStopped { master: id });
                     self.send_command(master, Command::MasterActive { name });
+                }
+                if first {
+                    // As a real master does once registered: its workers and builders.
+                    self.declare_configuration(master, id);
                 }
             }
             Ok(Reply::Build(build)) => {

@@ -41,6 +41,9 @@ pub(super) struct NodeProcess {
     pub(super) disk: super::disk::SimDisk,
     pub(super) wake: Option<Timestamp>,
     last_end: LastEnd,
+    /// The running process's startup batch is on disk: a crash from now on leaves its
+    /// master's row active (a torn startup leaves the disk as the last run left it).
+    startup_durable: bool,
     /// Inputs fed into the open batch, and the size at which it is ended.
     batch_inputs: u64,
     batch_target: u64,
@@ -61,6 +64,7 @@ impl NodeProcess {
             disk: super::disk::SimDisk::default(),
             wake: None,
             last_end: LastEnd::Never,
+            startup_durable: false,
             batch_inputs: 0,
             batch_target: 1,
             commit_scheduled: false,
@@ -122,6 +126,7 @@ impl World {
         process.sessions.clear();
         process.answering.clear();
         process.batch_inputs = 1;
+        process.startup_durable = false;
         self.expected_start = Some(match process.last_end {
             LastEnd::Never => StartKind::Fresh,
             LastEnd::Clean => StartKind::Clean,
@@ -223,6 +228,7 @@ impl World {
         if let Some(node) = self.process.node.as_mut() {
             node.batch_durable(batch.number);
         }
+        self.process.startup_durable = true;
         self.release_node_outputs()?;
         self.schedule_node_wake();
         Ok(())
@@ -357,7 +363,11 @@ impl World {
         }
         self.stats.registry_crashes += 1;
         self.process.node = None;
-        self.process.last_end = if clean { LastEnd::Clean } else { LastEnd::Crashed };
+        if clean {
+            self.process.last_end = LastEnd::Clean;
+        } else if self.process.startup_durable {
+            self.process.last_end = LastEnd::Crashed;
+        }
         self.process.wake = None;
         self.process.sessions.clear();
         self.process.answering.clear();
