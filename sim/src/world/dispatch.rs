@@ -25,7 +25,6 @@ impl World {
             Event::MasterWorkload { master, incarnation } => self.workload(master, incarnation),
             Event::GatewayWake { master, incarnation } => self.gateway_wake(master, incarnation),
             Event::NodeWake => self.node_wake()?,
-            Event::NodeCommit { epoch } => self.node_commit_due(epoch)?,
             Event::WorkerTick { worker } => self.worker_tick(worker),
             Event::Fault => self.inject_fault(),
             Event::RestartNode => self.start_node()?,

@@ -41,10 +41,6 @@ pub(crate) enum Event {
         incarnation: u64,
     },
     NodeWake,
-    /// Nothing more arrived at this moment: the Node process ends its open batch.
-    NodeCommit {
-        epoch: u64,
-    },
     WorkerTick {
         worker: usize,
     },

@@ -168,6 +168,11 @@ impl World {
             if let Some(violation) = self.failure.take() {
                 return Err(violation);
             }
+            if !self.queue.has_event_at(self.now) {
+                // Nothing more arrives at this moment: the Node's core thread finds its
+                // queue empty and ends the batch.
+                self.end_open_node_batch()?;
+            }
         }
         self.now = self.now.max(self.run_ends);
         self.check_end_of_run()

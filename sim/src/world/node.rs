@@ -47,7 +47,6 @@ pub(super) struct NodeProcess {
     /// Inputs fed into the open batch, and the size at which it is ended.
     batch_inputs: u64,
     batch_target: u64,
-    commit_scheduled: bool,
     /// The requests of the open batch that will be answered, in order: a reply is matched
     /// to its command (for the oracle and the master) by position.
     answering: VecDeque<(ConnectionId, u64, Command)>,
@@ -67,7 +66,6 @@ impl NodeProcess {
             startup_durable: false,
             batch_inputs: 0,
             batch_target: 1,
-            commit_scheduled: false,
             answering: VecDeque::new(),
             sessions: BTreeMap::new(),
             next_session: SESSION_IDS_FROM,
@@ -178,27 +176,19 @@ impl World {
         self.count_node_input()
     }
 
-    /// One more input in the open batch: end it at its drawn size, or once nothing more
-    /// arrives at this moment (the core thread finds its queue empty).
+    /// One more input in the open batch: end it at its drawn size (the rest of this
+    /// moment's inputs go into the next batch).
     fn count_node_input(&mut self) -> Verdict {
         self.process.batch_inputs += 1;
         if self.process.batch_inputs >= self.process.batch_target {
             return self.end_node_batch();
         }
-        if !self.process.commit_scheduled {
-            self.process.commit_scheduled = true;
-            let epoch = self.process.epoch;
-            self.schedule(0, Event::NodeCommit { epoch });
-        }
         Ok(())
     }
 
-    pub(super) fn node_commit_due(&mut self, epoch: u64) -> Verdict {
-        if epoch != self.process.epoch || self.process.node.is_none() {
-            return Ok(());
-        }
-        self.process.commit_scheduled = false;
-        if self.process.batch_inputs == 0 {
+    /// The end of a moment: the open batch, if any, is ended.
+    pub(super) fn end_open_node_batch(&mut self) -> Verdict {
+        if self.process.batch_inputs == 0 || self.process.node.is_none() {
             return Ok(());
         }
         self.end_node_batch()
@@ -371,7 +361,6 @@ impl World {
         self.process.wake = None;
         self.process.sessions.clear();
         self.process.answering.clear();
-        self.process.commit_scheduled = false;
         let downtime = self.fault_rng.between(100, 60_000);
         self.schedule(downtime, Event::RestartNode);
     }

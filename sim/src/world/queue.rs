@@ -105,6 +105,13 @@ impl EventQueue {
         slot as u128
     }
 
+    /// Whether an event is queued for exactly `at`, which must be the moment of the last
+    /// event taken (so nothing earlier is left). Unlike `peek_at`, never moves the present.
+    pub(super) fn has_event_at(&self, at: Timestamp) -> bool {
+        let at = at.as_millis();
+        self.buckets[bucket_of(at)].front().is_some_and(|&key| moment(key) == at)
+    }
+
     /// The earliest event's moment, without taking it.
     pub(super) fn peek_at(&mut self) -> Option<Timestamp> {
         let bucket = self.settle()?;
