@@ -58,6 +58,11 @@ impl<K> DeadlineQueue<K> {
         self.entries.pop_front()
     }
 
+    /// Every entry, oldest first, stale ones included: for the invariant checks.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (Timestamp, &K)> + '_ {
+        self.entries.iter().map(|(at, key)| (*at, key))
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

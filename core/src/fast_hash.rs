@@ -5,7 +5,7 @@
 //! hash maps and never iterates them, so a fixed-seed multiplicative hash (the one rustc
 //! uses, "FxHash") is both deterministic and fast. Ordered data lives in `BTreeMap`s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -54,3 +54,6 @@ impl Hasher for FxHasher {
 
 /// A hash map for lookups only: never iterate it where order could leak into outputs.
 pub(crate) type LookupMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A hash set for membership tests only: never iterate it where order could leak.
+pub(crate) type LookupSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;

@@ -72,6 +72,11 @@ impl IdAllocator {
         id
     }
 
+    /// The id `allocate` would hand out next: every id handed out so far is below it.
+    pub(crate) fn next_unassigned(&self) -> u64 {
+        self.next
+    }
+
     /// Makes sure the allocator never hands out `used` or anything below it again.
     pub(crate) fn observe(&mut self, used: u64) {
         if used >= self.next {

@@ -22,12 +22,18 @@
 //!
 //! Time never moves backwards inside a machine: a `now` earlier than one already seen is
 //! treated as the latest one seen.
+//!
+//! Both machines also offer `check_invariants()`, which cross-checks their whole state (every
+//! index against its rows, every counter against what it counts) in O(state size) and names
+//! the first inconsistency as an [`InvariantViolation`]. Tests and the simulator call it after
+//! every step; a violation is a bug in the machine.
 
 mod clock;
 mod deadline_queue;
 mod fast_hash;
 pub mod gateway;
 mod ids;
+mod invariant;
 mod limits;
 pub mod node;
 mod password;
@@ -41,6 +47,7 @@ pub use gateway::{
     GatewayInput, GatewayOutput, RejectReason, Roster, RosterError, ToWorker, WorkerConfig,
 };
 pub use ids::{BuildId, BuildRequestId, BuilderId, ConnectionId, MasterId, ServiceId, WorkerId};
+pub use invariant::InvariantViolation;
 pub use limits::MAX_NAME_BYTES;
 pub use node::{Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
 pub use password::Password;

@@ -12,7 +12,8 @@
 //! - after a timeout, no attached connection has been silent for longer than the keepalive
 //!   timeout (and none was closed for silence before that), and every worker disconnected for longer than the missing timeout has been
 //!   reported missing, exactly once;
-//! - the same inputs always give the same outputs.
+//! - the same inputs always give the same outputs;
+//! - the Gateway's own `check_invariants` holds after every input and timeout.
 
 mod common;
 
@@ -384,6 +385,7 @@ proptest! {
         let mut gateway = Gateway::new(start, initial_config, initial_roster.clone()).expect("valid config");
         let mut twin = Gateway::new(start, initial_config, initial_roster.clone()).expect("valid config");
         let mut observer = Observer::new(initial_config, initial_roster);
+        prop_assert_eq!(gateway.check_invariants(), Ok(()));
         for step in &steps {
             if let Step::Forward { millis } = step {
                 observer.now += millis;
@@ -406,6 +408,9 @@ proptest! {
                     twin.handle_timeout(now);
                 }
                 None => continue,
+            }
+            for machine in [&gateway, &twin] {
+                machine.check_invariants().map_err(|broken| TestCaseError::fail(broken.to_string()))?;
             }
             let outputs = drain_gateway(&mut gateway);
             prop_assert_eq!(&outputs, &drain_gateway(&mut twin), "same inputs, different outputs");

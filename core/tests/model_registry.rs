@@ -5,7 +5,8 @@
 //! reference model below, which keeps plain vectors and sets and finds everything by full
 //! scans. After every step the test checks that both gave the same reply and the same
 //! events in the same order, that they hold the same rows, that the persisted change stream
-//! rebuilds exactly those rows, and the invariants DESIGN.md promises.
+//! rebuilds exactly those rows, the invariants DESIGN.md promises, and the Registry's own
+//! `check_invariants`.
 
 mod common;
 
@@ -705,6 +706,9 @@ impl Run {
 
     fn check_state(&self) -> Result<(), TestCaseError> {
         let registry = &self.registry;
+        // The Registry's own cross-checks of its indexes and counters, after every step
+        // (including right after a recovery).
+        registry.check_invariants().map_err(|broken| TestCaseError::fail(broken.to_string()))?;
         // Same rows as the model, and the change stream rebuilt exactly them.
         prop_assert_eq!(registry.records(), self.model.records());
         let mut on_disk: Vec<Record> = registry.records();

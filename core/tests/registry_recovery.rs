@@ -42,6 +42,7 @@ fn busy_cluster(disk: &mut Disk) -> Registry {
             Timestamp::from_secs(seconds),
             RegistryInput { token: ReplyToken(token), command },
         );
+        assert_eq!(registry.check_invariants(), Ok(()));
         let drained = drain_registry(registry);
         assert!(matches!(drained.reply, Some(Ok(_))), "{drained:?}");
         disk.apply(&drained.changes);
@@ -122,6 +123,7 @@ fn persisted_changes_rebuild_the_same_registry() {
     assert_eq!(on_disk, expected, "the change stream and the state agree row for row");
 
     let recovered = Registry::recover(RegistryConfig::default(), on_disk).expect("recovers");
+    assert_eq!(recovered.check_invariants(), Ok(()), "every index is rebuilt consistently");
     assert_eq!(recovered.records(), original.records());
     assert_eq!(recovered.poll_timeout(), original.poll_timeout());
     assert_eq!(recovered.active_master_count(), 1);
@@ -211,7 +213,9 @@ fn rows_the_registry_could_not_have_written_are_refused() {
         Some(RecoveryError::DuplicateKey(RecordKey::Master(MasterId(2))))
     );
     let unordered = vec![master(2, "b"), master(3, "c"), master(1, "a")];
-    assert_eq!(Registry::recover(config, unordered).map(|r| r.master_count()), Ok(3));
+    let recovered = Registry::recover(config, unordered).expect("any order recovers");
+    assert_eq!(recovered.master_count(), 3);
+    assert_eq!(recovered.check_invariants(), Ok(()));
     let link = Record::BuilderMaster { builder: rollcall_core::BuilderId(1), master: MasterId(1) };
     assert_eq!(
         Registry::recover(config, vec![master(1, "a"), link.clone()]).err(),

@@ -15,6 +15,7 @@
 
 mod attach;
 mod config;
+mod invariants;
 mod messages;
 mod reconfig;
 mod roster;

@@ -112,7 +112,9 @@ fn due(start: Timestamp, delay_ms: u64) -> Timestamp {
     start.plus_millis(delay_ms).plus_millis(1)
 }
 
-fn keepalive_live(
+// Whether an entry still describes its connection or worker (else it is stale and skipped);
+// shared with the invariant checks so that both agree on what is stale.
+pub(super) fn keepalive_live(
     connections: &LookupMap<ConnectionId, Connection>,
     at: Timestamp,
     connection: &ConnectionId,
@@ -123,7 +125,7 @@ fn keepalive_live(
     )
 }
 
-fn ping_live(
+pub(super) fn ping_live(
     connections: &LookupMap<ConnectionId, Connection>,
     at: Timestamp,
     connection: &ConnectionId,
@@ -134,7 +136,11 @@ fn ping_live(
     )
 }
 
-fn missing_live(slots: &LookupMap<Arc<str>, WorkerSlot>, at: Timestamp, name: &Arc<str>) -> bool {
+pub(super) fn missing_live(
+    slots: &LookupMap<Arc<str>, WorkerSlot>,
+    at: Timestamp,
+    name: &Arc<str>,
+) -> bool {
     slots.get(name).is_some_and(|slot| {
         slot.attached.is_none() && slot.disconnected_since == Some(at) && !slot.missing_reported
     })

@@ -18,6 +18,7 @@ impl Registry {
         let running_builds = std::mem::take(&mut master.running_builds);
         let claimed_requests = std::mem::take(&mut master.claimed_requests);
         let connected_workers = std::mem::take(&mut master.connected_workers);
+        master.holdings_await_housekeeping = false;
         let now = self.clock.now();
 
         for worker in configured_workers {

@@ -13,6 +13,7 @@
 mod builders;
 mod command;
 mod housekeeping;
+mod invariants;
 mod liveness;
 mod output;
 mod query;

@@ -115,6 +115,7 @@ impl Registry {
         for (key, row) in links {
             registry.restore_reference_row(key, row)?;
         }
+        registry.note_holdings_awaiting_housekeeping();
         registry.rebuild_liveness_index();
         registry.restore_clock();
         Ok(registry)
@@ -184,6 +185,14 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// Marks the inactive masters that were stored still holding something: theirs is the
+    /// one state in which an inactive master may hold anything (see `check_invariants`).
+    fn note_holdings_awaiting_housekeeping(&mut self) {
+        for master in &mut self.masters {
+            master.holdings_await_housekeeping = !master.record.active && master.holds_anything();
+        }
     }
 
     fn rebuild_liveness_index(&mut self) {

@@ -19,6 +19,14 @@ pub(crate) struct Master {
     pub(crate) running_builds: BTreeSet<BuildId>,
     pub(crate) configured_workers: BTreeSet<WorkerId>,
     pub(crate) connected_workers: BTreeMap<WorkerId, ConnectionId>,
+    /// Recovery found this master stored inactive yet holding something. The Registry never
+    /// writes that (a stop and its give-back are one atomic batch), but an older or foreign
+    /// writer may have, and recovery keeps such holdings for forced housekeeping to give
+    /// back at startup. Until this master gives them back, and for it alone, the invariant
+    /// "an inactive master holds nothing" is suspended. Cleared by `give_back_holdings`;
+    /// a master revived meanwhile keeps the mark, which does not matter while it is active,
+    /// until it stops and gives everything back.
+    pub(crate) holdings_await_housekeeping: bool,
 }
 
 impl Master {
@@ -31,6 +39,7 @@ impl Master {
             running_builds: BTreeSet::new(),
             configured_workers: BTreeSet::new(),
             connected_workers: BTreeMap::new(),
+            holdings_await_housekeeping: false,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Scenario helpers: drive a machine one input at a time and collect what it says.
+//! Scenario helpers: drive a machine one input at a time, check its invariants after every
+//! input, and collect what it says.
 #![allow(dead_code, unreachable_pub)]
 
 use rollcall_core::registry::{MasterRecord, RegistryInput};
@@ -28,6 +29,7 @@ impl RegistryScenario {
     }
 
     pub fn with(registry: Registry) -> Self {
+        assert_eq!(registry.check_invariants(), Ok(()));
         RegistryScenario { registry, now: Timestamp::EPOCH, next_token: 1 }
     }
 
@@ -58,6 +60,7 @@ impl RegistryScenario {
         let token = ReplyToken(self.next_token);
         self.next_token += 1;
         self.registry.handle(self.now, RegistryInput { token, command });
+        assert_eq!(self.registry.check_invariants(), Ok(()));
         let drained = drain_registry(&mut self.registry);
         assert!(drained.reply.is_some(), "every command gets a reply");
         drained
@@ -65,6 +68,7 @@ impl RegistryScenario {
 
     pub fn timeout(&mut self) -> Drained {
         self.registry.handle_timeout(self.now);
+        assert_eq!(self.registry.check_invariants(), Ok(()));
         let drained = drain_registry(&mut self.registry);
         assert!(drained.reply.is_none(), "a timeout answers nobody");
         drained
@@ -135,6 +139,7 @@ pub struct GatewayScenario {
 impl GatewayScenario {
     pub fn new(config: GatewayConfig, workers: &[WorkerConfig]) -> Self {
         let gateway = Gateway::new(Timestamp::EPOCH, config, roster(workers)).expect("valid");
+        assert_eq!(gateway.check_invariants(), Ok(()));
         GatewayScenario { gateway, now: Timestamp::EPOCH }
     }
 
@@ -145,6 +150,7 @@ impl GatewayScenario {
 
     pub fn input(&mut self, input: GatewayInput) -> Vec<GatewayOutput> {
         self.gateway.handle(self.now, input);
+        assert_eq!(self.gateway.check_invariants(), Ok(()));
         drain_gateway(&mut self.gateway)
     }
 
@@ -167,6 +173,7 @@ impl GatewayScenario {
     /// Fires whatever is due at the current moment.
     pub fn timeout(&mut self) -> Vec<GatewayOutput> {
         self.gateway.handle_timeout(self.now);
+        assert_eq!(self.gateway.check_invariants(), Ok(()));
         drain_gateway(&mut self.gateway)
     }
 
