@@ -181,7 +181,7 @@ fn the_startup_expires_masters_that_went_silent_while_the_node_was_down() {
     assert_eq!(expired.len(), 1, "{outputs:?}");
     let remote = node.view().registry.master_by_name("remote").expect("a row");
     assert!(!remote.active);
-    // INVARIANTS node.check_invariants().expect("consistent");
+    node.check_invariants().expect("consistent");
 }
 
 /// Nothing a batch produced leaves the Node before the batch is reported durable, and a
@@ -303,7 +303,7 @@ fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
     while now < at(700) {
         now = node.poll_timeout().expect("a heartbeat is always due");
         node.handle_timeout(now);
-        // INVARIANTS node.check_invariants().expect("consistent");
+        node.check_invariants().expect("consistent");
         let outputs = settle(&mut node, &mut disk);
         expired += registry_events(&outputs)
             .into_iter()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rollcall_sim::{run_seed, FailureKind, Outcome, Overrides};
 
 const USAGE: &str = "usage: rollcall-sim (--seed S | --seeds N [--first S]) [--check-determinism] \
-[--masters M] [--workers W] [--hours H] [--jobs J]";
+[--masters M] [--workers W] [--hours H] [--jobs J] [--invariants-every-step]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -30,6 +30,10 @@ fn parse() -> Result<Options, String> {
     while let Some(flag) = arguments.next() {
         if flag == "--check-determinism" {
             options.check_determinism = true;
+            continue;
+        }
+        if flag == "--invariants-every-step" {
+            options.overrides.invariants_every_step = true;
             continue;
         }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -82,6 +86,9 @@ fn replay_command(seed: u64, options: &Options) -> String {
     }
     if let Some(hours) = options.overrides.hours {
         command.push_str(&format!(" --hours {hours}"));
+    }
+    if options.overrides.invariants_every_step {
+        command.push_str(" --invariants-every-step");
     }
     command
 }

@@ -28,6 +28,8 @@ pub struct Settings {
     /// The most inputs the Node process takes into one batch before it commits (the
     /// daemon's is 4,096): each batch's size is drawn between 1 and this.
     pub max_batch_inputs: u64,
+    /// Full-state invariant checks after every event (else amortized: see `invariants.rs`).
+    pub invariants_every_step: bool,
 }
 
 /// Fault rates, per million opportunities, and delays. Zero means off for this seed.
@@ -56,6 +58,8 @@ pub struct Overrides {
     pub masters: Option<usize>,
     pub workers: Option<usize>,
     pub hours: Option<u64>,
+    /// Check the machines' full-state invariants after every event, not amortized.
+    pub invariants_every_step: bool,
 }
 
 const HOUR_MS: u64 = 3_600_000;
@@ -118,6 +122,7 @@ impl Settings {
             policies,
             faults,
             max_batch_inputs,
+            invariants_every_step: overrides.invariants_every_step,
         }
     }
 

@@ -188,6 +188,11 @@ impl Gateway {
         self.attached_count
     }
 
+    /// How many workers the roster configures.
+    pub fn configured_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Every configured worker's name, sorted.
     pub fn configured_workers(&self) -> Vec<String> {
         let mut names: Vec<String> =

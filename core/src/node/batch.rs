@@ -79,7 +79,6 @@ impl Batches {
     }
 
     /// Counts for the invariant checks.
-    #[allow(dead_code)] // INVARIANTS: used once the machines' checks land
     pub(super) fn pending(&self) -> (usize, usize, bool) {
         (self.changes.len(), self.held.len(), self.awaiting.is_some())
     }

@@ -26,6 +26,7 @@
 
 mod batch;
 mod config;
+mod invariants;
 mod messages;
 mod own_master;
 mod row_caps;

@@ -10,8 +10,9 @@ impl Node {
     pub(super) fn heartbeat(&mut self, now: Timestamp) {
         let was_active = self.registry.master(self.master).is_some_and(|row| row.active);
         let name = self.config.master_name.clone();
-        self.local_must_succeed(now, Command::MasterActive { name });
-        self.local_must_succeed(now, Command::ExpireMasters { force_housekeeping: false });
+        self.local_must_succeed(now, "MasterActive", Command::MasterActive { name });
+        let expire = Command::ExpireMasters { force_housekeeping: false };
+        self.local_must_succeed(now, "ExpireMasters", expire);
         if !was_active {
             // Expired while silent (a suspended host): stopping gave back the builders,
             // configured workers and connection records; declare them again.
@@ -121,16 +122,15 @@ impl Node {
             self.batches.hold(NodeOutput::CloseSession { connection, reason });
         }
         let master = self.master;
-        self.local_must_succeed(now, Command::MasterStopped { master });
+        self.local_must_succeed(now, "MasterStopped", Command::MasterStopped { master });
         self.batches.hold(NodeOutput::Event(NodeEvent::Stopped { master }));
         self.stopped = true;
     }
 
     /// A command for the own master the Registry cannot refuse unless its state is broken.
-    pub(super) fn local_must_succeed(&mut self, now: Timestamp, command: Command) {
-        let description = format!("{command:?}");
+    pub(super) fn local_must_succeed(&mut self, now: Timestamp, name: &str, command: Command) {
         if let Err(error) = self.local(now, command) {
-            panic!("the registry refused the node's own {description}: {error}");
+            panic!("the registry refused the node's own {name}: {error}");
         }
     }
 

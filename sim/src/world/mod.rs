@@ -6,6 +6,7 @@ mod disk;
 mod dispatch;
 mod events;
 mod faults;
+mod invariants;
 mod links;
 mod master;
 mod node;
@@ -77,6 +78,7 @@ pub(crate) struct World {
     submitted: Vec<BuildRequestId>,
     trace: TraceHash,
     stats: RunStats,
+    invariants: invariants::Schedule,
 }
 
 impl World {
@@ -113,6 +115,7 @@ impl World {
             submitted: Vec::new(),
             trace: TraceHash::default(),
             stats: RunStats::default(),
+            invariants: invariants::Schedule::default(),
             settings,
         };
         if let Err(violation) = world.start_node() {
@@ -173,8 +176,10 @@ impl World {
                 // queue empty and ends the batch.
                 self.end_open_node_batch()?;
             }
+            self.check_invariants_when_due()?;
         }
         self.now = self.now.max(self.run_ends);
+        self.check_invariants_now()?;
         self.check_end_of_run()
     }
 }
