@@ -125,6 +125,8 @@ struct Harness {
     /// Requests on live sessions not yet answered, in order.
     unanswered: VecDeque<(ConnectionId, u64)>,
     sessions: Vec<ConnectionId>,
+    /// Every session connection ever opened, across restarts.
+    opened: Vec<ConnectionId>,
     next_request: u64,
 }
 
@@ -133,6 +135,7 @@ impl Harness {
         disk: Disk,
         now: Timestamp,
         workers: usize,
+        opened: Vec<ConnectionId>,
         expected: StartKind,
     ) -> Result<Harness, TestCaseError> {
         let rows: Vec<Record> = disk.0.values().cloned().collect();
@@ -144,6 +147,7 @@ impl Harness {
             workers,
             unanswered: VecDeque::new(),
             sessions: Vec::new(),
+            opened,
             next_request: 0,
         };
         let outputs = harness.settle()?;
@@ -199,7 +203,7 @@ proptest! {
     #[test]
     fn the_node_keeps_its_promises(steps in prop::collection::vec(step(), 1..120)) {
         let mut now = Timestamp::from_millis(1_700_000_000_000);
-        let mut harness = Harness::start(Disk::default(), now, 2, StartKind::Fresh)?;
+        let mut harness = Harness::start(Disk::default(), now, 2, Vec::new(), StartKind::Fresh)?;
         for step in steps {
             let connection = |id: u64| ConnectionId(id);
             match step {
@@ -216,11 +220,17 @@ proptest! {
                     harness.node.handle(now, NodeInput::ConnectionClosed { connection: connection(id) });
                 }
                 Step::OpenSession { connection: id, name } => {
-                    if harness.sessions.contains(&connection(id)) {
+                    // The transport never gives a connection id twice.
+                    if harness.opened.contains(&connection(id)) {
                         continue;
                     }
+                    harness.opened.push(connection(id));
                     let name = MASTER_NAMES[name].to_string();
-                    harness.sessions.push(connection(id));
+                    // A session under the node's own name is refused: nothing it asks is
+                    // answered.
+                    if name != NODE_NAME {
+                        harness.sessions.push(connection(id));
+                    }
                     harness.node.handle(now, NodeInput::MasterSessionOpened { connection: connection(id), name });
                 }
                 Step::Request { connection: id, command: index, master } => {
@@ -243,9 +253,8 @@ proptest! {
                     harness.node.handle(now, NodeInput::Reconfig(Box::new(config(workers))));
                 }
                 Step::Crash => {
-                    let Harness { disk, workers, .. } = harness;
-                    let expected = if disk.0.is_empty() { StartKind::Fresh } else { StartKind::CrashRecovered };
-                    harness = Harness::start(disk, now, workers, expected)?;
+                    let Harness { disk, workers, opened, .. } = harness;
+                    harness = Harness::start(disk, now, workers, opened, StartKind::CrashRecovered)?;
                     continue;
                 }
                 Step::CleanRestart => {
@@ -253,8 +262,8 @@ proptest! {
                     harness.node.handle(now, NodeInput::Shutdown);
                     harness.settle()?;
                     prop_assert!(harness.node.is_stopped());
-                    let Harness { disk, workers, .. } = harness;
-                    harness = Harness::start(disk, now, workers, StartKind::Clean)?;
+                    let Harness { disk, workers, opened, .. } = harness;
+                    harness = Harness::start(disk, now, workers, opened, StartKind::Clean)?;
                     continue;
                 }
             }
