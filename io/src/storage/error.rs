@@ -87,7 +87,8 @@ impl std::fmt::Display for UnknownVersion {
             ),
             UnknownVersion::Database { version: None } => write!(
                 formatter,
-                "its fjall version file names no on-disk format fjall knows, and this build reads {}",
+                "its fjall version file names no on-disk format fjall knows, and this build \
+                 reads {}",
                 fjall::FormatVersion::V3
             ),
             UnknownVersion::Row { keyspace, version } => write!(

@@ -28,10 +28,10 @@ fn refusal(directory: &Path) -> StorageError {
 
 fn assert_locked(error: &StorageError, directory: &Path) {
     let lock_file = directory.join(FJALL_LOCK_FILE);
-    assert!(
-        matches!(error, StorageError::Locked { directory: d, lock_file: l } if d == directory && *l == lock_file),
-        "{error:?}"
-    );
+    let StorageError::Locked { directory: named, lock_file: locked } = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!((named.as_path(), locked), (directory, &lock_file));
     assert_eq!(
         message(error),
         format!(
@@ -154,11 +154,11 @@ fn store_with_a_row_of_version(directory: &Path, keyspace: &'static str, version
 }
 
 fn assert_unknown_row(error: &StorageError, directory: &Path, keyspace: &'static str) {
-    let found = UnknownVersion::Row { keyspace, version: 9 };
-    assert!(
-        matches!(error, StorageError::UnknownVersion { directory: d, found: f } if d == directory && *f == found),
-        "{error:?}"
-    );
+    let StorageError::UnknownVersion { directory: named, found } = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(named, directory);
+    assert_eq!(*found, UnknownVersion::Row { keyspace, version: 9 });
     assert_eq!(
         message(error),
         format!(
@@ -209,11 +209,11 @@ fn a_database_of_another_fjall_format_is_refused_as_an_unknown_version() {
         assert!(version_file.is_file(), "fjall keeps its format in {}", version_file.display());
         std::fs::write(&version_file, marker).expect("rewrite the version file");
         let error = refusal(directory.path());
-        let found = UnknownVersion::Database { version };
-        assert!(
-            matches!(&error, StorageError::UnknownVersion { directory: d, found: f } if d == directory.path() && *f == found),
-            "{error:?}"
-        );
+        let StorageError::UnknownVersion { directory: named, found } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(named, directory.path());
+        assert_eq!(*found, UnknownVersion::Database { version });
         let shown = message(&error);
         assert!(
             shown.starts_with(&format!(
