@@ -1,6 +1,7 @@
-//! Registry state as Buildbot's data API shapes it: the resources, their fields, and which
-//! typed rows (see `rows.rs`) each route selects. Field names are Buildbot's where the
-//! concept matches; times are integer epoch seconds.
+//! Registry state as Buildbot's data API shapes it: the resources, their fields (the
+//! schemas of the field tables in `rows/tables.rs`), and which typed rows each route
+//! selects. Field names are Buildbot's where the concept matches; times are integer epoch
+//! seconds.
 
 use std::collections::HashMap;
 
@@ -8,9 +9,9 @@ use rollcall_core::registry::{BuildRecord, BuildRequestRecord, MasterRecord, Wor
 use rollcall_core::{BuilderId, MasterId, Registry, ServiceKind};
 use serde_json::Value;
 
-use crate::http::query::{FieldType, Schema};
+use crate::http::query::Schema;
 use crate::http::routes::{IdOrName, Route};
-use crate::http::rows::{BuilderRow, ServiceRow, WorkerRow};
+use crate::http::rows::{self, BuilderRow, ServiceRow, WorkerRow};
 
 /// The JSON key a resource type's list is sent under, and its fields.
 pub(crate) struct Resource {
@@ -18,113 +19,23 @@ pub(crate) struct Resource {
     pub(crate) schema: Schema,
 }
 
-pub(crate) const MASTERS: Resource = Resource {
-    plural: "masters",
-    schema: Schema {
-        fields: &[
-            ("masterid", FieldType::Integer),
-            ("name", FieldType::String),
-            ("active", FieldType::Boolean),
-            ("last_active", FieldType::Date),
-        ],
-    },
-};
+pub(crate) const MASTERS: Resource = Resource { plural: "masters", schema: rows::Masters::SCHEMA };
 
-pub(crate) const BUILDERS: Resource = Resource {
-    plural: "builders",
-    schema: Schema {
-        fields: &[
-            ("builderid", FieldType::Integer),
-            ("name", FieldType::String),
-            ("masterids", FieldType::IntegerList),
-            ("description", FieldType::String),
-            ("tags", FieldType::StringList),
-        ],
-    },
-};
+pub(crate) const BUILDERS: Resource =
+    Resource { plural: "builders", schema: rows::Builders::SCHEMA };
 
-pub(crate) const WORKERS: Resource = Resource {
-    plural: "workers",
-    schema: Schema {
-        fields: &[
-            ("workerid", FieldType::Integer),
-            ("name", FieldType::String),
-            ("connected_to", FieldType::Json),
-            ("configured_on", FieldType::Json),
-            ("workerinfo", FieldType::Json),
-            ("paused", FieldType::Boolean),
-            ("graceful", FieldType::Boolean),
-        ],
-    },
-};
+pub(crate) const WORKERS: Resource = Resource { plural: "workers", schema: rows::Workers::SCHEMA };
 
-pub(crate) const BUILD_REQUESTS: Resource = Resource {
-    plural: "buildrequests",
-    schema: Schema {
-        fields: &[
-            ("buildrequestid", FieldType::Integer),
-            ("builderid", FieldType::Integer),
-            ("claimed", FieldType::Boolean),
-            ("claimed_by_masterid", FieldType::IntegerOrNull),
-            ("claimed_at", FieldType::Date),
-            ("complete", FieldType::Boolean),
-            ("complete_at", FieldType::Date),
-            ("results", FieldType::IntegerOrNull),
-            ("submitted_at", FieldType::Date),
-        ],
-    },
-};
+pub(crate) const BUILD_REQUESTS: Resource =
+    Resource { plural: "buildrequests", schema: rows::BuildRequests::SCHEMA };
 
-pub(crate) const BUILDS: Resource = Resource {
-    plural: "builds",
-    schema: Schema {
-        fields: &[
-            ("buildid", FieldType::Integer),
-            ("number", FieldType::Integer),
-            ("builderid", FieldType::Integer),
-            ("buildrequestid", FieldType::Integer),
-            ("masterid", FieldType::Integer),
-            ("workerid", FieldType::Integer),
-            ("started_at", FieldType::Date),
-            ("complete", FieldType::Boolean),
-            ("complete_at", FieldType::Date),
-            ("results", FieldType::IntegerOrNull),
-        ],
-    },
-};
+pub(crate) const BUILDS: Resource = Resource { plural: "builds", schema: rows::Builds::SCHEMA };
 
-const SERVICE_FIELDS: &[(&str, FieldType)] = &[
-    ("name", FieldType::String),
-    ("enabled", FieldType::Boolean),
-    ("masterid", FieldType::IntegerOrNull),
-    ("master", FieldType::Json),
-];
+pub(crate) const SCHEDULERS: Resource =
+    Resource { plural: "schedulers", schema: rows::Schedulers::SCHEMA };
 
-pub(crate) const SCHEDULERS: Resource = Resource {
-    plural: "schedulers",
-    schema: Schema {
-        fields: &[
-            ("schedulerid", FieldType::Integer),
-            SERVICE_FIELDS[0],
-            SERVICE_FIELDS[1],
-            SERVICE_FIELDS[2],
-            SERVICE_FIELDS[3],
-        ],
-    },
-};
-
-pub(crate) const CHANGE_SOURCES: Resource = Resource {
-    plural: "changesources",
-    schema: Schema {
-        fields: &[
-            ("changesourceid", FieldType::Integer),
-            SERVICE_FIELDS[0],
-            SERVICE_FIELDS[1],
-            SERVICE_FIELDS[2],
-            SERVICE_FIELDS[3],
-        ],
-    },
-};
+pub(crate) const CHANGE_SOURCES: Resource =
+    Resource { plural: "changesources", schema: rows::ChangeSources::SCHEMA };
 
 /// What a route selects: a list (possibly empty), or one entity that may be missing.
 #[derive(Debug)]
