@@ -120,7 +120,6 @@ impl Disk {
 struct Harness {
     node: Node,
     disk: Disk,
-    now: Timestamp,
     workers: usize,
     /// Requests on live sessions not yet answered, in order.
     unanswered: VecDeque<(ConnectionId, u64)>,
@@ -143,7 +142,6 @@ impl Harness {
         let mut harness = Harness {
             node,
             disk,
-            now,
             workers,
             unanswered: VecDeque::new(),
             sessions: Vec::new(),
