@@ -5,7 +5,7 @@
 //! reference model below, which keeps plain vectors and sets and finds everything by full
 //! scans. After every step the test checks that both gave the same reply and the same
 //! events in the same order, that they hold the same rows, that the persisted change stream
-//! rebuilds exactly those rows, the invariants DESIGN.md promises, and the Registry's own
+//! rebuilds exactly those rows, the invariants docs/design.md promises, and the Registry's own
 //! `check_invariants`.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The Node: DESIGN's startup and its events, the batching contract, committed reads, the
+//! The Node: its startup (docs/design.md) and its events, the batching contract, committed reads, the
 //! sessions of remote masters, and the own master's heartbeat.
 
 use rollcall_core::node::{NodeEvent, RequestError, RowCaps, StartKind};

@@ -1,4 +1,4 @@
-//! What a stopped or expired master gives back, and in which order (DESIGN.md).
+//! What a stopped or expired master gives back, and in which order (docs/design.md).
 
 mod common;
 

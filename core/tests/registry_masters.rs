@@ -1,5 +1,5 @@
 //! Master liveness: masterActive, expireMasters and masterStopped, against Buildbot's own
-//! test vectors (buildbot/test/unit/data/test_masters.py) and DESIGN.md's normative rules.
+//! test vectors (buildbot/test/unit/data/test_masters.py) and the normative rules of docs/design.md.
 
 mod common;
 

@@ -2,17 +2,21 @@
 //! (fjall), configuration, signals, and the clients of rollcall's own wire protocol.
 
 mod acceptor;
+pub mod bind;
 mod buildbot;
 pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
+mod core_link;
 pub mod credentials;
 pub mod daemon;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod log_limit;
 mod logging;
+pub mod metrics;
 pub mod storage;
 pub mod tls;
 pub mod trace;

@@ -227,7 +227,7 @@ impl RegistryOracle {
         Ok(())
     }
 
-    /// DESIGN's startup, once its batch is durable: the Node's own master is active, every
+    /// The design's startup (docs/design.md), once its batch is durable: the Node's own master is active, every
     /// other master silent for longer than the window was expired, and no inactive master
     /// holds anything (forced housekeeping).
     pub(crate) fn check_after_startup(

@@ -146,7 +146,7 @@ async fn baseline_attach(address: SocketAddr, worker: usize) -> Result<TcpStream
 /// address on standard output; exits when standard input closes.
 fn baseline_server(backlog: u32) -> Result<(), BoxError> {
     // The daemon's backlog, so the baseline measures the sockets, not a smaller queue.
-    let listener = rollcall_io::daemon::bind::listen("127.0.0.1:0".parse()?, backlog)?;
+    let listener = rollcall_io::bind::listen("127.0.0.1:0".parse()?, backlog)?;
     println!("{}", listener.local_addr()?);
     std::thread::spawn(|| {
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());

@@ -1,4 +1,4 @@
-//! A Node's startup: DESIGN's sequence, as Buildbot's master runs it.
+//! A Node's startup: the sequence of docs/design.md, as Buildbot's master runs it.
 //!
 //! 1. Find or create the own master's row without activating it (Buildbot's
 //!    `findMasterId`).

@@ -1,4 +1,4 @@
-//! What a stopped master gives back, in DESIGN.md's order.
+//! What a stopped master gives back, in the order docs/design.md gives.
 
 use crate::registry::{Change, Record, RecordKey, Registry, RegistryEvent};
 use crate::{MasterId, Results};

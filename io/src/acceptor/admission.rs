@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::acceptor::refusal::Refusal;
-use crate::daemon::log_limit::{LogLimiter, Verdict};
-use crate::daemon::metrics::Metrics;
+use crate::log_limit::{LogLimiter, Verdict};
 use crate::logging::Escaped;
+use crate::metrics::Metrics;
 
 /// Which listener a port is: the label of its series in `/metrics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

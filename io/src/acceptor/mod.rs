@@ -20,7 +20,7 @@ use async_net::TcpListener;
 pub(crate) use admission::{Admission, Port, PortLimits, PortName};
 pub(crate) use refusal::Refusal;
 
-use crate::daemon::log_limit::{LogLimiter, Verdict};
+use crate::log_limit::{LogLimiter, Verdict};
 use crate::tls::server::secure;
 use crate::tls::{ServerStream, ServerTls, Stream};
 
@@ -107,7 +107,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::daemon::metrics::Metrics;
+    use crate::metrics::Metrics;
 
     fn limits(max_open: usize) -> PortLimits {
         PortLimits {

@@ -20,11 +20,11 @@ use futures_lite::AsyncWriteExt;
 use rollcall_core::{ConnectionId, Password};
 
 use crate::acceptor::{before_deadline, Admission, Refusal};
-use crate::daemon::connection::NetShared;
-use crate::daemon::inputs::CoreInput;
-use crate::daemon::metrics::Metrics;
+use crate::core_link::inputs::CoreInput;
+use crate::core_link::NetShared;
 use crate::http::front::{self, HeadRead};
 use crate::logging::Escaped;
+use crate::metrics::Metrics;
 use crate::tls::ServerStream;
 
 mod upgrade;
@@ -141,7 +141,7 @@ pub(crate) async fn serve(
         WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(websocket_config))
             .await;
     // The core enforces `max_outbound_frames` and `max_outbound_bytes`.
-    let (outbound, frames) = crate::daemon::outbound::channel();
+    let (outbound, frames) = crate::core_link::outbound::channel();
     let hello = CoreInput::WorkerHello {
         connection,
         name: name.clone(),

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::buildbot::decode::{decode_worker_message, FromWorker};
 use crate::buildbot::ops;
 use crate::codec;
-use crate::daemon::inputs::{CoreInput, WorkerMessage};
+use crate::core_link::inputs::{CoreInput, WorkerMessage};
 use crate::wire::ServerMessage;
 
 /// Buildbot master's defaults for `set_worker_settings` (`buildbot/worker/protocols/base.py`).
@@ -98,7 +98,7 @@ impl Session {
     pub(crate) async fn run(
         mut self,
         mut receiver: WebSocketReceiver<ServerStream>,
-        frames: crate::daemon::outbound::OutboundFrames,
+        frames: crate::core_link::outbound::OutboundFrames,
     ) {
         let mut next_keepalive = Instant::now() + self.keepalive_interval;
         loop {

@@ -13,9 +13,10 @@ use rollcall_core::{ConnectionId, MAX_NAME_BYTES};
 
 use crate::acceptor::{before_deadline, Admission, Refusal};
 use crate::codec::{self, FrameError};
-use crate::daemon::inputs::{CoreInput, WorkerMessage};
-use crate::daemon::metrics::Metrics;
-use crate::daemon::outbound::OutboundFrames;
+use crate::core_link::inputs::{CoreInput, WorkerMessage};
+use crate::core_link::outbound::OutboundFrames;
+use crate::core_link::NetShared;
+use crate::metrics::Metrics;
 use crate::tls::{ServerStream, ServerTls};
 use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
 
@@ -33,19 +34,6 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// them. Refused beyond before anything is decoded, so an unauthenticated peer cannot make
 /// the daemon allocate or hold more than this.
 const MAX_HELLO_BYTES: u32 = 4 * 1024;
-
-/// What every connection task shares.
-#[derive(Debug)]
-pub(crate) struct NetShared {
-    pub(crate) core: smol::channel::Sender<CoreInput>,
-    pub(crate) max_frame_bytes: u32,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) master_sessions: AtomicUsize,
-    pub(crate) max_master_sessions: usize,
-    pub(crate) master_idle_timeout: Duration,
-    /// For mutual TLS: whether a master must present a certificate naming it.
-    pub(crate) tls: Arc<ServerTls>,
-}
 
 enum Session {
     Worker,
@@ -108,7 +96,7 @@ pub(crate) async fn serve(
     admission.trusted();
 
     // The core enforces `max_outbound_frames` and `max_outbound_bytes` before each send.
-    let (outbound, frames) = crate::daemon::outbound::channel();
+    let (outbound, frames) = crate::core_link::outbound::channel();
     smol::spawn(write_frames(writing, socket, frames)).detach();
     let hello_input = match role {
         Role::Worker { name, password } => {

@@ -1,19 +1,15 @@
 //! `rollcall serve`: the daemon.
 //!
-//! Two threads matter. The core thread owns the Registry, the Gateway and the store
-//! (`core_loop.rs`); the network runs on smol's executor (`listener.rs`, `connection.rs`)
-//! and talks to the core through one bounded channel, so a flood of input slows readers
-//! down instead of growing memory.
+//! Two threads matter. The core thread drives the Node and owns the store
+//! (`core_loop.rs`); the network runs on smol's executor (the acceptor, `connection.rs`,
+//! the Buildbot port, HTTP) and talks to the core through one bounded channel
+//! (`core_link`), so a flood of input slows readers down instead of growing memory. This
+//! module is the top: it starts the others, and none of them imports it.
 
-pub mod bind;
 mod clock;
 pub(crate) mod connection;
 mod core_loop;
-pub(crate) mod inputs;
-pub(crate) mod log_limit;
-pub mod metrics;
 mod node_events;
-pub(crate) mod outbound;
 mod peers;
 mod wait;
 
@@ -25,15 +21,16 @@ use futures_lite::StreamExt;
 use rollcall_core::{ConnectionId, GatewayConfigError};
 
 use crate::acceptor::{self, Port, PortLimits, PortName};
+use crate::bind;
 use crate::logging::Escaped;
 
 use crate::config::Config;
 use crate::storage::StorageError;
 
-use connection::NetShared;
+use crate::core_link::inputs::CoreInput;
+use crate::core_link::NetShared;
+use crate::metrics::Metrics;
 use core_loop::CoreLoop;
-use inputs::CoreInput;
-use metrics::Metrics;
 
 /// How many inputs may wait for the core thread before readers are made to wait.
 const CORE_QUEUE_CAPACITY: usize = 65_536;
@@ -154,7 +151,11 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             core_sender.clone(),
             Arc::clone(&metrics),
             Arc::clone(&tls),
-        )?;
+        )
+        .map_err(|crate::bind::ListenError { address, error }| DaemonError::Listen {
+            address,
+            error,
+        })?;
         let (stop_accepting, stop) = smol::channel::bounded::<()>(1);
         let (stop_buildbot, stop_accepting_buildbot) = smol::channel::bounded::<()>(1);
         let workers_port =

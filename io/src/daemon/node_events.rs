@@ -6,9 +6,9 @@ use rollcall_core::gateway::RejectionCause;
 use rollcall_core::node::StartKind;
 use rollcall_core::{CloseReason, GatewayEvent, NodeEvent, RegistryEvent, StopCause};
 
-use crate::daemon::log_limit::{LogLimiter, Verdict};
-use crate::daemon::metrics::Metrics;
+use crate::log_limit::{LogLimiter, Verdict};
 use crate::logging::Escaped;
+use crate::metrics::Metrics;
 
 pub(super) fn report(event: &NodeEvent, metrics: &Metrics, rejection_log: &mut LogLimiter) {
     match event {

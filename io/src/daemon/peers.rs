@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rollcall_core::ConnectionId;
 
 use crate::codec;
+use crate::core_link::inputs::Outbound;
 use crate::credentials::Digest;
-use crate::daemon::inputs::Outbound;
 use crate::wire::ServerMessage;
 
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! tiny_http on `[listen] http`.
 //!
 //! Every answer is computed from the core's in-memory state through a read job (see
-//! `daemon::inputs::ReadJob`): the core thread copies the rows between two inputs, and this
+//! `core_link::inputs::ReadJob`): the core thread copies the rows between two inputs, and this
 //! module filters, sorts, pages, renders and writes them on its own threads. No client
 //! reaches those threads: `front.rs` reads and validates every request and writes every
 //! response under deadlines (see there).
@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use crate::acceptor::{self, Port, PortLimits, PortName};
 
-use crate::daemon::inputs::{CoreInput, ReadView};
-use crate::daemon::metrics::Metrics;
-use crate::daemon::DaemonError;
+use crate::bind::ListenError;
+use crate::core_link::inputs::{CoreInput, ReadView};
+use crate::metrics::Metrics;
 
 use query::{Query, QueryError, QueryRow, Shape};
 use resources::{Selected, Selection};
@@ -91,9 +91,9 @@ pub(crate) fn start(
     core: smol::channel::Sender<CoreInput>,
     metrics: Arc<Metrics>,
     tls: Arc<crate::tls::ServerTls>,
-) -> Result<HttpServer, DaemonError> {
-    let listen_error = |error: std::io::Error| DaemonError::Listen { address, error };
-    let listener = crate::daemon::bind::listen(address, limits.backlog).map_err(listen_error)?;
+) -> Result<HttpServer, ListenError> {
+    let listen_error = |error: std::io::Error| ListenError { address, error };
+    let listener = crate::bind::listen(address, limits.backlog).map_err(listen_error)?;
     let local_address = listener.local_addr().unwrap_or(address);
     let socket_directory = private_socket_directory().map_err(listen_error)?;
     let socket = socket_directory.path().join("engine.sock");

@@ -4,7 +4,7 @@ use rollcall_core::{Command, ConnectionId, Gateway, MasterId, Password, Registry
 
 use crate::config::Config;
 
-pub(crate) use crate::daemon::outbound::Outbound;
+pub(crate) use crate::core_link::outbound::Outbound;
 
 #[derive(Debug)]
 pub(crate) enum WorkerMessage {

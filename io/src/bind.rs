@@ -11,6 +11,25 @@ use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+/// A listener that could not be opened, and where.
+#[derive(Debug)]
+pub struct ListenError {
+    pub address: SocketAddr,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "cannot listen on {}: {}", self.address, self.error)
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Binds `address` and listens with `backlog` (Linux caps it at `net.core.somaxconn`).
 ///
 /// # Errors
