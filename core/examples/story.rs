@@ -1,74 +1,33 @@
-//! A ten-minute story of one cluster, told by the core alone: two masters heartbeat, a
-//! worker attaches to one of them (and again, as a duplicate), one master goes silent and
-//! is expired, and what it held is given back. Prints every event with its moment.
+//! A twenty-minute story of one cluster, told by the core alone: a Node starts for its
+//! master build1, a worker attaches to it (and again, as a duplicate), a remote master,
+//! build2, opens a session, claims a scheduler and a build request, then falls silent; the
+//! Node's own heartbeat expires it and what it held is given back. Every batch is made
+//! "durable" here on the spot; prints everything the Node releases, with its moment.
 //!
 //! Run with `cargo run -p rollcall-core --example story`.
 
-use rollcall_core::registry::RegistryInput;
+use rollcall_core::node::{NodeEvent, RowCaps};
 use rollcall_core::{
-    Command, ConnectionId, Gateway, GatewayConfig, GatewayEvent, GatewayInput, GatewayOutput,
-    MasterId, Password, Registry, RegistryConfig, RegistryOutput, Reply, ReplyToken, Roster,
-    Timestamp, WorkerConfig,
+    Command, ConnectionId, GatewayConfig, Node, NodeConfig, NodeInput, NodeOutput, Password,
+    RegistryConfig, Reply, Roster, ServiceKind, Timestamp, WorkerConfig,
 };
 
-struct Cluster {
-    registry: Registry,
-    gateway: Gateway,
-    gateway_master: MasterId,
-    next_token: u64,
-}
-
-impl Cluster {
-    fn command(&mut self, now: Timestamp, command: Command) -> Option<Reply> {
-        self.next_token += 1;
-        let input = RegistryInput { token: ReplyToken(self.next_token), command };
-        self.registry.handle(now, input);
-        self.drain_registry(now)
-    }
-
-    fn drain_registry(&mut self, now: Timestamp) -> Option<Reply> {
-        let mut reply = None;
-        while let Some(output) = self.registry.poll_output() {
-            match output {
-                RegistryOutput::Event(event) => println!("{now}  registry  {}", event.topic()),
-                RegistryOutput::Reply { result, .. } => reply = result.ok(),
-                RegistryOutput::Persist(_) => {}
+/// Ends the batch, pretends to store it, and prints what it releases.
+fn settle(node: &mut Node, now: Timestamp) -> Vec<NodeOutput> {
+    let batch = node.end_batch();
+    node.batch_durable(batch.number);
+    let released: Vec<NodeOutput> = std::iter::from_fn(|| node.poll_output()).collect();
+    for output in &released {
+        match output {
+            NodeOutput::Event(NodeEvent::Registry(event)) => {
+                println!("{now}  registry  {}", event.topic());
             }
-        }
-        reply
-    }
-
-    fn worker_input(&mut self, now: Timestamp, input: GatewayInput) {
-        self.gateway.handle(now, input);
-        self.drain_gateway(now);
-    }
-
-    /// Gateway events become Registry commands, exactly as the daemon wires them.
-    fn drain_gateway(&mut self, now: Timestamp) {
-        while let Some(output) = self.gateway.poll_output() {
-            match output {
-                GatewayOutput::Send { connection, message } => {
-                    println!("{now}  gateway   -> {connection}: {message:?}");
-                }
-                GatewayOutput::Close { connection, reason } => {
-                    println!("{now}  gateway   close {connection}: {reason:?}");
-                }
-                GatewayOutput::Event(GatewayEvent::Attached { worker, connection }) => {
-                    let master = self.gateway_master;
-                    let command =
-                        Command::WorkerConnected { master, worker_name: worker, connection };
-                    self.command(now, command);
-                }
-                GatewayOutput::Event(GatewayEvent::Detached { worker, connection, .. }) => {
-                    let master = self.gateway_master;
-                    let command =
-                        Command::WorkerDisconnected { master, worker_name: worker, connection };
-                    self.command(now, command);
-                }
-                GatewayOutput::Event(event) => println!("{now}  gateway   {event:?}"),
-            }
+            NodeOutput::Event(event) => println!("{now}  node      {event:?}"),
+            NodeOutput::ToWorker { message: rollcall_core::ToWorker::KeepaliveAck, .. } => {}
+            other => println!("{now}  send      {other:?}"),
         }
     }
+    released
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -78,39 +37,71 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Password::new("s3cret"),
         vec!["linux".into(), "mac".into()],
     )])?;
-    let mut cluster = Cluster {
-        registry: Registry::new(RegistryConfig::default()),
-        gateway: Gateway::new(start, GatewayConfig::default(), roster)?,
-        gateway_master: MasterId(0),
-        next_token: 0,
+    let config = NodeConfig {
+        master_name: "build1:/srv/rollcall".into(),
+        registry: RegistryConfig::default(),
+        gateway: GatewayConfig::default(),
+        roster,
+        builder_names: vec!["linux".into(), "mac".into()],
+        heartbeat_interval_ms: 60_000,
+        row_caps: RowCaps { max_masters: 100, max_rows_per_kind: 10_000 },
     };
+    let mut node = Node::start(start, config, Vec::new())?;
+    settle(&mut node, start);
 
-    let name = |name: &str| Command::MasterActive { name: name.into() };
-    let Some(Reply::Master(build1)) = cluster.command(start, name("build1:/srv/rollcall")) else {
-        return Err("build1 was not registered".into());
-    };
-    cluster.gateway_master = build1;
-    cluster.command(start, name("build2:/srv/rollcall"));
-    let builders = vec!["linux".to_string(), "mac".to_string()];
-    cluster.command(start, Command::SetBuilderList { master: build1, builder_names: builders });
-
-    let hello = |connection| GatewayInput::Hello {
+    let hello = |connection| NodeInput::WorkerHello {
         connection: ConnectionId(connection),
         worker: "w1".into(),
         password: Password::new("s3cret"),
     };
-    cluster.worker_input(start.plus_millis(1_000), hello(1));
+    let now = start.plus_millis(1_000);
+    node.handle(now, hello(1));
+    settle(&mut node, now);
     // The same worker again, from a second connection: the older one is dropped.
-    cluster.worker_input(start.plus_millis(2_000), hello(2));
+    let now = start.plus_millis(2_000);
+    node.handle(now, hello(2));
+    settle(&mut node, now);
 
-    // build2 keeps heartbeating every minute; build1 falls silent after its first beat.
-    for minute in 1..=11 {
-        let now = start.plus_millis(minute * 60_000);
-        cluster.command(now, name("build2:/srv/rollcall"));
-        cluster.worker_input(now, GatewayInput::Keepalive { connection: ConnectionId(2) });
-        cluster.command(now, Command::ExpireMasters { force_housekeeping: false });
+    let session = ConnectionId(100);
+    let mut request_id = 0;
+    let mut ask = |node: &mut Node, now, command| {
+        request_id += 1;
+        node.handle(now, NodeInput::MasterRequest { connection: session, request_id, command });
+    };
+    let now = start.plus_millis(3_000);
+    node.handle(now, NodeInput::MasterSessionOpened { connection: session, name: "build2".into() });
+    ask(&mut node, now, Command::MasterActive { name: "build2".into() });
+    let registered = settle(&mut node, now);
+    let build2 = registered.iter().find_map(|output| match output {
+        NodeOutput::Reply { result: Ok(Reply::Master(id)), .. } => Some(*id),
+        _ => None,
+    });
+    let Some(build2) = build2 else { return Err("build2 was not registered".into()) };
+    let scheduler = Command::ClaimService {
+        master: build2,
+        kind: ServiceKind::Scheduler,
+        name: "nightly".into(),
+    };
+    ask(&mut node, now, scheduler);
+    ask(
+        &mut node,
+        now,
+        Command::SubmitBuildRequest { master: build2, builder_name: "linux".into() },
+    );
+    let request = rollcall_core::BuildRequestId(1);
+    ask(&mut node, now, Command::ClaimBuildRequests { master: build2, requests: vec![request] });
+    settle(&mut node, now);
+
+    // build2 falls silent; the worker keeps its connection alive; the Node's own timers do
+    // the rest (its heartbeat, then the sweep that expires build2 after ten minutes).
+    let end = start.plus_millis(20 * 60_000);
+    while let Some(due) = node.poll_timeout().filter(|due| *due <= end) {
+        node.handle(due, NodeInput::WorkerKeepalive { connection: ConnectionId(2) });
+        node.handle_timeout(due);
+        settle(&mut node, due);
     }
-    for master in cluster.registry.masters() {
+    let Some(view) = node.committed() else { return Err("a batch is still open".into()) };
+    for master in view.registry.masters() {
         println!("master {} {:?} active={}", master.id, master.name, master.active);
     }
     Ok(())
