@@ -65,3 +65,48 @@ fn kill_9_then_restart_keeps_masters_ids_and_builders() {
         .any(|row| matches!(row, Record::Builder(builder) if builder.name == "linux")));
     assert!(rows.iter().any(|row| matches!(row, Record::Master(master) if master.id == MasterId(1) && master.name == "test-master")));
 }
+
+/// The startup's events are Buildbot's: a fresh data dir gives exactly one `started`, a
+/// restart after a clean stop one `started` again, and a restart after `kill -9` first a
+/// `stopped` whose cause says it was a crash, then `started`; each start's log line says
+/// which it was.
+#[test]
+fn each_start_says_how_the_last_run_ended_with_buildbots_events() {
+    let mut daemon = Daemon::start("");
+    let fresh = "registry loaded; master active (first start of this master)";
+    daemon.wait_for_log(fresh);
+    let count = |log: &str, needle: &str| log.matches(needle).count();
+    let log = daemon.log();
+    assert_eq!(
+        count(&log, "master started masterid"),
+        1,
+        "one started on a fresh data dir:\n{log}"
+    );
+    assert_eq!(count(&log, "master stopped masterid"), 0, "no stopped on a fresh data dir:\n{log}");
+
+    assert!(daemon.stop().success());
+    daemon.spawn();
+    daemon.wait_for_log("registry loaded; master active (the last run stopped cleanly)");
+    let log = daemon.log();
+    assert_eq!(
+        count(&log, "master started masterid"),
+        2,
+        "one more started after a clean stop:\n{log}"
+    );
+    assert_eq!(
+        count(&log, "master stopped masterid"),
+        1,
+        "only the clean stop's own stopped:\n{log}"
+    );
+    assert_eq!(count(&log, "cause=CrashRecovered"), 0, "{log}");
+
+    daemon.kill_hard();
+    daemon.spawn();
+    daemon.wait_for_log("recovered after a crash");
+    let log = daemon.log();
+    assert_eq!(count(&log, "cause=CrashRecovered"), 1, "a crash shows as one:\n{log}");
+    assert_eq!(count(&log, "master started masterid"), 3, "{log}");
+    let recovered = log.find("cause=CrashRecovered").expect("logged");
+    let started = log.rfind("master started masterid").expect("logged");
+    assert!(recovered < started, "stopped (CrashRecovered) comes before started:\n{log}");
+}
