@@ -2,6 +2,7 @@
 //! skew and drift), workers, and the network between them, driven by a discrete-event loop
 //! that jumps straight to the next event.
 
+mod clock;
 mod disk;
 mod dispatch;
 mod events;
@@ -9,11 +10,14 @@ mod faults;
 mod invariants;
 mod links;
 mod master;
+mod master_gateway;
 mod node;
 mod queue;
 #[cfg(test)]
 mod report_tests;
+mod session;
 mod worker;
+mod workload;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,7 @@
 //! What must always hold, checked as the run goes, and what must hold once faults heal.
 
+pub(crate) mod gateway;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
