@@ -6,7 +6,7 @@
 //!
 //! Run with `cargo run -p rollcall-core --example story`.
 
-use rollcall_core::node::{NodeEvent, RowCaps};
+use rollcall_core::node::{NodeEvent, RowCaps, TokenDigest};
 use rollcall_core::{
     Command, ConnectionId, GatewayConfig, Node, NodeConfig, NodeInput, NodeOutput, Password,
     RegistryConfig, Reply, Roster, ServiceKind, Timestamp, WorkerConfig,
@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder_names: vec!["linux".into(), "mac".into()],
         heartbeat_interval_ms: 60_000,
         row_caps: RowCaps { max_masters: 100, max_rows_per_kind: 10_000 },
+        masters: [("build2".to_string(), vec![TokenDigest([7; 32])])].into_iter().collect(),
     };
     let mut node = Node::start(start, config, Vec::new())?;
     settle(&mut node, start);
@@ -69,7 +70,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         node.handle(now, NodeInput::MasterRequest { connection: session, request_id, command });
     };
     let now = start.plus_millis(3_000);
-    node.handle(now, NodeInput::MasterSessionOpened { connection: session, name: "build2".into() });
+    node.handle(
+        now,
+        NodeInput::MasterSessionOpened {
+            connection: session,
+            name: "build2".into(),
+            token: TokenDigest([7; 32]),
+        },
+    );
     ask(&mut node, now, Command::MasterActive { name: "build2".into() });
     let registered = settle(&mut node, now);
     let build2 = registered.iter().find_map(|output| match output {

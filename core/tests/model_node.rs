@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use proptest::prelude::*;
-use rollcall_core::node::{NodeEvent, RowCaps, StartKind};
+use rollcall_core::node::{NodeEvent, RowCaps, StartKind, TokenDigest};
 use rollcall_core::{
     Change, Command, ConnectionId, DuplicatePolicy, GatewayConfig, MasterId, Node, NodeConfig,
     NodeInput, NodeOutput, Password, Record, RecordKey, RegistryConfig, Roster, Timestamp,
@@ -21,14 +21,15 @@ use rollcall_core::{
 
 const WINDOW_MS: u64 = 60_000;
 const NODE_NAME: &str = "node:/srv";
-const MASTER_NAMES: [&str; 3] = ["m1", "m2", NODE_NAME];
+const MASTER_NAMES: [&str; 4] = ["m1", "m2", NODE_NAME, "stranger"];
+const TOKEN: TokenDigest = TokenDigest([7; 32]);
 
 #[derive(Clone, Debug)]
 enum Step {
     WorkerHello { connection: u64, worker: usize, right_password: bool },
     Keepalive { connection: u64 },
     Close { connection: u64 },
-    OpenSession { connection: u64, name: usize },
+    OpenSession { connection: u64, name: usize, right_token: bool },
     Request { connection: u64, command: usize, master: u64 },
     Forward { millis: u64 },
     Timeout,
@@ -43,7 +44,7 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (1_u64..=4, 0_usize..3, any::<bool>()).prop_map(|(connection, worker, right_password)| Step::WorkerHello { connection, worker, right_password }),
         2 => (1_u64..=4).prop_map(|connection| Step::Keepalive { connection }),
         2 => (1_u64..=12).prop_map(|connection| Step::Close { connection }),
-        2 => (10_u64..=12, 0_usize..3).prop_map(|(connection, name)| Step::OpenSession { connection, name }),
+        2 => (10_u64..=12, 0_usize..4, any::<bool>()).prop_map(|(connection, name, right_token)| Step::OpenSession { connection, name, right_token }),
         6 => (10_u64..=12, 0_usize..8, 1_u64..=4).prop_map(|(connection, command, master)| Step::Request { connection, command, master }),
         3 => (0..=WINDOW_MS * 2).prop_map(|millis| Step::Forward { millis }),
         2 => Just(Step::Timeout),
@@ -76,6 +77,12 @@ fn config(workers: usize) -> NodeConfig {
         builder_names: vec!["b".into()],
         heartbeat_interval_ms: WINDOW_MS / 6,
         row_caps: RowCaps { max_masters: 3, max_rows_per_kind: 20 },
+        // A configuration of one worker also drops m2, so reconfigs revoke sessions.
+        masters: ["m1", "m2"]
+            .into_iter()
+            .filter(|name| workers != 1 || *name != "m2")
+            .map(|name| (name.to_string(), vec![TOKEN]))
+            .collect(),
     }
 }
 
@@ -123,7 +130,7 @@ struct Harness {
     workers: usize,
     /// Requests on live sessions not yet answered, in order.
     unanswered: VecDeque<(ConnectionId, u64)>,
-    sessions: Vec<ConnectionId>,
+    sessions: Vec<(ConnectionId, String)>,
     /// Every session connection ever opened, across restarts.
     opened: Vec<ConnectionId>,
     next_request: u64,
@@ -157,6 +164,10 @@ impl Harness {
         Ok(harness)
     }
 
+    fn allowed(&self, name: &str) -> bool {
+        config(self.workers).masters.contains_key(name)
+    }
+
     fn quiet(&mut self) -> Result<(), TestCaseError> {
         prop_assert_eq!(self.node.poll_output(), None, "released before durable");
         if let Err(violation) = self.node.check_invariants() {
@@ -177,7 +188,7 @@ impl Harness {
                     prop_assert_eq!(self.unanswered.pop_front(), Some((*connection, *request_id)));
                 }
                 NodeOutput::CloseSession { connection, .. } => {
-                    self.sessions.retain(|open| open != connection);
+                    self.sessions.retain(|(open, _)| open != connection);
                     self.unanswered.retain(|(on, _)| on != connection);
                 }
                 _ => {}
@@ -214,27 +225,28 @@ proptest! {
                     harness.node.handle(now, NodeInput::WorkerKeepalive { connection: connection(id) });
                 }
                 Step::Close { connection: id } => {
-                    harness.sessions.retain(|open| *open != connection(id));
+                    harness.sessions.retain(|(open, _)| *open != connection(id));
                     harness.node.handle(now, NodeInput::ConnectionClosed { connection: connection(id) });
                 }
-                Step::OpenSession { connection: id, name } => {
+                Step::OpenSession { connection: id, name, right_token } => {
                     // The transport never gives a connection id twice.
                     if harness.opened.contains(&connection(id)) {
                         continue;
                     }
                     harness.opened.push(connection(id));
                     let name = MASTER_NAMES[name].to_string();
-                    // A session under the node's own name is refused: nothing it asks is
-                    // answered.
-                    if name != NODE_NAME {
-                        harness.sessions.push(connection(id));
+                    // A session under the node's own name, an unknown name or a wrong
+                    // token is refused: nothing it asks is answered.
+                    let token = if right_token { TOKEN } else { TokenDigest([8; 32]) };
+                    if harness.allowed(&name) && right_token {
+                        harness.sessions.push((connection(id), name.clone()));
                     }
-                    harness.node.handle(now, NodeInput::MasterSessionOpened { connection: connection(id), name });
+                    harness.node.handle(now, NodeInput::MasterSessionOpened { connection: connection(id), name, token });
                 }
                 Step::Request { connection: id, command: index, master } => {
                     harness.next_request += 1;
                     let request_id = harness.next_request;
-                    if harness.sessions.contains(&connection(id)) {
+                    if harness.sessions.iter().any(|(open, _)| *open == connection(id)) {
                         harness.unanswered.push_back((connection(id), request_id));
                     }
                     let command = command(index, MasterId(master));
@@ -248,6 +260,8 @@ proptest! {
                 }
                 Step::Reconfig { workers } => {
                     harness.workers = workers;
+                    // The new configuration may drop m2: its sessions close with it.
+                    harness.sessions.retain(|(_, name)| config(workers).masters.contains_key(name));
                     harness.node.handle(now, NodeInput::Reconfig(Box::new(config(workers))));
                 }
                 Step::Crash => {

@@ -1,7 +1,7 @@
 //! The Node: its startup (docs/design.md) and its events, the batching contract, committed reads, the
 //! sessions of remote masters, and the own master's heartbeat.
 
-use rollcall_core::node::{NodeEvent, RequestError, RowCaps, StartKind};
+use rollcall_core::node::{NodeEvent, RequestError, RowCaps, StartKind, TokenDigest};
 use rollcall_core::store::Store;
 use rollcall_core::{
     Change, Command, ConnectionId, DuplicatePolicy, GatewayConfig, Node, NodeConfig, NodeInput,
@@ -28,8 +28,15 @@ fn config() -> NodeConfig {
         builder_names: vec!["linux".into()],
         heartbeat_interval_ms: 60_000,
         row_caps: RowCaps { max_masters: 100, max_rows_per_kind: 1_000 },
+        masters: ["remote", "m", "r"]
+            .into_iter()
+            .map(|name| (name.to_string(), vec![TOKEN]))
+            .collect(),
     }
 }
+
+/// The one token every remote master of these tests proves itself with.
+const TOKEN: TokenDigest = TokenDigest([7; 32]);
 
 /// A disk that keeps only committed batches.
 #[derive(Default)]
@@ -162,7 +169,11 @@ fn the_startup_expires_masters_that_went_silent_while_the_node_was_down() {
     let (mut node, _) = start(at(0), &mut disk);
     node.handle(
         at(1),
-        NodeInput::MasterSessionOpened { connection: ConnectionId(900), name: "remote".into() },
+        NodeInput::MasterSessionOpened {
+            connection: ConnectionId(900),
+            name: "remote".into(),
+            token: TOKEN,
+        },
     );
     let command = Command::MasterActive { name: "remote".into() };
     node.handle(
@@ -197,7 +208,10 @@ fn outputs_wait_for_their_batch_to_be_durable() {
     };
     node.handle(at(1), hello);
     let session = ConnectionId(2);
-    node.handle(at(1), NodeInput::MasterSessionOpened { connection: session, name: "m".into() });
+    node.handle(
+        at(1),
+        NodeInput::MasterSessionOpened { connection: session, name: "m".into(), token: TOKEN },
+    );
     let command = Command::MasterActive { name: "m".into() };
     node.handle(at(1), NodeInput::MasterRequest { connection: session, request_id: 9, command });
     assert_eq!(node.poll_output(), None, "released before the batch ended");
@@ -243,7 +257,10 @@ fn sessions_speak_only_for_their_own_master() {
             NodeInput::MasterRequest { connection: session, request_id: id, command },
         );
     };
-    node.handle(at(1), NodeInput::MasterSessionOpened { connection: session, name: "m".into() });
+    node.handle(
+        at(1),
+        NodeInput::MasterSessionOpened { connection: session, name: "m".into(), token: TOKEN },
+    );
     request(&mut node, 1, Command::MasterStopped { master: rollcall_core::MasterId(1) });
     request(&mut node, 2, Command::MasterActive { name: "other".into() });
     request(&mut node, 3, Command::MasterActive { name: "m".into() });
@@ -252,7 +269,11 @@ fn sessions_speak_only_for_their_own_master() {
     request(&mut node, 6, Command::MasterStopped { master: rollcall_core::MasterId(1) });
     node.handle(
         at(1),
-        NodeInput::MasterSessionOpened { connection: ConnectionId(501), name: "node:/srv".into() },
+        NodeInput::MasterSessionOpened {
+            connection: ConnectionId(501),
+            name: "node:/srv".into(),
+            token: TOKEN,
+        },
     );
     let outputs = settle(&mut node, &mut disk);
     let replies: Vec<(u64, Result<Reply, RequestError>)> = outputs
@@ -290,7 +311,11 @@ fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
     let (mut node, _) = start(at(0), &mut disk);
     node.handle(
         at(1),
-        NodeInput::MasterSessionOpened { connection: ConnectionId(7), name: "r".into() },
+        NodeInput::MasterSessionOpened {
+            connection: ConnectionId(7),
+            name: "r".into(),
+            token: TOKEN,
+        },
     );
     let command = Command::MasterActive { name: "r".into() };
     node.handle(

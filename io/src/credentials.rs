@@ -11,8 +11,8 @@ pub const TOKEN_PREFIX: &str = "rcm_";
 /// Random bytes in a new token: 256 bits.
 const TOKEN_RANDOM_BYTES: usize = 32;
 
-/// The most tokens one master may have at once (two is a rotation; four leaves room).
-pub const MAX_TOKENS_PER_MASTER: usize = 4;
+/// The most token digests one master may have configured at once (the Node's limit).
+pub use rollcall_core::node::MAX_TOKENS_PER_MASTER;
 
 /// A master token as it travels in a Hello: kept out of `Debug` output and logs.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,27 +103,6 @@ pub fn new_master_token() -> Result<String, String> {
     Ok(format!("{TOKEN_PREFIX}{}", hex(&random)))
 }
 
-/// Whether `offered` is one of `configured` (`None`: the master is not configured). Always
-/// hashes once and compares against [`MAX_TOKENS_PER_MASTER`] digests, so an unknown name,
-/// a wrong token and a right one cost the same.
-pub fn token_matches(configured: Option<&[Digest]>, offered: &str) -> bool {
-    const STAND_IN: Digest = [0x5a; 32];
-    let offered = sha256(offered.as_bytes());
-    let configured = configured.unwrap_or(&[]);
-    let mut matched = 0_u8;
-    for slot in 0..MAX_TOKENS_PER_MASTER {
-        let (candidate, real) = match configured.get(slot) {
-            Some(digest) => (digest, 1_u8),
-            None => (&STAND_IN, 0_u8),
-        };
-        let difference = candidate.iter().zip(&offered).fold(0_u8, |acc, (a, b)| acc | (a ^ b));
-        // 1 when equal, else 0, without a branch on the secret.
-        let equal = 1 ^ ((difference | difference.wrapping_neg()) >> 7);
-        matched |= equal & real;
-    }
-    matched == 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,15 +129,18 @@ mod tests {
         assert_ne!(first, second);
     }
 
+    /// The digest the daemon makes of an offered token is what the Node's rule compares:
+    /// only a configured token, under its own master's name, gets in.
     #[test]
     fn a_token_matches_only_a_configured_digest() {
-        let digests = [sha256(b"rcm_old"), sha256(b"rcm_new")];
-        assert!(token_matches(Some(&digests), "rcm_old"));
-        assert!(token_matches(Some(&digests), "rcm_new"));
-        assert!(!token_matches(Some(&digests), "rcm_other"));
-        assert!(!token_matches(None, "rcm_old"));
-        assert!(!token_matches(Some(&[]), ""));
-        // The stand-in digest is no one's token.
-        assert!(!token_matches(None, &String::from_utf8_lossy(&[0x5a; 32])));
+        use rollcall_core::node::{token_matches, MasterTokens, TokenDigest};
+        let offered = |text: &str| TokenDigest(sha256(text.as_bytes()));
+        let digests = vec![offered("rcm_old"), offered("rcm_new")];
+        let tokens: MasterTokens = [("m".to_string(), digests)].into_iter().collect();
+        assert!(token_matches(&tokens, "m", &offered("rcm_old")));
+        assert!(token_matches(&tokens, "m", &offered("rcm_new")));
+        assert!(!token_matches(&tokens, "m", &offered("rcm_other")));
+        assert!(!token_matches(&tokens, "other", &offered("rcm_old")));
+        assert!(!token_matches(&MasterTokens::new(), "m", &offered("")));
     }
 }

@@ -35,6 +35,8 @@ pub struct NodeConfig {
     /// 60 s).
     pub heartbeat_interval_ms: u64,
     pub row_caps: RowCaps,
+    /// The remote masters that may open a session, each with the digests of its tokens.
+    pub masters: super::MasterTokens,
 }
 
 impl NodeConfig {
@@ -61,6 +63,15 @@ pub enum NodeConfigError {
         error: CommandError,
     },
     DuplicateBuilder(String),
+    /// A remote master with no token, or more than [`MAX_TOKENS_PER_MASTER`](super::MAX_TOKENS_PER_MASTER).
+    MasterTokens {
+        name: String,
+        count: usize,
+    },
+    /// A remote master under the Node's own master's name, or with an invalid name.
+    RemoteMasterName {
+        name: String,
+    },
     /// A heartbeat interval of zero, or not shorter than the expiry window (the master
     /// would expire between two of its own heartbeats).
     HeartbeatInterval {
@@ -85,6 +96,15 @@ impl std::fmt::Display for NodeConfigError {
             NodeConfigError::DuplicateBuilder(name) => {
                 write!(formatter, "builder {name:?} is configured twice")
             }
+            NodeConfigError::MasterTokens { name, count } => write!(
+                formatter,
+                "master {name:?} has {count} tokens: it needs 1 to {}",
+                super::MAX_TOKENS_PER_MASTER
+            ),
+            NodeConfigError::RemoteMasterName { name } => write!(
+                formatter,
+                "remote master {name:?} is not a valid name for another master than this one"
+            ),
             NodeConfigError::HeartbeatInterval { interval_ms, expiry_window_ms } => write!(
                 formatter,
                 "a heartbeat every {interval_ms} ms must be more than 0 and less than the \
@@ -118,6 +138,15 @@ impl NodeConfig {
                 .map_err(|error| NodeConfigError::BuilderName { name: name.clone(), error })?;
             if !seen.insert(name.as_str()) {
                 return Err(NodeConfigError::DuplicateBuilder(name.clone()));
+            }
+        }
+        for (name, tokens) in &self.masters {
+            if *name == self.master_name || validate_name(name).is_err() {
+                return Err(NodeConfigError::RemoteMasterName { name: name.clone() });
+            }
+            if tokens.is_empty() || tokens.len() > super::MAX_TOKENS_PER_MASTER {
+                let count = tokens.len();
+                return Err(NodeConfigError::MasterTokens { name: name.clone(), count });
             }
         }
         let (interval_ms, expiry_window_ms) =

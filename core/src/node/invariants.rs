@@ -41,6 +41,12 @@ impl Node {
                 session.hello_name != self.config.master_name,
                 "session {connection} speaks for the node's own master"
             );
+            ensure!(
+                NODE,
+                super::token_matches(&self.config.masters, &session.hello_name, &session.token),
+                "session {connection} of {:?} holds a token its configuration does not list",
+                session.hello_name
+            );
             if let Some(master) = session.master {
                 let row = self.registry.master(master);
                 ensure!(

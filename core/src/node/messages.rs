@@ -27,11 +27,13 @@ pub enum NodeInput {
         connection: ConnectionId,
         nonce: u64,
     },
-    /// A remote master opened a session. The transport has already checked its token (and
-    /// its certificate): the Node decides only what the session may do.
+    /// A remote master opened a session with its Hello's name and the SHA-256 digest of the
+    /// token it offered (the transport hashes it, and checks the certificate where mTLS
+    /// asks for one): the Node decides whether it may in, and what it may do.
     MasterSessionOpened {
         connection: ConnectionId,
         name: String,
+        token: super::TokenDigest,
     },
     /// A remote master's request; answered with [`NodeOutput::Reply`] echoing `request_id`.
     MasterRequest {
@@ -113,6 +115,10 @@ pub enum SessionCloseReason {
     /// The session said Hello with the Node's own master's name: only the Node speaks
     /// for its own master.
     OwnMasterName,
+    /// Unknown master or wrong token (one answer for both: no probing of names).
+    AuthenticationFailed,
+    /// A reconfig removed the master, or the token the session proved itself with.
+    Deauthorized,
 }
 
 /// What a Node asks its driver to do, released only once the batch that produced it is
@@ -151,6 +157,11 @@ pub enum StartKind {
 pub enum NodeEvent {
     Registry(RegistryEvent),
     Gateway(GatewayEvent),
+    /// A session was refused: unknown master or wrong token.
+    SessionRefused {
+        connection: ConnectionId,
+        name: String,
+    },
     /// The startup sequence ran: the master is active and has declared its configuration.
     Started {
         master: MasterId,

@@ -32,6 +32,7 @@ mod own_master;
 mod row_caps;
 mod sessions;
 mod startup;
+mod tokens;
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,7 @@ pub use batch::Batch;
 pub use config::{NodeConfig, NodeConfigError, RowCaps};
 pub use messages::{NodeEvent, NodeInput, NodeOutput, RequestError, SessionCloseReason, StartKind};
 pub use startup::StartError;
+pub use tokens::{token_matches, MasterTokens, TokenDigest, MAX_TOKENS_PER_MASTER};
 
 use batch::Batches;
 use sessions::Session;
@@ -96,8 +98,8 @@ impl Node {
             NodeInput::WorkerPong { connection, nonce } => {
                 self.gateway_input(now, crate::GatewayInput::Pong { connection, nonce });
             }
-            NodeInput::MasterSessionOpened { connection, name } => {
-                self.open_session(connection, name);
+            NodeInput::MasterSessionOpened { connection, name, token } => {
+                self.open_session(connection, name, token);
             }
             NodeInput::MasterRequest { connection, request_id, command } => {
                 self.session_request(now, connection, request_id, command);

@@ -107,6 +107,7 @@ impl Node {
         let sooner = now.plus_millis(config.heartbeat_interval_ms);
         self.next_heartbeat = self.next_heartbeat.min(sooner);
         self.config = config;
+        self.close_deauthorized_sessions();
         self.declare_configuration(now);
         self.batches.hold(NodeOutput::Event(NodeEvent::ReconfigApplied));
     }

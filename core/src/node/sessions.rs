@@ -2,7 +2,10 @@
 
 use crate::{Command, ConnectionId, MasterId, Reply, Timestamp};
 
-use super::{row_caps, Node, NodeOutput, RequestError, SessionCloseReason};
+use super::{
+    row_caps, token_matches, Node, NodeEvent, NodeOutput, RequestError, SessionCloseReason,
+    TokenDigest,
+};
 
 /// A remote master's session.
 #[derive(Debug)]
@@ -11,18 +14,54 @@ pub(super) struct Session {
     pub(super) hello_name: String,
     /// The master its `MasterActive` registered; `None` until then.
     pub(super) master: Option<MasterId>,
+    /// The digest of the token it proved itself with: a reconfig that drops it closes
+    /// the session.
+    pub(super) token: TokenDigest,
 }
 
 impl Node {
-    pub(super) fn open_session(&mut self, connection: ConnectionId, hello_name: String) {
+    pub(super) fn open_session(
+        &mut self,
+        connection: ConnectionId,
+        hello_name: String,
+        token: TokenDigest,
+    ) {
+        // The own name is never configured for a remote master (validation refuses it), so
+        // it gets the same answer as any unknown name: a refusal tells nothing about which
+        // names exist.
+        if !token_matches(&self.config.masters, &hello_name, &token) {
+            let reason = SessionCloseReason::AuthenticationFailed;
+            let event = NodeEvent::SessionRefused { connection, name: hello_name };
+            self.batches.hold(NodeOutput::Event(event));
+            self.batches.hold(NodeOutput::CloseSession { connection, reason });
+            return;
+        }
         if hello_name == self.config.master_name {
-            // A session for the Node's own master could stop it or act for it.
+            // Unreachable through a validated configuration; a session for the Node's own
+            // master could stop it or act for it.
             let reason = SessionCloseReason::OwnMasterName;
             self.batches.hold(NodeOutput::CloseSession { connection, reason });
             return;
         }
-        self.sessions.insert(connection, Session { hello_name, master: None });
+        self.sessions.insert(connection, Session { hello_name, master: None, token });
         self.batches.hold(NodeOutput::SessionWelcome { connection });
+    }
+
+    /// After a reconfig: a removed master, or a rotated-out token, is refused from now on,
+    /// live sessions too.
+    pub(super) fn close_deauthorized_sessions(&mut self) {
+        let masters = &self.config.masters;
+        let revoked: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| !token_matches(masters, &session.hello_name, &session.token))
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in revoked {
+            self.sessions.remove(&connection);
+            let reason = SessionCloseReason::Deauthorized;
+            self.batches.hold(NodeOutput::CloseSession { connection, reason });
+        }
     }
 
     pub(super) fn session_request(

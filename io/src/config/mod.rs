@@ -289,6 +289,7 @@ impl Config {
                 max_masters: self.limits.max_masters,
                 max_rows_per_kind: self.limits.max_rows_per_kind,
             },
+            masters: self.master_tokens(),
         }
     }
 
@@ -298,10 +299,13 @@ impl Config {
     }
 
     /// The token digests of each configured remote master, by name.
-    pub fn master_tokens(&self) -> HashMap<String, Vec<crate::credentials::Digest>> {
+    pub fn master_tokens(&self) -> rollcall_core::node::MasterTokens {
         self.masters
             .iter()
-            .map(|master| (master.name.clone(), master.token_sha256.clone()))
+            .map(|master| {
+                let digests = master.token_sha256.iter().copied();
+                (master.name.clone(), digests.map(rollcall_core::node::TokenDigest).collect())
+            })
             .collect()
     }
 

@@ -9,21 +9,22 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use rollcall_core::node::TokenDigest;
 use rollcall_core::store::Store;
 use rollcall_core::{ConnectionId, Node, NodeInput, NodeOutput, Timestamp};
 
 use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::config::Config;
 use crate::core_link::inputs::{CoreInput, ReadJob, ReadView, WorkerMessage};
-use crate::credentials::{self, Digest};
+use crate::credentials;
 use crate::daemon::clock;
 use crate::daemon::node_events;
 use crate::daemon::peers::{encode, Overflowed, Peer, PeerRole, Peers};
 use crate::daemon::wait::{Next, Waiter};
 use crate::daemon::DaemonError;
-use crate::log_limit::{LogLimiter, Verdict};
+use crate::log_limit::LogLimiter;
 use crate::logging::Escaped;
 use crate::metrics::Metrics;
 use crate::storage::StorageError;
@@ -48,8 +49,6 @@ pub(crate) struct CoreLoop<S> {
     /// What each worker reported about itself (Buildbot's `workerinfo`), by name.
     worker_info: HashMap<String, serde_json::Value>,
     credentials: Credentials,
-    /// `[[masters]]`: who may open a master session, and with which token digests.
-    master_tokens: HashMap<String, Vec<Digest>>,
     /// A reconfig the Node has been given and not yet answered.
     pending_reconfig: Option<Config>,
     /// Reads of this batch, run once it is committed.
@@ -94,7 +93,6 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             recorder,
             worker_info: HashMap::new(),
             credentials: Credentials::default(),
-            master_tokens: config.master_tokens(),
             pending_reconfig: None,
             reads: Vec::new(),
             deferred_closes: Vec::new(),
@@ -181,22 +179,12 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
                 }
             },
             CoreInput::MasterHello { connection, name, token, outbound } => {
-                let configured = self.master_tokens.get(&name).map(Vec::as_slice);
-                // The same work for an unknown name as for a wrong token: hash, compare.
-                if !credentials::token_matches(configured, token.text()) {
-                    Metrics::add(&self.metrics.rejected_master_authentication, 1);
-                    if let Verdict::Log { suppressed } = self.rejection_log.check(Instant::now()) {
-                        tracing::warn!(master = %Escaped(&name), connection = %connection, suppressed, "master refused: unknown name or wrong token");
-                    }
-                    let goodbye = "authentication failed: unknown master or wrong token";
-                    let _ = outbound
-                        .try_send(encode(&ServerMessage::Goodbye { reason: goodbye.into() }));
-                    return;
-                }
-                let token = credentials::sha256(token.text().as_bytes());
-                let role = PeerRole::Master { hello_name: name.clone(), token };
+                // Hashed here, compared by the Node: the token itself never leaves this
+                // line, never reaches a trace or the Node.
+                let token = TokenDigest(credentials::sha256(token.text().as_bytes()));
+                let role = PeerRole::Master;
                 self.peers.insert(connection, Peer { outbound, role });
-                self.feed(now, NodeInput::MasterSessionOpened { connection, name });
+                self.feed(now, NodeInput::MasterSessionOpened { connection, name, token });
             }
             CoreInput::MasterRequest { connection, request_id, command } => {
                 self.feed(now, NodeInput::MasterRequest { connection, request_id, command });
@@ -297,6 +285,12 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
                         rollcall_core::node::SessionCloseReason::OwnMasterName => {
                             "this name is the daemon's own master"
                         }
+                        rollcall_core::node::SessionCloseReason::AuthenticationFailed => {
+                            "authentication failed: unknown master or wrong token"
+                        }
+                        rollcall_core::node::SessionCloseReason::Deauthorized => {
+                            "this master or its token was removed from the configuration"
+                        }
                     };
                     self.peers.close(connection, reason);
                     Ok(())
@@ -328,22 +322,11 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
         }
     }
 
-    /// What a reconfig changes outside the Node: the listeners' credentials, the master
-    /// tokens (closing sessions whose token or name was removed), the outbound limits.
+    /// What a reconfig changes outside the Node: the listeners' credentials and the
+    /// outbound limits (the Node itself closed the sessions a removed token opened).
     fn apply_transport_config(&mut self, config: Config) {
         *write_lock(&self.credentials) = credentials_of(&config.roster());
-        self.master_tokens = config.master_tokens();
         self.peers.set_limits(config.limits.max_outbound_frames, config.limits.max_outbound_bytes);
-        let tokens = &self.master_tokens;
-        let revoked = self.peers.revoked_masters(|name, token| {
-            tokens.get(name).is_some_and(|digests| digests.contains(token))
-        });
-        let reason = "this master or its token was removed from the configuration";
-        for connection in revoked {
-            tracing::info!(connection = %connection, "closing a master session: {reason}");
-            self.peers.close(connection, reason);
-            self.deferred_closes.push(connection);
-        }
         self.config = config;
     }
 

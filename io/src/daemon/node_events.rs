@@ -30,6 +30,12 @@ pub(super) fn report(event: &NodeEvent, metrics: &Metrics, rejection_log: &mut L
         NodeEvent::OwnCommandRefused { command, error } => {
             tracing::error!(command, error = %error, "the registry refused this master's own report");
         }
+        NodeEvent::SessionRefused { connection, name } => {
+            Metrics::add(&metrics.rejected_master_authentication, 1);
+            if let Verdict::Log { suppressed } = rejection_log.check(Instant::now()) {
+                tracing::warn!(master = %Escaped(name), connection = %connection, suppressed, "master refused: unknown name or wrong token");
+            }
+        }
         NodeEvent::ReconfigApplied => tracing::info!("reconfig complete"),
         NodeEvent::ReconfigRejected { reason } => tracing::error!("reconfig failed: {reason}"),
         NodeEvent::Stopped { master } => tracing::info!(masterid = %master, "master stopped; bye"),

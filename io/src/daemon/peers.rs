@@ -7,7 +7,6 @@ use rollcall_core::ConnectionId;
 
 use crate::codec;
 use crate::core_link::inputs::Outbound;
-use crate::credentials::Digest;
 use crate::wire::ServerMessage;
 
 #[derive(Debug)]
@@ -15,12 +14,8 @@ pub(super) enum PeerRole {
     Worker {
         name: String,
     },
-    /// `token` is the digest of the token it presented, so a reconfig that drops that
-    /// token can close the session.
-    Master {
-        hello_name: String,
-        token: Digest,
-    },
+    /// A master session: the Node holds its name and token.
+    Master,
 }
 
 #[derive(Debug)]
@@ -95,25 +90,6 @@ impl Peers {
         let peer = self.by_connection.remove(&connection)?;
         let _ = peer.outbound.try_send(encode(&ServerMessage::Goodbye { reason: reason.into() }));
         Some(peer)
-    }
-
-    /// Master sessions whose name and token `still_allowed` no longer accepts.
-    pub(super) fn revoked_masters(
-        &self,
-        still_allowed: impl Fn(&str, &Digest) -> bool,
-    ) -> Vec<ConnectionId> {
-        let mut revoked: Vec<ConnectionId> = self
-            .by_connection
-            .iter()
-            .filter_map(|(connection, peer)| match &peer.role {
-                PeerRole::Master { hello_name, token } => {
-                    (!still_allowed(hello_name, token)).then_some(*connection)
-                }
-                PeerRole::Worker { .. } => None,
-            })
-            .collect();
-        revoked.sort_unstable();
-        revoked
     }
 
     /// Every peer, for the shutdown's Goodbye.

@@ -20,6 +20,16 @@ use crate::world::{Event, World};
 /// masters' Gateways), so its Gateway only runs its empty roster's timers.
 pub(super) const NODE_MASTER_NAME: &str = "rollcall:/registry";
 
+/// A simulated master's token digest: any fixed value per name does (the simulator does
+/// not model stolen tokens; the Node's property test and the end-to-end tests do).
+pub(super) fn token_of(name: &str) -> rollcall_core::node::TokenDigest {
+    let mut digest = [0_u8; 32];
+    for (index, byte) in name.bytes().enumerate() {
+        digest[index % 32] ^= byte;
+    }
+    rollcall_core::node::TokenDigest(digest)
+}
+
 /// Session connection ids live above the workers' (which count up from 1).
 const SESSION_IDS_FROM: u64 = 1 << 48;
 
@@ -100,6 +110,11 @@ impl World {
                 max_masters: usize::MAX,
                 max_rows_per_kind: usize::MAX,
             },
+            masters: self
+                .masters
+                .iter()
+                .map(|node| (node.name.clone(), vec![token_of(&node.name)]))
+                .collect(),
         }
     }
 

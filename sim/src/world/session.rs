@@ -31,7 +31,8 @@ impl World {
         node.session = Some((connection, epoch));
         let (name, incarnation) = (node.name.clone(), node.incarnation);
         self.pending_sessions.insert(connection, (master, incarnation));
-        let open = NodeInput::MasterSessionOpened { connection, name: name.clone() };
+        let token = super::node::token_of(&name);
+        let open = NodeInput::MasterSessionOpened { connection, name: name.clone(), token };
         self.send_to_node(master, open);
         let node = &mut self.masters[master];
         node.next_request += 1;
