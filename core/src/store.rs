@@ -34,4 +34,14 @@ pub trait Store {
     ///
     /// When the engine fails; nothing of the batch may then be assumed written.
     fn commit(&mut self, changes: &[Change]) -> Result<CommitStats, Self::Error>;
+
+    /// [`Store::commit`] of a batch the caller hands over: a store that keeps rows in
+    /// memory may move them instead of copying. The same contract.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::commit`].
+    fn commit_owned(&mut self, changes: Vec<Change>) -> Result<CommitStats, Self::Error> {
+        self.commit(&changes)
+    }
 }

@@ -32,4 +32,20 @@ impl Store for SimDisk {
         }
         Ok(CommitStats { changes: changes.len(), sync_micros: 0 })
     }
+
+    /// Moves the rows in: a simulated day commits millions of them.
+    fn commit_owned(&mut self, changes: Vec<Change>) -> Result<CommitStats, Infallible> {
+        let count = changes.len();
+        for change in changes {
+            match change {
+                Change::Put(record) => {
+                    self.rows.insert(record.key(), record);
+                }
+                Change::Delete(key) => {
+                    self.rows.remove(&key);
+                }
+            }
+        }
+        Ok(CommitStats { changes: count, sync_micros: 0 })
+    }
 }

@@ -223,13 +223,13 @@ impl World {
             self.crash_node(false);
             return Ok(());
         }
-        let Ok(_) = self.process.disk.commit(&batch.changes);
         for change in &batch.changes {
             match change {
                 rollcall_core::Change::Put(record) => self.trace.hashed(&(0_u8, record.key())),
                 rollcall_core::Change::Delete(key) => self.trace.hashed(&(1_u8, *key)),
             }
         }
+        let Ok(_) = self.process.disk.commit_owned(batch.changes);
         if let Some(node) = self.process.node.as_mut() {
             node.batch_durable(batch.number);
         }
