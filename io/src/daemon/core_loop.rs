@@ -70,12 +70,8 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
         let node_config = config.node_config();
         let recorder = match record {
             Some(path) => {
-                let mut recorder = Recorder::create(path).map_err(|error| {
-                    DaemonError::Startup(format!(
-                        "cannot create the trace {}: {error}",
-                        path.display()
-                    ))
-                })?;
+                let mut recorder = Recorder::create(path)
+                    .map_err(|error| DaemonError::Trace { path: path.to_path_buf(), error })?;
                 let start = Start { at: now, config: node_config.clone(), rows: rows.clone() };
                 recorder.record(&Line::Start { start });
                 Some(recorder)

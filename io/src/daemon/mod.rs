@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use rollcall_core::{ConnectionId, GatewayConfigError};
+use rollcall_core::ConnectionId;
 
 use crate::acceptor::{self, Port, PortLimits, PortName};
 use crate::bind;
@@ -37,42 +37,66 @@ const CORE_QUEUE_CAPACITY: usize = 65_536;
 
 #[derive(Debug)]
 pub enum DaemonError {
-    /// The Gateway refused the settings a config gave it.
-    Config(GatewayConfigError),
     Storage(StorageError),
     /// The Node would not start: invalid settings, or stored rows that do not recover.
     Node(rollcall_core::node::StartError),
-    Startup(String),
+    /// The trace `--record` names cannot be created.
+    Trace {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
     Listen {
         address: std::net::SocketAddr,
         error: std::io::Error,
     },
     Signals(std::io::Error),
-    CoreThread(String),
+    /// The core thread could not be started.
+    CoreThreadSpawn(std::io::Error),
+    /// The core thread panicked: a bug, whose message is in the log.
+    CoreThreadPanicked,
     /// A TLS file could not be loaded: `<file>: <why>`.
-    Tls(String),
+    Tls(crate::tls::TlsError),
 }
 
 impl std::fmt::Display for DaemonError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DaemonError::Config(why) => write!(formatter, "invalid configuration: {why}"),
             DaemonError::Storage(error) => write!(formatter, "{error}"),
             DaemonError::Node(error) => write!(formatter, "cannot start: {error}"),
-            DaemonError::Startup(why) => write!(formatter, "startup failed: {why}"),
+            DaemonError::Trace { path, error } => {
+                write!(formatter, "cannot create the trace {}: {error}", path.display())
+            }
             DaemonError::Listen { address, error } => {
                 write!(formatter, "cannot listen on {address}: {error}")
             }
             DaemonError::Signals(error) => {
                 write!(formatter, "cannot install signal handlers: {error}")
             }
-            DaemonError::CoreThread(why) => write!(formatter, "the core thread failed: {why}"),
-            DaemonError::Tls(why) => write!(formatter, "cannot load TLS: {why}"),
+            DaemonError::CoreThreadSpawn(error) => {
+                write!(formatter, "cannot start the core thread: {error}")
+            }
+            DaemonError::CoreThreadPanicked => {
+                formatter.write_str("the core thread panicked (a bug: see the log above)")
+            }
+            DaemonError::Tls(error) => write!(formatter, "cannot load TLS: {error}"),
         }
     }
 }
 
-impl std::error::Error for DaemonError {}
+impl std::error::Error for DaemonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DaemonError::Storage(error) => Some(error),
+            DaemonError::Node(error) => Some(error),
+            DaemonError::Trace { error, .. }
+            | DaemonError::Listen { error, .. }
+            | DaemonError::Signals(error)
+            | DaemonError::CoreThreadSpawn(error) => Some(error),
+            DaemonError::Tls(error) => Some(error),
+            DaemonError::CoreThreadPanicked => None,
+        }
+    }
+}
 
 impl From<StorageError> for DaemonError {
     fn from(error: StorageError) -> Self {
@@ -107,7 +131,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     let core_thread = std::thread::Builder::new()
         .name("rollcall-core".into())
         .spawn(move || core.run(core_receiver))
-        .map_err(|error| DaemonError::CoreThread(error.to_string()))?;
+        .map_err(DaemonError::CoreThreadSpawn)?;
 
     let network = smol::block_on(async {
         let limits = &config.limits;
@@ -222,8 +246,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     // core thread must stop too: it is waiting for inputs.
     let _ = core_sender.send_blocking(CoreInput::Shutdown);
     drop(core_sender);
-    let core_result =
-        core_thread.join().map_err(|_| DaemonError::CoreThread("it panicked".into()))?;
+    let core_result = core_thread.join().map_err(|_| DaemonError::CoreThreadPanicked)?;
     network?;
     core_result
 }
@@ -260,9 +283,8 @@ async fn handle_signals(
 /// The TLS of `config`, checked whole; with a warning for each listener left in the clear
 /// on a non-loopback address (which only `allow_plaintext` lets through).
 fn load_tls(config: &Config) -> Result<crate::tls::ServerTls, DaemonError> {
-    let tls = crate::tls::ServerTls::new().map_err(|error| DaemonError::Tls(error.to_string()))?;
-    let prepared =
-        tls.prepare(config.tls.as_ref()).map_err(|error| DaemonError::Tls(error.to_string()))?;
+    let tls = crate::tls::ServerTls::new().map_err(DaemonError::Tls)?;
+    let prepared = tls.prepare(config.tls.as_ref()).map_err(DaemonError::Tls)?;
     tls.install(prepared);
     for (key, address) in config.listen.exposed_in_clear(config.tls.as_ref()) {
         tracing::warn!(
