@@ -342,3 +342,25 @@ fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
     assert!(!registry.master_by_name("r").is_some_and(|row| row.active));
     assert_eq!(expired, 1);
 }
+
+/// A reconfig that shortens the expiry window below the time since the last heartbeat does
+/// not expire the Node's own master: the Node heartbeats on the new schedule at once.
+#[test]
+fn a_reconfig_to_a_shorter_window_keeps_the_own_master_active() {
+    let mut disk = Disk::default();
+    let (mut node, _) = start(at(0), &mut disk);
+    let mut shorter = config();
+    shorter.registry.expiry_window_ms = 30_000;
+    shorter.heartbeat_interval_ms = 10_000;
+    node.handle(at(45), NodeInput::Reconfig(Box::new(shorter)));
+    node.handle_timeout(at(45));
+    node.check_invariants().expect("consistent");
+    let outputs = settle(&mut node, &mut disk);
+    assert!(
+        outputs.contains(&NodeOutput::Event(NodeEvent::ReconfigApplied)),
+        "the reconfig applies: {outputs:?}"
+    );
+    assert_eq!(own_lifecycle(&outputs), Vec::<String>::new(), "no stop, no restart");
+    assert!(node.view().registry.master(node.master()).is_some_and(|row| row.active));
+    assert_eq!(node.poll_timeout(), Some(at(55)), "the next heartbeat on the new interval");
+}

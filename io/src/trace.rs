@@ -139,18 +139,27 @@ pub fn replay(reader: impl BufRead) -> Result<Node, ReplayError> {
             Line::Start { .. } => unreachable!("handled above"),
             Line::Input { at, input } => node.handle(at, input),
             Line::Timeout { at, .. } => node.handle_timeout(at),
-            Line::Batch { .. } => settle(node),
+            Line::Batch { batch } => {
+                let replayed = settle(node);
+                if replayed != batch {
+                    let why = format!("batch {batch} recorded where the replay ends batch {replayed}: is the trace cut or interleaved?");
+                    return Err(ReplayError::Line { number, why });
+                }
+            }
         }
     }
     let mut node = node.ok_or(ReplayError::Line { number: 0, why: "empty trace".into() })?;
+    // Inputs after the last batch line were never committed by the daemon (it stopped
+    // or died first); applying them shows what it was doing, not what it stored.
     settle(&mut node);
     Ok(node)
 }
 
 /// Ends the batch and reports it durable at once: outputs were acted on when recorded;
 /// here only the state they leave matters.
-fn settle(node: &mut Node) {
+fn settle(node: &mut Node) -> u64 {
     let batch = node.end_batch();
     node.batch_durable(batch.number);
     while node.poll_output().is_some() {}
+    batch.number
 }

@@ -103,12 +103,13 @@ impl Node {
         }
         // The registry's window applies to sweeps from now on; its rows stay as they are.
         self.registry.set_config(config.registry);
-        // A shorter interval applies from now, not after the longer one runs out.
-        let sooner = now.plus_millis(config.heartbeat_interval_ms);
-        self.next_heartbeat = self.next_heartbeat.min(sooner);
         self.config = config;
         self.close_deauthorized_sessions();
         self.declare_configuration(now);
+        // A heartbeat now, on the new schedule: a shorter window takes effect at once, and
+        // the sweep it makes due must not find the Node's own master silent for longer
+        // than it (the old interval may be longer than the new window).
+        self.heartbeat(now);
         self.batches.hold(NodeOutput::Event(NodeEvent::ReconfigApplied));
     }
 

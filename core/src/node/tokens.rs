@@ -1,8 +1,10 @@
 //! Remote masters' tokens: who may open a session, proven by a token whose SHA-256 digest
 //! the configuration lists (up to four per master, for rotation). The transport hashes
-//! what a peer offers; the Node compares digests, in time that depends on neither the name
-//! nor where the digests differ, so a peer learns nothing from timing about which names
-//! exist or how close its guess was.
+//! what a peer offers; the Node compares it against four digest slots whatever the name
+//! (stand-ins fill the slots of an unknown name), and each comparison takes the same time
+//! wherever the digests differ, so a peer learns nothing from timing about how close its
+//! guess was, and next to nothing about which names exist (the name's lookup is the one
+//! step whose time depends on it).
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,7 @@ pub(crate) enum WorkerMessage {
     BuilderListAck,
 }
 
-/// What a read job may look at: the machines' state between two inputs.
+/// What a read job may look at: the machines' committed state, after a batch is durable.
 pub(crate) struct ReadView<'a> {
     pub(crate) registry: &'a Registry,
     /// What each worker reported about itself (Buildbot's `workerinfo`), by name.
@@ -23,7 +23,7 @@ pub(crate) struct ReadView<'a> {
     pub(crate) master_name: &'a str,
 }
 
-/// A read run on the core thread between inputs. It must only copy what it needs and hand
+/// A read run on the core thread once its batch is durable. It must only copy what it needs and hand
 /// it back (through a channel it owns): rendering, filtering and writing happen elsewhere,
 /// so a slow HTTP client never holds the core.
 pub(crate) type ReadJob = Box<dyn FnOnce(&ReadView<'_>) + Send>;

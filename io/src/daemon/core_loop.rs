@@ -49,8 +49,9 @@ pub(crate) struct CoreLoop<S> {
     /// What each worker reported about itself (Buildbot's `workerinfo`), by name.
     worker_info: HashMap<String, serde_json::Value>,
     credentials: Credentials,
-    /// A reconfig the Node has been given and not yet answered.
-    pending_reconfig: Option<Config>,
+    /// Reconfigs the Node has been given and not yet answered, in order (two SIGHUPs may
+    /// land in one batch; the Node answers each).
+    pending_reconfigs: std::collections::VecDeque<Config>,
     /// Reads of this batch, run once it is committed.
     reads: Vec<ReadJob>,
     /// Peers found not reading after the last overflow round: closed in the next batch.
@@ -89,7 +90,7 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             recorder,
             worker_info: HashMap::new(),
             credentials: Credentials::default(),
-            pending_reconfig: None,
+            pending_reconfigs: std::collections::VecDeque::new(),
             reads: Vec::new(),
             deferred_closes: Vec::new(),
             config,
@@ -197,7 +198,7 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             }
             CoreInput::Reconfig(config) => {
                 self.feed(now, NodeInput::Reconfig(Box::new(config.node_config())));
-                self.pending_reconfig = Some(*config);
+                self.pending_reconfigs.push_back(*config);
             }
             CoreInput::WorkerInfo { connection, info } => {
                 if let Some(Peer { role: PeerRole::Worker { name }, .. }) =
@@ -299,6 +300,8 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             if let Err(Overflowed(connection)) = sent {
                 if !overflowed.contains(&connection) {
                     overflowed.push(connection);
+                    // Nothing more to a peer that missed a frame: it would see a gap.
+                    self.peers.remove(connection);
                 }
             }
         }
@@ -309,11 +312,13 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
         node_events::report(event, &self.metrics, &mut self.rejection_log);
         match event {
             rollcall_core::NodeEvent::ReconfigApplied => {
-                if let Some(config) = self.pending_reconfig.take() {
+                if let Some(config) = self.pending_reconfigs.pop_front() {
                     self.apply_transport_config(config);
                 }
             }
-            rollcall_core::NodeEvent::ReconfigRejected { .. } => self.pending_reconfig = None,
+            rollcall_core::NodeEvent::ReconfigRejected { .. } => {
+                self.pending_reconfigs.pop_front();
+            }
             _ => {}
         }
     }
@@ -345,8 +350,8 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
         }
     }
 
-    /// Peers the Node did not close itself (still in a duplicate's verdict, or rejected
-    /// and not yet gone) hear the shutdown too.
+    /// Peers the Node did not close itself (a connection waiting for a duplicate's
+    /// verdict, one whose Hello the Node has not answered yet) hear the shutdown too.
     fn say_goodbye_to_the_rest(&mut self) {
         let goodbye =
             encode(&ServerMessage::Goodbye { reason: "the master is shutting down".into() });

@@ -2,8 +2,8 @@
 //! tiny_http on `[listen] http`.
 //!
 //! Every answer is computed from the core's in-memory state through a read job (see
-//! `core_link::inputs::ReadJob`): the core thread copies the rows between two inputs, and this
-//! module filters, sorts, pages, renders and writes them on its own threads. No client
+//! `core_link::inputs::ReadJob`): the core thread copies the committed rows after a batch, and
+//! this module filters, sorts, pages, renders and writes them on its own threads. No client
 //! reaches those threads: `front.rs` reads and validates every request and writes every
 //! response under deadlines (see there).
 

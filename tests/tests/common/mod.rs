@@ -94,7 +94,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Writes a config from `[master]`/`[listen]` (generated) plus `rest` (timing, workers,
-    /// builders...), starts the daemon and waits until its workers' port answers.
+    /// builders...), starts the daemon and waits until each of its ports answers.
     pub fn start(rest: &str) -> Daemon {
         Daemon::start_with(rest, &[])
     }
@@ -145,6 +145,7 @@ impl Daemon {
     /// (Re)starts the process on the same directory and ports.
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let runs_before = self.log().matches("listening for workers").count();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -163,6 +164,16 @@ impl Daemon {
         let address = self.workers_address;
         eventually(Duration::from_secs(20), "the daemon to listen", || {
             TcpStream::connect(address).is_ok()
+        });
+        // The daemon binds its ports one after another and a test may start with any of
+        // them; their log lines say they are bound (a probe connection would count as a
+        // refused client in the metrics some tests read). This run's lines are the last.
+        eventually(Duration::from_secs(20), "every port to listen", || {
+            let log = self.log();
+            let this_run = log.rsplit("listening for workers").next().unwrap_or("");
+            log.matches("listening for workers").count() > runs_before
+                && this_run.contains("serving HTTP")
+                && this_run.contains("listening for buildbot workers")
         });
     }
 
