@@ -65,6 +65,9 @@ pub(crate) struct World {
     network_rng: Rng,
     workload_rng: Rng,
     fault_rng: Rng,
+    /// Batch sizes of the Node process: their own stream, so a change to batching leaves
+    /// the workload, the network and the faults of a seed as they were.
+    batch_rng: Rng,
     process: NodeProcess,
     /// Sessions whose open is on its way to the Node: whose they are.
     pending_sessions: BTreeMap<ConnectionId, (usize, u64)>,
@@ -91,6 +94,7 @@ impl World {
         let network_rng = root.fork(1);
         let workload_rng = root.fork(2);
         let mut fault_rng = root.fork(3);
+        let batch_rng = root.fork(4);
         let start = Timestamp::from_millis(START_MS);
         let masters = (0..settings.masters)
             .map(|index| MasterNode::new(index, &settings, &mut fault_rng))
@@ -106,6 +110,7 @@ impl World {
             network_rng,
             workload_rng,
             fault_rng,
+            batch_rng,
             process: NodeProcess::new(),
             pending_sessions: BTreeMap::new(),
             expected_start: None,

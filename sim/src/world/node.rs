@@ -217,7 +217,7 @@ impl World {
         self.check_nothing_released("the end of a batch")?;
         let process = &mut self.process;
         process.batch_inputs = 0;
-        process.batch_target = self.workload_rng.between(1, self.settings.max_batch_inputs);
+        process.batch_target = self.batch_rng.between(1, self.settings.max_batch_inputs);
         let torn = !self.healed && self.fault_rng.chance(self.settings.faults.registry_crash / 20);
         if torn {
             self.crash_node(false);
