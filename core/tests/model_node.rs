@@ -9,14 +9,14 @@
 //!   last run ended (fresh, clean, crash);
 //! - every request on a live session is answered exactly once, in order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use rollcall_core::node::{NodeEvent, RowCaps, StartKind, TokenDigest};
+use rollcall_core::store::{MemoryStore, Store};
 use rollcall_core::{
-    Change, Command, ConnectionId, DuplicatePolicy, GatewayConfig, MasterId, Node, NodeConfig,
-    NodeInput, NodeOutput, Password, Record, RecordKey, RegistryConfig, Roster, Timestamp,
-    WorkerConfig,
+    Command, ConnectionId, DuplicatePolicy, GatewayConfig, MasterId, Node, NodeConfig, NodeInput,
+    NodeOutput, Password, RegistryConfig, Roster, Timestamp, WorkerConfig,
 };
 
 const WINDOW_MS: u64 = 60_000;
@@ -105,28 +105,9 @@ fn command(index: usize, master: MasterId) -> Command {
     }
 }
 
-/// A store that keeps exactly the committed batches.
-#[derive(Default)]
-struct Disk(BTreeMap<RecordKey, Record>);
-
-impl Disk {
-    fn commit(&mut self, changes: &[Change]) {
-        for change in changes {
-            match change {
-                Change::Put(record) => {
-                    self.0.insert(record.key(), record.clone());
-                }
-                Change::Delete(key) => {
-                    self.0.remove(key);
-                }
-            }
-        }
-    }
-}
-
 struct Harness {
     node: Node,
-    disk: Disk,
+    disk: MemoryStore,
     workers: usize,
     /// Requests on live sessions not yet answered, in order.
     unanswered: VecDeque<(ConnectionId, u64)>,
@@ -138,13 +119,13 @@ struct Harness {
 
 impl Harness {
     fn start(
-        disk: Disk,
+        disk: MemoryStore,
         now: Timestamp,
         workers: usize,
         opened: Vec<ConnectionId>,
         expected: StartKind,
     ) -> Result<Harness, TestCaseError> {
-        let rows: Vec<Record> = disk.0.values().cloned().collect();
+        let Ok(rows) = disk.load();
         let node = Node::start(now, config(workers), rows).expect("the node starts");
         let mut harness = Harness {
             node,
@@ -179,7 +160,7 @@ impl Harness {
     fn settle(&mut self) -> Result<Vec<NodeOutput>, TestCaseError> {
         let batch = self.node.end_batch();
         self.quiet_before_durable()?;
-        self.disk.commit(&batch.changes);
+        let Ok(_) = self.disk.commit_owned(batch.changes);
         self.node.batch_durable(batch.number);
         let outputs: Vec<NodeOutput> = std::iter::from_fn(|| self.node.poll_output()).collect();
         for output in &outputs {
@@ -212,7 +193,7 @@ proptest! {
     #[test]
     fn the_node_keeps_its_promises(steps in prop::collection::vec(step(), 1..120)) {
         let mut now = Timestamp::from_millis(1_700_000_000_000);
-        let mut harness = Harness::start(Disk::default(), now, 2, Vec::new(), StartKind::Fresh)?;
+        let mut harness = Harness::start(MemoryStore::default(), now, 2, Vec::new(), StartKind::Fresh)?;
         for step in steps {
             let connection = |id: u64| ConnectionId(id);
             match step {

@@ -2,11 +2,11 @@
 //! sessions of remote masters, and the own master's heartbeat.
 
 use rollcall_core::node::{NodeEvent, RequestError, RowCaps, StartKind, TokenDigest};
-use rollcall_core::store::Store;
+use rollcall_core::store::{MemoryStore, Store};
 use rollcall_core::{
-    Change, Command, ConnectionId, DuplicatePolicy, GatewayConfig, Node, NodeConfig, NodeInput,
-    NodeOutput, Password, Record, RecordKey, RegistryConfig, RegistryEvent, Reply, Roster,
-    StopCause, Timestamp, ToWorker, WorkerConfig,
+    Command, ConnectionId, DuplicatePolicy, GatewayConfig, Node, NodeConfig, NodeInput, NodeOutput,
+    Password, RegistryConfig, RegistryEvent, Reply, Roster, StopCause, Timestamp, ToWorker,
+    WorkerConfig,
 };
 
 const START: u64 = 1_700_000_000_000;
@@ -38,48 +38,19 @@ fn config() -> NodeConfig {
 /// The one token every remote master of these tests proves itself with.
 const TOKEN: TokenDigest = TokenDigest([7; 32]);
 
-/// A disk that keeps only committed batches.
-#[derive(Default)]
-struct Disk(std::collections::BTreeMap<RecordKey, Record>);
-
-impl Store for Disk {
-    type Error = std::convert::Infallible;
-
-    fn load(&self) -> Result<Vec<Record>, Self::Error> {
-        Ok(self.0.values().cloned().collect())
-    }
-
-    fn commit(
-        &mut self,
-        changes: &[Change],
-    ) -> Result<rollcall_core::store::CommitStats, Self::Error> {
-        for change in changes {
-            match change {
-                Change::Put(record) => {
-                    self.0.insert(record.key(), record.clone());
-                }
-                Change::Delete(key) => {
-                    self.0.remove(key);
-                }
-            }
-        }
-        Ok(rollcall_core::store::CommitStats { changes: changes.len(), sync_micros: 0 })
-    }
-}
-
 fn at(seconds: u64) -> Timestamp {
     Timestamp::from_millis(START + seconds * 1000)
 }
 
 /// Ends the batch, commits it to `disk`, reports it, and returns what it released.
-fn settle(node: &mut Node, disk: &mut Disk) -> Vec<NodeOutput> {
+fn settle(node: &mut Node, disk: &mut MemoryStore) -> Vec<NodeOutput> {
     let batch = node.end_batch();
     let Ok(_) = disk.commit(&batch.changes);
     node.batch_durable(batch.number);
     std::iter::from_fn(|| node.poll_output()).collect()
 }
 
-fn start(now: Timestamp, disk: &mut Disk) -> (Node, Vec<NodeOutput>) {
+fn start(now: Timestamp, disk: &mut MemoryStore) -> (Node, Vec<NodeOutput>) {
     let Ok(rows) = disk.load();
     let mut node = Node::start(now, config(), rows).expect("the node starts");
     let outputs = settle(&mut node, disk);
@@ -120,7 +91,7 @@ fn own_lifecycle(outputs: &[NodeOutput]) -> Vec<String> {
 /// new row does.
 #[test]
 fn a_fresh_start_emits_one_started_and_no_stopped() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (_, outputs) = start(at(0), &mut disk);
     assert_eq!(own_lifecycle(&outputs), ["1 started"]);
     assert_eq!(start_kind(&outputs), Some(StartKind::Fresh));
@@ -130,7 +101,7 @@ fn a_fresh_start_emits_one_started_and_no_stopped() {
 /// clean.
 #[test]
 fn a_restart_after_a_clean_stop_emits_one_started() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     node.handle(at(5), NodeInput::Shutdown);
     let stopped = settle(&mut node, &mut disk);
@@ -145,7 +116,7 @@ fn a_restart_after_a_clean_stop_emits_one_started() {
 /// so, giving back what it held, then starts it.
 #[test]
 fn a_restart_after_a_crash_stops_with_crash_recovered_then_starts() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (node, _) = start(at(0), &mut disk);
     drop(node);
     let (_, outputs) = start(at(30), &mut disk);
@@ -165,7 +136,7 @@ fn a_restart_after_a_crash_stops_with_crash_recovered_then_starts() {
 /// was down, before anything else can act.
 #[test]
 fn the_startup_expires_masters_that_went_silent_while_the_node_was_down() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     node.handle(
         at(1),
@@ -199,7 +170,7 @@ fn the_startup_expires_masters_that_went_silent_while_the_node_was_down() {
 /// batch that is never reported releases nothing.
 #[test]
 fn outputs_wait_for_their_batch_to_be_durable() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     let hello = NodeInput::WorkerHello {
         connection: ConnectionId(1),
@@ -238,7 +209,7 @@ fn outputs_wait_for_their_batch_to_be_durable() {
 #[test]
 #[should_panic(expected = "awaits durability")]
 fn an_input_while_a_batch_awaits_durability_panics() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     let _batch = node.end_batch();
     node.handle(at(1), NodeInput::WorkerKeepalive { connection: ConnectionId(1) });
@@ -248,7 +219,7 @@ fn an_input_while_a_batch_awaits_durability_panics() {
 /// sends, and cannot take the node's own name.
 #[test]
 fn sessions_speak_only_for_their_own_master() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     let session = ConnectionId(500);
     let request = |node: &mut Node, id: u64, command: Command| {
@@ -307,7 +278,7 @@ fn sessions_speak_only_for_their_own_master() {
 /// sweep that finds a remote master silent for longer than the window.
 #[test]
 fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     node.handle(
         at(1),
@@ -347,7 +318,7 @@ fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
 /// not expire the Node's own master: the Node heartbeats on the new schedule at once.
 #[test]
 fn a_reconfig_to_a_shorter_window_keeps_the_own_master_active() {
-    let mut disk = Disk::default();
+    let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
     let mut shorter = config();
     shorter.registry.expiry_window_ms = 30_000;

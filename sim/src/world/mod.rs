@@ -3,7 +3,6 @@
 //! that jumps straight to the next event.
 
 mod clock;
-mod disk;
 mod dispatch;
 mod events;
 mod faults;

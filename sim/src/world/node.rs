@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rollcall_core::node::{NodeEvent, RequestError, StartKind};
-use rollcall_core::store::Store;
+use rollcall_core::store::{MemoryStore, Store};
 use rollcall_core::{
     Command, ConnectionId, Node, NodeConfig, NodeInput, NodeOutput, Registry, RegistryConfig,
     Roster, Timestamp,
@@ -48,7 +48,8 @@ pub(super) struct NodeProcess {
     /// Bumped at every start: a message from an older process's connections never
     /// reaches a newer one.
     pub(super) epoch: u64,
-    pub(super) disk: super::disk::SimDisk,
+    /// The simulated disk: it keeps exactly the committed batches.
+    pub(super) disk: MemoryStore,
     pub(super) wake: Option<Timestamp>,
     last_end: LastEnd,
     /// The running process's startup batch is on disk: a crash from now on leaves its
@@ -70,7 +71,7 @@ impl NodeProcess {
         NodeProcess {
             node: None,
             epoch: 0,
-            disk: super::disk::SimDisk::default(),
+            disk: MemoryStore::default(),
             wake: None,
             last_end: LastEnd::Never,
             startup_durable: false,
@@ -129,7 +130,7 @@ impl World {
         if self.process.last_end != LastEnd::Never {
             let recovered = Registry::recover(config.registry, rows.iter().cloned())
                 .map_err(|error| correctness(format!("committed rows do not recover: {error}")))?;
-            self.oracle.check_recovered(&recovered, &self.process.disk.rows)?;
+            self.oracle.check_recovered(&recovered, self.process.disk.rows())?;
         }
         let node = Node::start(self.now, config, rows)
             .map_err(|error| correctness(format!("the node does not start: {error}")))?;
