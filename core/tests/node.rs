@@ -57,6 +57,14 @@ fn start(now: Timestamp, disk: &mut MemoryStore) -> (Node, Vec<NodeOutput>) {
     (node, outputs)
 }
 
+/// A remote master opens a session at second 1 and registers with request 1.
+fn register(node: &mut Node, connection: ConnectionId, name: &str) {
+    let token = TOKEN;
+    node.handle(at(1), NodeInput::MasterSessionOpened { connection, name: name.into(), token });
+    let command = Command::MasterActive { name: name.into() };
+    node.handle(at(1), NodeInput::MasterRequest { connection, request_id: 1, command });
+}
+
 fn registry_events(outputs: &[NodeOutput]) -> Vec<&RegistryEvent> {
     outputs
         .iter()
@@ -138,19 +146,7 @@ fn a_restart_after_a_crash_stops_with_crash_recovered_then_starts() {
 fn the_startup_expires_masters_that_went_silent_while_the_node_was_down() {
     let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
-    node.handle(
-        at(1),
-        NodeInput::MasterSessionOpened {
-            connection: ConnectionId(900),
-            name: "remote".into(),
-            token: TOKEN,
-        },
-    );
-    let command = Command::MasterActive { name: "remote".into() };
-    node.handle(
-        at(1),
-        NodeInput::MasterRequest { connection: ConnectionId(900), request_id: 1, command },
-    );
+    register(&mut node, ConnectionId(900), "remote");
     settle(&mut node, &mut disk);
     drop(node);
     let (node, outputs) = start(at(1_000), &mut disk);
@@ -280,19 +276,7 @@ fn sessions_speak_only_for_their_own_master() {
 fn the_heartbeat_keeps_the_node_active_and_expires_the_silent() {
     let mut disk = MemoryStore::default();
     let (mut node, _) = start(at(0), &mut disk);
-    node.handle(
-        at(1),
-        NodeInput::MasterSessionOpened {
-            connection: ConnectionId(7),
-            name: "r".into(),
-            token: TOKEN,
-        },
-    );
-    let command = Command::MasterActive { name: "r".into() };
-    node.handle(
-        at(1),
-        NodeInput::MasterRequest { connection: ConnectionId(7), request_id: 1, command },
-    );
+    register(&mut node, ConnectionId(7), "r");
     settle(&mut node, &mut disk);
     let mut now = at(1);
     let mut expired = 0;

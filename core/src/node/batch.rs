@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::Change;
+use crate::{Change, RegistryOutput};
 
 use super::NodeOutput;
 
@@ -39,6 +39,19 @@ impl Batches {
 
     pub(super) fn persist(&mut self, change: Change) {
         self.changes.push(change);
+    }
+
+    /// A Registry output that is no reply: a change to persist or an event to hold.
+    pub(super) fn registry_output(&mut self, output: RegistryOutput) {
+        match output {
+            RegistryOutput::Persist(change) => self.persist(change),
+            RegistryOutput::Event(event) => {
+                self.hold(NodeOutput::Event(super::NodeEvent::Registry(event)));
+            }
+            RegistryOutput::Reply { .. } => {
+                unreachable!("replies are taken where the command is sent")
+            }
+        }
     }
 
     pub(super) fn hold(&mut self, output: NodeOutput) {

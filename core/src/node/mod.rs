@@ -266,17 +266,3 @@ impl Node {
         }
     }
 }
-
-impl Batches {
-    fn registry_output(&mut self, output: RegistryOutput) {
-        match output {
-            RegistryOutput::Persist(change) => self.persist(change),
-            RegistryOutput::Event(event) => {
-                self.hold(NodeOutput::Event(NodeEvent::Registry(event)))
-            }
-            RegistryOutput::Reply { .. } => {
-                unreachable!("replies are taken where the command is sent")
-            }
-        }
-    }
-}
