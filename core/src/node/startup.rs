@@ -75,6 +75,28 @@ impl Node {
         let mut row_count = 0_usize;
         let rows = rows.into_iter().inspect(|_| row_count += 1);
         let registry = Registry::recover(config.registry, rows).map_err(StartError::Recovery)?;
+        Node::start_recovered(now, config, registry, row_count)
+    }
+
+    /// [`Node::start`] on a Registry already recovered from the `rows_loaded` stored rows
+    /// (with `config.registry`): for a caller that inspects the recovered state before the
+    /// startup changes it, as the simulator's recovery oracle does, without recovering twice.
+    ///
+    /// # Errors
+    ///
+    /// When the configuration is invalid or the startup is refused.
+    pub fn start_recovered(
+        now: Timestamp,
+        config: NodeConfig,
+        registry: Registry,
+        rows_loaded: usize,
+    ) -> Result<Node, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        assert_eq!(
+            registry.config(),
+            config.registry,
+            "the registry was recovered with another configuration than the node's"
+        );
         let gateway = Gateway::new(now, config.gateway, config.roster.clone())
             .map_err(StartError::Gateway)?;
         let mut node = Node {
@@ -90,7 +112,7 @@ impl Node {
         };
         node.batches.begin_input();
         let kind = node.run_startup(now)?;
-        let (master, rows) = (node.master, row_count);
+        let (master, rows) = (node.master, rows_loaded);
         node.batches.hold(NodeOutput::Event(NodeEvent::Started { master, kind, rows }));
         Ok(node)
     }

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::clock::MonotonicClock;
 use crate::deadline_queue::DeadlineQueue;
 use crate::registry::tables::{dense_index, Builder, Master, Worker};
+use crate::registry::tables::{Build, BuildRequest};
 use crate::registry::{Record, RecordKey, Registry, RegistryConfig};
-use crate::{MasterId, Timestamp};
+use crate::{BuildId, BuildRequestId, MasterId, Timestamp};
 
 /// Why persisted rows could not be loaded. Every variant means the storage holds something
 /// the Registry never writes: a bug or a foreign writer, to be looked at, never guessed at.
@@ -48,6 +49,26 @@ impl std::fmt::Display for RecoveryError {
 
 impl std::error::Error for RecoveryError {}
 
+/// Build requests and builds as recovery meets them, in id order, until each table is
+/// built whole.
+struct SortedTables {
+    build_requests: Vec<(BuildRequestId, BuildRequest)>,
+    waiting_requests: Vec<BuildRequestId>,
+    builds: Vec<(BuildId, Build)>,
+}
+
+impl SortedTables {
+    fn with_capacity_for(rows: &[Record]) -> SortedTables {
+        let requests = rows.iter().filter(|row| matches!(row, Record::BuildRequest(_))).count();
+        let builds = rows.iter().filter(|row| matches!(row, Record::Build(_))).count();
+        SortedTables {
+            build_requests: Vec::with_capacity(requests),
+            waiting_requests: Vec::new(),
+            builds: Vec::with_capacity(builds),
+        }
+    }
+}
+
 impl Registry {
     /// A registry holding exactly the given rows, in any order, with every index rebuilt.
     ///
@@ -61,12 +82,13 @@ impl Registry {
         config: RegistryConfig,
         rows: impl IntoIterator<Item = Record>,
     ) -> Result<Registry, RecoveryError> {
-        let by_key = sorted_by_key(rows)?;
+        let rows = sorted_by_key(rows)?;
         let mut registry = Registry::new(config);
-        // Key order: every kind of row arrives sorted by id, masters and builders before
-        // the links and rows that refer to them.
-        let mut links = Vec::new();
-        for (key, row) in by_key {
+        // Key order: every kind of row arrives sorted by id, and masters and builders come
+        // before every row that refers to them. Workers come after builds, so a build's
+        // worker is checked once every row is in.
+        let mut tables = SortedTables::with_capacity_for(&rows);
+        for row in rows {
             match row {
                 Record::Master(record) => {
                     expect_next_id("master", registry.masters.len(), record.id.get())?;
@@ -109,20 +131,32 @@ impl Registry {
                         connected_to: BTreeMap::new(),
                     });
                 }
-                other => links.push((key, other)),
+                other => registry.restore_reference_row(other, &mut tables)?,
             }
         }
-        for (key, row) in links {
-            registry.restore_reference_row(key, row)?;
+        for (id, build) in &tables.builds {
+            registry.expect_worker(RecordKey::Build(*id), build.worker)?;
         }
+        // Built from sorted runs in one pass each: inserting a row at a time costs a
+        // descent per row and leaves half-empty nodes behind.
+        registry.build_requests = tables.build_requests.into_iter().collect();
+        registry.waiting_requests = tables.waiting_requests.into_iter().collect();
+        registry.builds = tables.builds.into_iter().collect();
         registry.note_holdings_awaiting_housekeeping();
         registry.rebuild_liveness_index();
         registry.restore_clock();
         Ok(registry)
     }
 
-    /// Restores a row that refers to masters, builders or workers, all loaded by now.
-    fn restore_reference_row(&mut self, key: RecordKey, row: Record) -> Result<(), RecoveryError> {
+    /// Restores a row that refers to others, all loaded by now (but a build's worker, which
+    /// the caller checks at the end); build requests and builds go to `tables`, in the key
+    /// order they arrive in.
+    fn restore_reference_row(
+        &mut self,
+        row: Record,
+        tables: &mut SortedTables,
+    ) -> Result<(), RecoveryError> {
+        let key = row.key();
         match row {
             Record::BuilderMaster { builder, master } => {
                 self.expect_master(key, master)?;
@@ -158,15 +192,16 @@ impl Registry {
                 }
                 self.build_request_ids.observe(record.id.get());
                 if !record.complete && record.claimed_by.is_none() {
-                    self.waiting_requests.insert(record.id);
+                    tables.waiting_requests.push(record.id);
                 }
-                self.build_requests.insert(record.id, record);
+                tables.build_requests.push((record.id, record));
             }
             Record::Build(record) => {
                 self.expect_master(key, record.master)?;
                 self.expect_builder(key, record.builder)?;
-                self.expect_worker(key, record.worker)?;
-                if !self.build_requests.contains_key(&record.request) {
+                // Every build request sorts before every build, so all are in by now.
+                let requests = &tables.build_requests;
+                if requests.binary_search_by_key(&record.request, |(id, _)| *id).is_err() {
                     return Err(RecoveryError::DanglingReference {
                         record: key,
                         missing: RecordKey::BuildRequest(record.request),
@@ -178,10 +213,10 @@ impl Registry {
                 let builder = self.builder_row_mut(record.builder);
                 builder.next_build_number = builder.next_build_number.max(record.number + 1);
                 self.build_ids.observe(record.id.get());
-                self.builds.insert(record.id, record);
+                tables.builds.push((record.id, record));
             }
             Record::Master(_) | Record::Builder(_) | Record::Worker(_) => {
-                unreachable!("entity rows are restored before reference rows")
+                unreachable!("entity rows are restored by the caller")
             }
         }
         Ok(())
@@ -254,33 +289,29 @@ impl Registry {
     }
 }
 
-/// The rows with their keys, in key order. Rows usually come sorted already (storage
-/// iterates in key order), which costs one pass to confirm.
+/// The rows in key order. Rows usually come sorted already (storage iterates in key order),
+/// which costs one pass to confirm, and a vector of them is sorted where it lies.
 ///
 /// # Errors
 ///
 /// [`RecoveryError::DuplicateKey`] for the first row, in the order given, whose key an
 /// earlier row already had.
-fn sorted_by_key(
-    rows: impl IntoIterator<Item = Record>,
-) -> Result<Vec<(RecordKey, Record)>, RecoveryError> {
-    let mut rows: Vec<(RecordKey, Record)> = rows.into_iter().map(|row| (row.key(), row)).collect();
-    if rows.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+fn sorted_by_key(rows: impl IntoIterator<Item = Record>) -> Result<Vec<Record>, RecoveryError> {
+    let mut rows: Vec<Record> = rows.into_iter().collect();
+    if rows.windows(2).all(|pair| pair[0].key() < pair[1].key()) {
         return Ok(rows);
     }
     // Positions in key order, ties in the order given: within each run of equal keys,
     // every position after the first is a duplicate.
+    let keys: Vec<RecordKey> = rows.iter().map(Record::key).collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| rows[a].0.cmp(&rows[b].0).then(a.cmp(&b)));
-    let first_duplicate = order
-        .windows(2)
-        .filter(|pair| rows[pair[0]].0 == rows[pair[1]].0)
-        .map(|pair| pair[1])
-        .min();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    let first_duplicate =
+        order.windows(2).filter(|pair| keys[pair[0]] == keys[pair[1]]).map(|pair| pair[1]).min();
     if let Some(position) = first_duplicate {
-        return Err(RecoveryError::DuplicateKey(rows[position].0));
+        return Err(RecoveryError::DuplicateKey(keys[position]));
     }
-    rows.sort_unstable_by_key(|(key, _)| *key);
+    rows.sort_unstable_by_key(Record::key);
     Ok(rows)
 }
 
