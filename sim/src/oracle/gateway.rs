@@ -146,23 +146,21 @@ pub(crate) fn check_peer_closed(
 }
 
 /// Under drop-older, an authenticated Hello for a configured worker attaches at once;
-/// under either policy, no unconfigured worker is ever attached. `valid_worker` is the
-/// worker whose valid credentials the Hello on `connection` carried, if they were valid.
+/// under either policy, the name a Hello offered (the only one it can attach) is attached
+/// only if configured. `valid_worker` is the worker whose valid credentials the Hello on
+/// `connection` carried, if they were valid. (That no unconfigured worker is attached at
+/// all, whatever attached it, is the Gateway's own invariant, checked by
+/// `check_invariants`.)
 pub(crate) fn check_newest_wins(
     gateway: &Gateway,
     master: usize,
     connection: ConnectionId,
+    offered: &str,
     valid_worker: Option<&str>,
 ) -> Verdict {
-    // The first offender by name, as a sorted walk would find it, without sorting.
-    let unconfigured = gateway
-        .attached_workers_unordered()
-        .map(|(name, _)| name)
-        .filter(|name| !gateway.is_configured(name))
-        .min();
-    if let Some(name) = unconfigured {
+    if gateway.attached_connection(offered).is_some() && !gateway.is_configured(offered) {
         return Err(correctness(format!(
-            "{name} is attached to master {master} but not configured"
+            "{offered} is attached to master {master} but not configured"
         )));
     }
     let Some(worker) = valid_worker else { return Ok(()) };

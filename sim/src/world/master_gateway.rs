@@ -12,7 +12,7 @@ impl World {
     pub(super) fn gateway_input(&mut self, master: usize, input: GatewayInput) {
         let local = self.masters[master].local_time(self.now);
         let hello = match &input {
-            GatewayInput::Hello { connection, .. } => Some(*connection),
+            GatewayInput::Hello { connection, worker, .. } => Some((*connection, worker.clone())),
             _ => None,
         };
         let touched = match &input {
@@ -32,7 +32,7 @@ impl World {
         gateway.handle(local, input);
         self.drain_gateway(master);
         self.closing = None;
-        if let Some(connection) = hello {
+        if let Some((connection, offered)) = hello {
             if let Some(gateway) = self.masters[master].gateway.as_ref() {
                 // Valid credentials name the connection's own worker (see `gateway_receives`).
                 let worker = self
@@ -41,7 +41,7 @@ impl World {
                     .filter(|link| link.credentials_valid)
                     .map(|link| self.worker_names[link.worker].as_str());
                 if let Err(violation) =
-                    gateway::check_newest_wins(gateway, master, connection, worker)
+                    gateway::check_newest_wins(gateway, master, connection, &offered, worker)
                 {
                     self.fail(violation);
                 }

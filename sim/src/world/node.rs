@@ -126,13 +126,14 @@ impl World {
             return Ok(());
         }
         let Ok(rows) = self.process.disk.load();
+        let rows_loaded = rows.len();
         let config = self.node_config();
+        let recovered = Registry::recover(config.registry, rows)
+            .map_err(|error| correctness(format!("committed rows do not recover: {error}")))?;
         if self.process.last_end != LastEnd::Never {
-            let recovered = Registry::recover(config.registry, rows.iter().cloned())
-                .map_err(|error| correctness(format!("committed rows do not recover: {error}")))?;
             self.oracle.check_recovered(&recovered, self.process.disk.rows())?;
         }
-        let node = Node::start(self.now, config, rows)
+        let node = Node::start_recovered(self.now, config, recovered, rows_loaded)
             .map_err(|error| correctness(format!("the node does not start: {error}")))?;
         let process = &mut self.process;
         process.node = Some(node);
