@@ -34,6 +34,7 @@ mod fast_hash;
 pub mod gateway;
 mod ids;
 mod invariant;
+pub mod lease;
 mod limits;
 pub mod node;
 mod password;
