@@ -6,6 +6,7 @@ pub mod bind;
 mod buildbot;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 mod core_link;

@@ -7,7 +7,7 @@ fn at(millis: u64) -> Timestamp {
 }
 
 fn leader_at_epoch_7() -> LeaseHolder {
-    let mut holder = LeaseHolder::new(at(0), TIMINGS).unwrap();
+    let mut holder = LeaseHolder::new(at(0), TIMINGS).expect("valid timings");
     assert_eq!(holder.poll_action(at(0)), Some(LeaseAction::Take));
     holder.request_sent(at(0));
     holder.handle(at(5), LeaseInput::Taken { epoch: 7, sent_at: at(0) });
@@ -85,7 +85,7 @@ fn a_refused_renewal_or_a_fenced_commit_deposes_and_old_answers_do_not_revive() 
 /// does not make the node a leader.
 #[test]
 fn a_take_answered_after_its_window_is_not_leadership() {
-    let mut holder = LeaseHolder::new(at(0), TIMINGS).unwrap();
+    let mut holder = LeaseHolder::new(at(0), TIMINGS).expect("valid timings");
     holder.request_sent(at(0));
     holder.handle(at(7_000), LeaseInput::Taken { epoch: 3, sent_at: at(0) });
     assert_eq!(holder.leading_epoch(at(7_000)), None);

@@ -1,0 +1,108 @@
+//! The registry's input log: appended only by the lease holder, in a transaction that
+//! first locks the lease row and checks that its epoch is still the writer's (fencing);
+//! read in order by the standbys that replay it.
+
+use super::error::{signed, unsigned};
+use super::ClusterStoreError;
+
+/// One appended entry: an encoded registry input, at the epoch that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub epoch: u64,
+    pub entry: Vec<u8>,
+}
+
+/// The most entries one read returns: a standby far behind reads in steps of this.
+pub const MAX_ENTRIES_PER_READ: i64 = 4_096;
+
+/// The most entries one append may carry: the daemon's largest batch.
+pub const MAX_ENTRIES_PER_APPEND: usize = 4_096;
+
+/// Appends and reads of the log.
+#[derive(Debug)]
+pub struct LogStore;
+
+impl LogStore {
+    /// Appends `entries` after `after_seq` as `holder` at `epoch`, all or nothing, and
+    /// returns the sequence number of the last. Fenced: the transaction locks the lease
+    /// row, and commits only if the lease is still this holder's, at this epoch, unexpired
+    /// by the database's clock, and the log still ends at `after_seq`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterStoreError::Fenced`] or [`ClusterStoreError::LogMoved`] when this node may
+    /// no longer write (nothing was written); the database's failure otherwise (the
+    /// outcome is then unknown: the caller re-reads the log before acknowledging anything).
+    pub fn append_fenced(
+        client: &mut postgres::Client,
+        holder: &str,
+        epoch: u64,
+        after_seq: u64,
+        entries: &[Vec<u8>],
+    ) -> Result<u64, ClusterStoreError> {
+        assert!(
+            entries.len() <= MAX_ENTRIES_PER_APPEND,
+            "an append of {} entries is larger than a batch",
+            entries.len()
+        );
+        let mut transaction = client.transaction()?;
+        let lease = transaction.query_one(
+            "SELECT holder, epoch, valid_until > now(), last_seq
+               FROM rollcall_lease FOR UPDATE",
+            &[],
+        )?;
+        let current_holder: Option<String> = lease.get(0);
+        let current_epoch = unsigned("rollcall_lease.epoch", lease.get(1))?;
+        let unexpired: bool = lease.get(2);
+        let last_seq = unsigned("rollcall_lease.last_seq", lease.get(3))?;
+        if current_epoch != epoch || current_holder.as_deref() != Some(holder) || !unexpired {
+            return Err(ClusterStoreError::Fenced { epoch, current_epoch, holder: current_holder });
+        }
+        if last_seq != after_seq {
+            return Err(ClusterStoreError::LogMoved {
+                expected_last: after_seq,
+                found_last: last_seq,
+            });
+        }
+        let count = entries.len() as u64;
+        if count == 0 {
+            return Ok(last_seq);
+        }
+        let seqs: Vec<i64> = (1..=count).map(|offset| signed(last_seq + offset)).collect();
+        let epochs = vec![signed(epoch); entries.len()];
+        transaction.execute(
+            "INSERT INTO rollcall_log (seq, epoch, entry)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
+            &[&seqs, &epochs, &entries],
+        )?;
+        let new_last = last_seq + count;
+        transaction.execute("UPDATE rollcall_lease SET last_seq = $1", &[&signed(new_last)])?;
+        transaction.commit()?;
+        Ok(new_last)
+    }
+
+    /// Up to [`MAX_ENTRIES_PER_READ`] entries after `after_seq`, in order.
+    ///
+    /// # Errors
+    ///
+    /// The database's failure.
+    pub fn read_after(
+        client: &mut postgres::Client,
+        after_seq: u64,
+    ) -> Result<Vec<LogEntry>, ClusterStoreError> {
+        let rows = client.query(
+            "SELECT seq, epoch, entry FROM rollcall_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&signed(after_seq), &MAX_ENTRIES_PER_READ],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogEntry {
+                    seq: unsigned("rollcall_log.seq", row.get(0))?,
+                    epoch: unsigned("rollcall_log.epoch", row.get(1))?,
+                    entry: row.get(2),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,21 @@
+//! The cluster's shared store on PostgreSQL (issue #13; the design is docs/cluster.md).
+//!
+//! What lives here is the store's side of the cluster, in SQL, each piece in its own file:
+//! the schema and its versioned migrations (`schema.rs`), the lease judged by the
+//! database's own clock (`lease.rs`), and the registry's input log whose every append is
+//! fenced by the lease's epoch (`log.rs`). When a node acts as leader is the core's
+//! [`rollcall_core::lease::LeaseHolder`]; what a leader appends and a standby replays is
+//! the Node's. Everything here runs on the storage thread, through the synchronous
+//! `postgres` client, with a deadline on every statement.
+
+mod connect;
+mod error;
+mod lease;
+mod log;
+mod schema;
+
+pub use connect::{connect, Deadlines};
+pub use error::ClusterStoreError;
+pub use lease::{LeaseRow, LeaseStore};
+pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_APPEND, MAX_ENTRIES_PER_READ};
+pub use schema::{migrate, SCHEMA_VERSION};

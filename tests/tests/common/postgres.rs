@@ -1,0 +1,145 @@
+//! A throw-away PostgreSQL 15 for one test: its own data directory in a temp dir, listening
+//! on a Unix socket there only (no TCP port to collide on), stopped and deleted on drop.
+//!
+//! `initdb` refuses to run as root, so as root every server command runs as the `postgres`
+//! user (`runuser`), which owns the directory. The binaries are Debian's
+//! (`/usr/lib/postgresql/15/bin`, or `ROLLCALL_PG_BIN`); without them the test fails and
+//! says how to install them: it never skips. `.ci/run` installs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The role the tests connect as (made by `initdb --username`, trusted on the socket).
+pub const ROLE: &str = "rollcall";
+
+pub struct Postgres {
+    /// The temp dir: `data/` is the cluster, the socket lives in the dir itself.
+    root: tempfile::TempDir,
+    bin: PathBuf,
+    as_postgres_user: bool,
+}
+
+impl Postgres {
+    /// Makes a new cluster and starts it.
+    pub fn start() -> Postgres {
+        let bin = std::env::var_os("ROLLCALL_PG_BIN")
+            .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
+        assert!(
+            bin.join("initdb").is_file(),
+            "PostgreSQL 15's server binaries are not in {} (install Debian's postgresql-15, \
+             or set ROLLCALL_PG_BIN): the cluster tests need a real PostgreSQL",
+            bin.display()
+        );
+        let root = tempfile::Builder::new().prefix("rollcall-pg-").tempdir().expect("temp dir");
+        let as_postgres_user = is_root();
+        if as_postgres_user {
+            run(Command::new("chown").arg("postgres:postgres").arg(root.path()));
+        }
+        let postgres = Postgres { root, bin, as_postgres_user };
+        let data = postgres.data_dir();
+        postgres.server_command("initdb", |command| {
+            command
+                .arg("--pgdata")
+                .arg(&data)
+                .args(["--username", ROLE, "--auth", "trust", "--no-sync", "--encoding", "UTF8"])
+                .args(["--locale", "C"]);
+        });
+        postgres.start_again();
+        postgres
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// The socket's directory: what `host=` names.
+    pub fn socket_dir(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A libpq connection string for the `postgres` database as [`ROLE`].
+    pub fn url(&self) -> String {
+        format!("host={} user={ROLE} dbname=postgres", self.socket_dir().display())
+    }
+
+    /// A direct session, for what a test checks or changes behind rollcall's back.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url(), postgres::NoTls)
+            .expect("connect to the test PostgreSQL")
+    }
+
+    /// Starts the server (again), waiting until it accepts sessions.
+    pub fn start_again(&self) {
+        let data = self.data_dir();
+        let log = self.root.path().join("server.log");
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off \
+             -c max_connections=50",
+            self.socket_dir().display()
+        );
+        self.server_command("pg_ctl", |command| {
+            command.arg("start").arg("--pgdata").arg(&data).arg("--log").arg(&log);
+            command.args(["--wait", "--timeout", "60", "-o", &options]);
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while postgres::Client::connect(&self.url(), postgres::NoTls).is_err() {
+            assert!(Instant::now() < deadline, "the test PostgreSQL does not accept sessions");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`): a crash, as far as clients see.
+    pub fn stop_immediate(&self) {
+        let data = self.data_dir();
+        self.server_command("pg_ctl", |command| {
+            command.arg("stop").arg("--pgdata").arg(&data).args(["-m", "immediate", "--wait"]);
+        });
+    }
+
+    fn server_command(&self, program: &str, arguments: impl FnOnce(&mut Command)) -> Output {
+        let path = self.bin.join(program);
+        let mut command = if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        arguments(&mut command);
+        run(&mut command)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data_dir();
+        let path = self.bin.join("pg_ctl");
+        let mut command = if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        // Already stopped is fine: the temp dir goes either way.
+        let _ = command.arg("stop").arg("--pgdata").arg(&data).args(["-m", "immediate"]).output();
+    }
+}
+
+fn is_root() -> bool {
+    let output = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
