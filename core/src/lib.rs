@@ -53,8 +53,8 @@ pub use limits::MAX_NAME_BYTES;
 pub use node::{Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
 pub use password::Password;
 pub use registry::{
-    Change, Command, CommandError, Record, RecordKey, RecoveryError, Registry, RegistryConfig,
-    RegistryEvent, RegistryOutput, Reply, ReplyToken, ServiceKind, StopCause,
+    Change, Command, CommandError, LoggedInput, Record, RecordKey, RecoveryError, Registry,
+    RegistryConfig, RegistryEvent, RegistryOutput, Reply, ReplyToken, ServiceKind, StopCause,
 };
 pub use results::Results;
 pub use time::Timestamp;

@@ -7,7 +7,10 @@
 //! - nothing leaves the Node before its batch is reported durable;
 //! - every restart recovers exactly what was committed, and its start kind says how the
 //!   last run ended (fresh, clean, crash);
-//! - every request on a live session is answered exactly once, in order.
+//! - every request on a live session is answered exactly once, in order;
+//! - a replica that replays each committed batch's logged Registry inputs (as a cluster's
+//!   standby replays the leader's log) holds exactly the Node's Registry: the same rows,
+//!   the same clock, the same settings.
 
 use std::collections::VecDeque;
 
@@ -16,7 +19,7 @@ use rollcall_core::node::{NodeEvent, RowCaps, StartKind, TokenDigest};
 use rollcall_core::store::{MemoryStore, Store};
 use rollcall_core::{
     Command, ConnectionId, DuplicatePolicy, GatewayConfig, MasterId, Node, NodeConfig, NodeInput,
-    NodeOutput, Password, RegistryConfig, Roster, Timestamp, WorkerConfig,
+    NodeOutput, Password, Registry, RegistryConfig, Roster, Timestamp, WorkerConfig,
 };
 
 const WINDOW_MS: u64 = 60_000;
@@ -47,6 +50,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (10_u64..=12, 0_usize..4, any::<bool>()).prop_map(|(connection, name, right_token)| Step::OpenSession { connection, name, right_token }),
         6 => (10_u64..=12, 0_usize..8, 1_u64..=4).prop_map(|(connection, command, master)| Step::Request { connection, command, master }),
         3 => (0..=WINDOW_MS * 2).prop_map(|millis| Step::Forward { millis }),
+        // Less than a heartbeat interval: a timeout then finds only the Registry's own
+        // sweep due, not the Node's heartbeat (whose expireMasters would run it first).
+        2 => (0..=WINDOW_MS / 6).prop_map(|millis| Step::Forward { millis }),
         2 => Just(Step::Timeout),
         4 => Just(Step::EndBatch),
         1 => (0_usize..=3).prop_map(|workers| Step::Reconfig { workers }),
@@ -107,6 +113,8 @@ fn command(index: usize, master: MasterId) -> Command {
 
 struct Harness {
     node: Node,
+    /// Fed only the committed batches' logged inputs, from the state the Node started on.
+    replica: Registry,
     disk: MemoryStore,
     workers: usize,
     /// Requests on live sessions not yet answered, in order.
@@ -126,9 +134,16 @@ impl Harness {
         expected: StartKind,
     ) -> Result<Harness, TestCaseError> {
         let Ok(rows) = disk.load();
-        let node = Node::start(now, config(workers), rows).expect("the node starts");
+        let config = config(workers);
+        let recover = || Registry::recover(config.registry, rows.clone()).expect("rows recover");
+        let mut registry = recover();
+        registry.start_input_log();
+        let replica = recover();
+        let node = Node::start_recovered(now, config.clone(), registry, rows.len())
+            .expect("the node starts");
         let mut harness = Harness {
             node,
+            replica,
             disk,
             workers,
             unanswered: VecDeque::new(),
@@ -162,6 +177,13 @@ impl Harness {
         self.quiet_before_durable()?;
         let Ok(_) = self.disk.commit_owned(batch.changes);
         self.node.batch_durable(batch.number);
+        for input in batch.registry_inputs {
+            self.replica.replay(input);
+        }
+        let registry = self.node.view().registry;
+        prop_assert_eq!(self.replica.records(), registry.records(), "the replica's rows differ");
+        prop_assert_eq!(self.replica.now(), registry.now(), "the replica's clock differs");
+        prop_assert_eq!(self.replica.config(), registry.config());
         let outputs: Vec<NodeOutput> = std::iter::from_fn(|| self.node.poll_output()).collect();
         for output in &outputs {
             match output {

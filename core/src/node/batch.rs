@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use crate::registry::LoggedInput;
 use crate::{Change, RegistryOutput};
 
 use super::NodeOutput;
@@ -12,6 +13,9 @@ pub struct Batch {
     /// Report this number to [`Node::batch_durable`](super::Node::batch_durable).
     pub number: u64,
     pub changes: Vec<Change>,
+    /// The Registry's inputs that made the changes, in order, when its input log was
+    /// started (a cluster's leader logs them for its standbys); empty otherwise.
+    pub registry_inputs: Vec<LoggedInput>,
 }
 
 #[derive(Debug, Default)]
@@ -58,7 +62,7 @@ impl Batches {
         self.held.push(output);
     }
 
-    pub(super) fn end(&mut self) -> super::Batch {
+    pub(super) fn end(&mut self, registry_inputs: Vec<LoggedInput>) -> super::Batch {
         assert!(
             self.awaiting.is_none(),
             "batch {} was ended before batch {} became durable",
@@ -67,7 +71,11 @@ impl Batches {
         );
         self.last_number += 1;
         self.awaiting = Some((self.last_number, std::mem::take(&mut self.held)));
-        super::Batch { number: self.last_number, changes: std::mem::take(&mut self.changes) }
+        super::Batch {
+            number: self.last_number,
+            changes: std::mem::take(&mut self.changes),
+            registry_inputs,
+        }
     }
 
     pub(super) fn durable(&mut self, number: u64) {

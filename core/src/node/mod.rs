@@ -159,7 +159,8 @@ impl Node {
     ///
     /// When the previous batch still awaits durability.
     pub fn end_batch(&mut self) -> Batch {
-        self.batches.end()
+        let registry_inputs = self.registry.take_logged_inputs();
+        self.batches.end(registry_inputs)
     }
 
     /// The store reports batch `number` durable: its outputs are released.

@@ -13,6 +13,7 @@
 mod builders;
 mod command;
 mod housekeeping;
+mod input_log;
 mod invariants;
 mod liveness;
 mod output;
@@ -36,6 +37,7 @@ use crate::limits::MAX_NAME_BYTES;
 use crate::{BuildId, BuildRequestId, MasterId, ServiceId, Timestamp};
 
 pub use command::{Command, CommandError, RegistryInput, Reply, ReplyToken, ServiceKind};
+pub use input_log::LoggedInput;
 pub use output::{RegistryEvent, RegistryOutput, StopCause};
 pub use query::WorkerView;
 pub use records::{
@@ -96,6 +98,8 @@ pub struct Registry {
     build_ids: IdAllocator,
 
     outputs: VecDeque<RegistryOutput>,
+    /// Every input since the last `take_logged_inputs`, once a cluster leader started it.
+    input_log: Option<Vec<LoggedInput>>,
 }
 
 impl Registry {
@@ -121,6 +125,7 @@ impl Registry {
             builds: BTreeMap::new(),
             build_ids: IdAllocator::new(),
             outputs: VecDeque::new(),
+            input_log: None,
         }
     }
 
@@ -130,11 +135,13 @@ impl Registry {
 
     /// New settings from a reconfig: the next sweep judges silence by the new window.
     pub fn set_config(&mut self, config: RegistryConfig) {
+        self.log_input(|| LoggedInput::Config(config));
         self.config = config;
     }
 
     /// Feeds one command. A refused command changes nothing and replies with the reason.
     pub fn handle(&mut self, now: Timestamp, input: RegistryInput) {
+        self.log_input(|| LoggedInput::Command { at: now, command: input.command.clone() });
         self.clock.advance(now);
         let result = self.execute(input.command);
         self.outputs.push_back(RegistryOutput::Reply { token: input.token, result });
@@ -144,6 +151,7 @@ impl Registry {
     /// Runs the expiry sweep (without forced housekeeping). Idempotent: a second call at
     /// the same moment finds nothing more to expire.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.log_input(|| LoggedInput::Timeout { at: now });
         self.clock.advance(now);
         self.expire_masters(false);
         self.tidy_liveness_index();
