@@ -183,8 +183,19 @@ fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
         Some(_) => "TLS on every port",
         None => "every port in the clear",
     };
+    let storage = match &config.cluster {
+        Some(cluster) => format!(
+            "cluster node {:?} advertised at {} on {}, lease {} s renewed every {} s",
+            cluster.node,
+            cluster.advertise,
+            crate::config::describe_postgres(&cluster.postgres),
+            cluster.lease_ttl_s,
+            cluster.renew_interval_s
+        ),
+        None => format!("fjall in {}", config.master.data_dir.display()),
+    };
     println!(
-        "{}: OK ({} workers, {} builders, {} remote masters; {transport})",
+        "{}: OK ({} workers, {} builders, {} remote masters; {transport}; {storage})",
         file.display(),
         config.workers.len(),
         config.builders.len(),

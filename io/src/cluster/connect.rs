@@ -57,7 +57,7 @@ pub fn connect(url: &str, deadlines: Deadlines) -> Result<postgres::Client, Clus
 }
 
 /// Where a configuration points, without its password: for error messages and logs.
-pub(super) fn describe(config: &postgres::Config) -> String {
+pub(crate) fn describe(config: &postgres::Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()

@@ -14,6 +14,7 @@ mod lease;
 mod log;
 mod schema;
 
+pub(crate) use connect::describe;
 pub use connect::{connect, Deadlines};
 pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};

@@ -25,6 +25,18 @@ pub(crate) struct ConfigFile {
     #[serde(default)]
     pub(crate) masters: Vec<MasterEntry>,
     pub(crate) tls: Option<TlsTable>,
+    pub(crate) cluster: Option<ClusterTable>,
+}
+
+/// A cluster node needs the store, its own name and where it is reached: all required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterTable {
+    pub(crate) postgres: Spanned<String>,
+    pub(crate) node: Spanned<String>,
+    pub(crate) advertise: Spanned<String>,
+    pub(crate) lease_ttl_s: Option<Spanned<u64>>,
+    pub(crate) renew_interval_s: Option<Spanned<u64>>,
 }
 
 /// A certificate without its key (or the reverse) could serve nothing: both are required.

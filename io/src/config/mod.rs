@@ -11,6 +11,7 @@ mod file;
 mod position;
 mod problem;
 mod validate;
+mod validate_cluster;
 mod validate_masters;
 mod validate_roster;
 mod validate_tls;
@@ -27,6 +28,7 @@ use rollcall_core::{DuplicatePolicy, GatewayConfig, RegistryConfig, Roster, Work
 pub use error::ConfigError;
 pub use position::Position;
 pub use problem::{ConfigProblem, EntryKind, Setting};
+pub use validate_cluster::describe_postgres;
 
 use error::Origin;
 
@@ -48,6 +50,44 @@ pub struct Config {
     /// TLS on every port; `None`: every port in the clear (loopback only, unless
     /// `listen.allow_plaintext`).
     pub tls: Option<TlsSection>,
+    /// This node's part in a cluster on PostgreSQL; `None`: one node on fjall, the default.
+    pub cluster: Option<ClusterSection>,
+}
+
+/// A cluster node's settings (`[cluster]`, docs/cluster.md).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSection {
+    /// A libpq connection string or URL; it may hold a password, so it is never shown.
+    pub postgres: String,
+    /// This node's unique name: the lease's holder.
+    pub node: String,
+    /// `host:port` other nodes and clients reach this node's master port at.
+    pub advertise: String,
+    pub lease_ttl_s: u64,
+    pub renew_interval_s: u64,
+}
+
+/// Shows where the store is without its password.
+impl std::fmt::Debug for ClusterSection {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ClusterSection")
+            .field("postgres", &validate_cluster::describe_postgres(&self.postgres))
+            .field("node", &self.node)
+            .field("advertise", &self.advertise)
+            .field("lease_ttl_s", &self.lease_ttl_s)
+            .field("renew_interval_s", &self.renew_interval_s)
+            .finish()
+    }
+}
+
+impl ClusterSection {
+    pub fn lease_timings(&self) -> rollcall_core::lease::LeaseTimings {
+        rollcall_core::lease::LeaseTimings {
+            ttl_ms: self.lease_ttl_s * 1_000,
+            renew_interval_ms: self.renew_interval_s * 1_000,
+        }
+    }
 }
 
 /// The daemon's TLS files, absolute (resolved against the current directory at load, as

@@ -127,6 +127,17 @@ pub enum ConfigProblem {
         master: String,
     },
     BadTokenDigest,
+    /// `cluster.postgres` does not parse (the parser's reason; the text is never quoted,
+    /// since it may hold a password).
+    BadPostgresUrl {
+        reason: String,
+    },
+    /// `cluster.advertise` is not `host:port`.
+    NotHostAndPort {
+        text: String,
+    },
+    /// The lease's TTL and renew interval cannot keep a leader leading.
+    LeaseTimings(rollcall_core::lease::LeaseTimingsError),
 }
 
 /// A setting as a message names it: its key, and whether the file left it at its default.
@@ -256,6 +267,15 @@ impl std::fmt::Display for ConfigProblem {
                 "a token_sha256 is 64 hex digits: the SHA-256 of the token, as `rollcall token \
                  new` prints it",
             ),
+            P::BadPostgresUrl { reason } => write!(
+                formatter,
+                "cluster.postgres is not a PostgreSQL connection string (`host=... user=... \
+                 dbname=...`) or URL (`postgresql://user@host/db`): {reason}"
+            ),
+            P::NotHostAndPort { text } => {
+                write!(formatter, "cluster.advertise {text:?} is not host:port")
+            }
+            P::LeaseTimings(error) => write!(formatter, "[cluster]: {error}"),
         }
     }
 }

@@ -11,8 +11,8 @@ use super::error::Origin;
 use super::file::{ConfigFile, LimitsTable, ListenTable, MasterTable, TimingTable};
 use super::problem::{ConfigProblem, Setting};
 use super::{
-    defaults, validate_masters, validate_roster, validate_tls, Config, ConfigError, GatewaySection,
-    LimitsSection, ListenSection, MasterSection, TimingSection,
+    defaults, validate_cluster, validate_masters, validate_roster, validate_tls, Config,
+    ConfigError, GatewaySection, LimitsSection, ListenSection, MasterSection, TimingSection,
 };
 
 /// Every duration is capped here, so that converting to milliseconds or adding to a clock
@@ -35,6 +35,8 @@ pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, 
     let (workers, builders) =
         validate_roster::workers_and_builders(&file.workers, &file.builders, origin)?;
     let masters = validate_masters::masters(&file.masters, &master.name, origin)?;
+    let cluster =
+        file.cluster.as_ref().map(|table| validate_cluster::cluster(table, origin)).transpose()?;
     Ok(Config {
         source: None,
         master,
@@ -46,6 +48,7 @@ pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, 
         builders,
         masters,
         tls,
+        cluster,
     })
 }
 
@@ -237,7 +240,7 @@ fn timing(table: TimingTable, origin: &Origin<'_>) -> Result<TimingSection, Conf
 }
 
 /// A positive number of seconds, at most [`MAX_DURATION_S`].
-fn positive_seconds(
+pub(super) fn positive_seconds(
     key: &'static str,
     value: Option<&Spanned<u64>>,
     default: u64,

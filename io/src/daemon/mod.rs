@@ -56,6 +56,8 @@ pub enum DaemonError {
     CoreThreadPanicked,
     /// A TLS file could not be loaded: `<file>: <why>`.
     Tls(crate::tls::TlsError),
+    /// `[cluster]` is configured, and this build cannot run as a cluster node yet.
+    ClusterNotAvailable,
 }
 
 impl std::fmt::Display for DaemonError {
@@ -79,6 +81,11 @@ impl std::fmt::Display for DaemonError {
                 formatter.write_str("the core thread panicked (a bug: see the log above)")
             }
             DaemonError::Tls(error) => write!(formatter, "cannot load TLS: {error}"),
+            DaemonError::ClusterNotAvailable => formatter.write_str(
+                "[cluster] is configured, but this build cannot yet run as a cluster node \
+                 (issue #13: the store and lease are in, the leader and standby roles are not); \
+                 remove [cluster] to run one node on fjall",
+            ),
         }
     }
 }
@@ -93,7 +100,7 @@ impl std::error::Error for DaemonError {
             | DaemonError::Signals(error)
             | DaemonError::CoreThreadSpawn(error) => Some(error),
             DaemonError::Tls(error) => Some(error),
-            DaemonError::CoreThreadPanicked => None,
+            DaemonError::CoreThreadPanicked | DaemonError::ClusterNotAvailable => None,
         }
     }
 }
@@ -111,6 +118,9 @@ impl From<StorageError> for DaemonError {
 /// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
 /// while running (nothing can be acknowledged then, so the daemon stops).
 pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), DaemonError> {
+    if config.cluster.is_some() {
+        return Err(DaemonError::ClusterNotAvailable);
+    }
     // Before any port is bound: a client (or a test) that sees a port answer may signal at
     // once, and a SIGTERM before the handlers are in would kill the daemon uncleanly.
     let signals = async_signal::Signals::new([

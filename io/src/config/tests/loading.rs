@@ -167,6 +167,7 @@ fn the_full_example_parses_to_the_values_it_sets() {
             private_key: PathBuf::from("/etc/rollcall/server.key"),
             client_ca: Some(absolute("tls/masters-ca.pem")),
         }),
+        cluster: None,
     };
     assert_eq!(config, expected);
 }
@@ -191,6 +192,7 @@ fn an_empty_file_gives_every_default() {
         builders: Vec::new(),
         masters: Vec::new(),
         tls: None,
+        cluster: None,
     };
     assert_eq!(config, expected);
 }

@@ -1,5 +1,6 @@
 //! The config module's tests, by concern.
 
+mod cluster;
 mod fuzz;
 mod loading;
 mod refusals;

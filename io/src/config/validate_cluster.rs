@@ -1,0 +1,84 @@
+//! `[cluster]`: this node's part in a cluster on PostgreSQL (docs/cluster.md).
+
+use rollcall_core::lease::LeaseTimings;
+use rollcall_core::MAX_NAME_BYTES;
+
+use super::error::Origin;
+use super::file::ClusterTable;
+use super::problem::ConfigProblem;
+use super::validate::positive_seconds;
+use super::{ClusterSection, ConfigError};
+
+/// The lease's defaults, as Kubernetes' leader election spaces them (15 s, 10 s renew)
+/// but shorter, since every commit is fenced anyway.
+pub(super) const LEASE_TTL_S: u64 = 10;
+pub(super) const RENEW_INTERVAL_S: u64 = 3;
+
+pub(super) fn cluster(
+    table: &ClusterTable,
+    origin: &Origin<'_>,
+) -> Result<ClusterSection, ConfigError> {
+    let postgres = table.postgres.get_ref();
+    if let Err(error) = postgres.parse::<postgres::Config>() {
+        let problem = ConfigProblem::BadPostgresUrl { reason: error.to_string() };
+        return Err(origin.error_at(&table.postgres.span(), problem));
+    }
+    let node = table.node.get_ref();
+    if node.is_empty() {
+        return Err(
+            origin.error_at(&table.node.span(), ConfigProblem::Empty { key: "cluster.node" })
+        );
+    }
+    if node.len() > MAX_NAME_BYTES {
+        let problem = ConfigProblem::NameTooLong { key: "cluster.node", bytes: node.len() };
+        return Err(origin.error_at(&table.node.span(), problem));
+    }
+    let advertise = table.advertise.get_ref();
+    if !is_host_and_port(advertise) {
+        let problem = ConfigProblem::NotHostAndPort { text: advertise.clone() };
+        return Err(origin.error_at(&table.advertise.span(), problem));
+    }
+    let lease_ttl_s =
+        positive_seconds("cluster.lease_ttl_s", table.lease_ttl_s.as_ref(), LEASE_TTL_S, origin)?;
+    let renew_interval_s = positive_seconds(
+        "cluster.renew_interval_s",
+        table.renew_interval_s.as_ref(),
+        RENEW_INTERVAL_S,
+        origin,
+    )?;
+    let timings =
+        LeaseTimings { ttl_ms: lease_ttl_s * 1_000, renew_interval_ms: renew_interval_s * 1_000 };
+    if let Err(error) = timings.validate() {
+        let span = table
+            .renew_interval_s
+            .as_ref()
+            .or(table.lease_ttl_s.as_ref())
+            .map_or_else(|| table.node.span(), toml::Spanned::span);
+        return Err(origin.error_at(&span, ConfigProblem::LeaseTimings(error)));
+    }
+    Ok(ClusterSection {
+        postgres: postgres.clone(),
+        node: node.clone(),
+        advertise: advertise.clone(),
+        lease_ttl_s,
+        renew_interval_s,
+    })
+}
+
+/// `host:port`, `[v6]:port`: a non-empty host and a port number.
+fn is_host_and_port(text: &str) -> bool {
+    let Some((host, port)) = text.rsplit_once(':') else { return false };
+    let host = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
+    !host.is_empty()
+        && !host.contains(char::is_whitespace)
+        && port.parse::<u16>().is_ok_and(|port| port > 0)
+}
+
+/// Where a connection string points, without its password (for `Debug`, logs and
+/// `check-config`).
+pub fn describe_postgres(text: &str) -> String {
+    match text.parse::<postgres::Config>() {
+        Ok(config) => crate::cluster::describe(&config),
+        Err(_) => "(unparsable)".into(),
+    }
+}
