@@ -87,6 +87,9 @@ pub enum LeaseInput {
     Lost { epoch: u64 },
     /// A commit at `epoch` was refused by the store's epoch check.
     Fenced { epoch: u64 },
+    /// A commit at `epoch` failed with its outcome unknown (the connection broke): the
+    /// leader cannot tell what the log holds, so it steps down and learns it as a standby.
+    CommitFailed { epoch: u64 },
     /// The request's outcome is unknown (the connection failed): nothing is assumed.
     Unanswered,
 }
@@ -209,6 +212,7 @@ impl LeaseHolder {
             }
             (Role::Leading { epoch: held, .. }, LeaseInput::Lost { epoch })
             | (Role::Leading { epoch: held, .. }, LeaseInput::Fenced { epoch })
+            | (Role::Leading { epoch: held, .. }, LeaseInput::CommitFailed { epoch })
                 if held == epoch =>
             {
                 self.step_down(now, LeaseEvent::Lost { epoch });

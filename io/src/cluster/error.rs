@@ -19,6 +19,8 @@ pub enum ClusterStoreError {
     Fenced { epoch: u64, current_epoch: u64, holder: Option<String> },
     /// The log does not end where this writer's copy of it ends: another writer appended.
     LogMoved { expected_last: u64, found_last: u64 },
+    /// A log entry does not decode: written by a newer rollcall, or damaged.
+    BadEntry { seq: u64, error: String },
 }
 
 impl std::fmt::Display for ClusterStoreError {
@@ -53,6 +55,11 @@ impl std::fmt::Display for ClusterStoreError {
                 formatter,
                 "the registry log ends at {found_last}, not at {expected_last} as this node \
                  wrote it: another writer appended"
+            ),
+            ClusterStoreError::BadEntry { seq, error } => write!(
+                formatter,
+                "registry log entry {seq} does not decode ({error}): written by a newer \
+                 rollcall, or damaged"
             ),
         }
     }

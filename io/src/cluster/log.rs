@@ -14,7 +14,7 @@ pub struct LogEntry {
 }
 
 /// The most entries one read returns: a standby far behind reads in steps of this.
-pub const MAX_ENTRIES_PER_READ: i64 = 4_096;
+pub const MAX_ENTRIES_PER_READ: usize = 4_096;
 
 /// The most entries one append may carry: the daemon's largest batch.
 pub const MAX_ENTRIES_PER_APPEND: usize = 4_096;
@@ -93,7 +93,7 @@ impl LogStore {
     ) -> Result<Vec<LogEntry>, ClusterStoreError> {
         let rows = client.query(
             "SELECT seq, epoch, entry FROM rollcall_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-            &[&signed(after_seq), &MAX_ENTRIES_PER_READ],
+            &[&signed(after_seq), &signed(MAX_ENTRIES_PER_READ as u64)],
         )?;
         rows.iter()
             .map(|row| {

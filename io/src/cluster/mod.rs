@@ -12,6 +12,7 @@ mod connect;
 mod error;
 mod lease;
 mod log;
+mod replicator;
 mod schema;
 
 pub(crate) use connect::describe;
@@ -19,4 +20,5 @@ pub use connect::{connect, Deadlines};
 pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};
 pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_APPEND, MAX_ENTRIES_PER_READ};
+pub use replicator::{CommitRefused, Replicator, Role};
 pub use schema::{migrate, SCHEMA_VERSION};
