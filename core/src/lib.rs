@@ -39,6 +39,7 @@ mod limits;
 pub mod node;
 mod password;
 pub mod registry;
+pub mod replication;
 mod results;
 pub mod store;
 mod time;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use common::postgres::Postgres;
 use rollcall_core::lease::{LeaseEvent, LeaseTimings};
 use rollcall_core::registry::RegistryInput;
+use rollcall_core::replication::{CommitRefused, Role};
 use rollcall_core::{Command, MasterId, Registry, RegistryConfig, ReplyToken, Timestamp};
-use rollcall_io::cluster::{ClusterStoreError, CommitRefused, Replicator, Role};
+use rollcall_io::cluster::{PostgresReplicator, PostgresStore};
 
 const TIMINGS: LeaseTimings = LeaseTimings { ttl_ms: 3_000, renew_interval_ms: 1_000 };
 const CONFIG: RegistryConfig = RegistryConfig { expiry_window_ms: 600_000 };
@@ -25,9 +26,10 @@ impl Clock {
     }
 }
 
-fn node(postgres: &Postgres, clock: &Clock, name: &str) -> Replicator {
-    Replicator::new(clock.now(), postgres.url(), name, &format!("{name}:7001"), TIMINGS, CONFIG)
-        .expect("valid timings")
+fn node(postgres: &Postgres, clock: &Clock, name: &str) -> PostgresReplicator {
+    let ttl = Duration::from_millis(TIMINGS.ttl_ms);
+    let store = PostgresStore::new(postgres.url(), name, &format!("{name}:7001"), ttl);
+    PostgresReplicator::new(clock.now(), store, TIMINGS, CONFIG).expect("valid timings")
 }
 
 /// Feeds commands to the leader's registry and returns their logged inputs.
@@ -45,10 +47,10 @@ fn run(
 
 /// Ticks `node` until `done` holds or `limit` passes.
 fn tick_until(
-    node: &mut Replicator,
+    node: &mut PostgresReplicator,
     clock: &Clock,
     limit: Duration,
-    mut done: impl FnMut(&mut Replicator, &[LeaseEvent]) -> bool,
+    mut done: impl FnMut(&mut PostgresReplicator, &[LeaseEvent]) -> bool,
 ) {
     let start = Instant::now();
     loop {
@@ -129,11 +131,7 @@ fn a_standby_follows_the_log_takes_over_with_every_commit_and_the_old_leader_is_
     // names the epoch that replaced it, and writes nothing.
     let slow_clock = a_took_at.plus_millis(1);
     match a.commit(slow_clock, &late) {
-        Err(CommitRefused::SteppedDown(ClusterStoreError::Fenced {
-            epoch: 1,
-            current_epoch: 2,
-            holder,
-        })) => {
+        Err(CommitRefused::Fenced { epoch: 1, current_epoch: 2, holder }) => {
             assert_eq!(holder.as_deref(), Some("b"));
         }
         other => panic!("expected the store to fence a, got {other:?}"),

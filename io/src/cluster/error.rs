@@ -21,6 +21,8 @@ pub enum ClusterStoreError {
     LogMoved { expected_last: u64, found_last: u64 },
     /// A log entry does not decode: written by a newer rollcall, or damaged.
     BadEntry { seq: u64, error: String },
+    /// An input could not be encoded (a bug: rollcall's inputs always encode).
+    Encode(crate::codec::CodecError),
 }
 
 impl std::fmt::Display for ClusterStoreError {
@@ -61,6 +63,9 @@ impl std::fmt::Display for ClusterStoreError {
                 "registry log entry {seq} does not decode ({error}): written by a newer \
                  rollcall, or damaged"
             ),
+            ClusterStoreError::Encode(error) => {
+                write!(formatter, "cannot encode a registry input: {error}")
+            }
         }
     }
 }
@@ -71,6 +76,7 @@ impl std::error::Error for ClusterStoreError {
             ClusterStoreError::BadUrl { error }
             | ClusterStoreError::Connect { error, .. }
             | ClusterStoreError::Database(error) => Some(error),
+            ClusterStoreError::Encode(error) => Some(error),
             _ => None,
         }
     }

@@ -12,13 +12,16 @@ mod connect;
 mod error;
 mod lease;
 mod log;
-mod replicator;
 mod schema;
+mod shared_store;
 
 pub(crate) use connect::describe;
 pub use connect::{connect, Deadlines};
 pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};
 pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_APPEND, MAX_ENTRIES_PER_READ};
-pub use replicator::{CommitRefused, Replicator, Role};
 pub use schema::{migrate, SCHEMA_VERSION};
+pub use shared_store::PostgresStore;
+
+/// A node's replication over PostgreSQL.
+pub type PostgresReplicator = rollcall_core::replication::Replicator<PostgresStore>;
