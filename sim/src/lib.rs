@@ -7,6 +7,7 @@
 //! checked after every event (safety), and once more after a liveness phase in which every
 //! fault is healed.
 
+pub mod cluster;
 mod oracle;
 mod panics;
 mod rng;

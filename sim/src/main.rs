@@ -9,7 +9,7 @@ use std::time::Instant;
 use rollcall_sim::{run_seed, FailureKind, Outcome, Overrides};
 
 const USAGE: &str = "usage: rollcall-sim (--seed S | --seeds N [--first S]) [--check-determinism] \
-[--masters M] [--workers W] [--hours H] [--jobs J] [--invariants-every-step]";
+[--masters M] [--workers W] [--hours H] [--jobs J] [--invariants-every-step] [--cluster]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -20,6 +20,8 @@ struct Options {
     /// Seeds run in parallel on this many threads; each seed's run stays single-threaded
     /// and deterministic.
     jobs: usize,
+    /// Simulate the replicated cluster on a shared store instead (see `cluster`).
+    cluster: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -30,6 +32,10 @@ fn parse() -> Result<Options, String> {
     while let Some(flag) = arguments.next() {
         if flag == "--check-determinism" {
             options.check_determinism = true;
+            continue;
+        }
+        if flag == "--cluster" {
+            options.cluster = true;
             continue;
         }
         if flag == "--invariants-every-step" {
@@ -106,6 +112,9 @@ fn main() -> ExitCode {
     // it is no seed's outcome and only the terminal would tell what killed the thread.
     let started = Instant::now();
     let seeds: Vec<u64> = (options.first..options.first.saturating_add(options.count)).collect();
+    if options.cluster {
+        return run_cluster(&seeds, &options, started);
+    }
     let results = run_all(&seeds, &options);
     let report = report(&results, &options);
     for line in &report.lines {
@@ -330,5 +339,51 @@ mod tests {
             assert!(report.lines.contains(&what), "seed {seed}: {:#?}", report.lines);
         }
         assert!(report.lines.contains(&"seed 5: crash (panic) at an unknown place: boom".into()));
+    }
+}
+
+/// `--cluster`: each seed a replicated cluster on a model of the shared store; one line
+/// per failing seed with the command that replays it, and a summary.
+fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
+    let mut totals = rollcall_sim::cluster::ClusterStats::default();
+    let mut first_failure = None;
+    for &seed in seeds {
+        let (settings, result) = rollcall_sim::cluster::run_cluster_seed(seed);
+        match result {
+            Ok(stats) => {
+                totals.events += stats.events;
+                totals.takeovers += stats.takeovers;
+                totals.commits += stats.commits;
+                totals.refused_commits += stats.refused_commits;
+                totals.log_entries += stats.log_entries;
+            }
+            Err(violation) => {
+                eprintln!("seed {seed}: {violation}\n  settings: {settings:?}");
+                eprintln!(
+                    "  replay with: cargo run --release -p rollcall-sim -- --cluster --seed {seed}"
+                );
+                first_failure.get_or_insert(violation.kind);
+            }
+        }
+    }
+    let _ = options;
+    match first_failure {
+        None => {
+            println!(
+                "{} cluster seeds passed: {} events, {} takeovers, {} commits ({} refused), {} log entries, in {:.1} s",
+                seeds.len(),
+                totals.events,
+                totals.takeovers,
+                totals.commits,
+                totals.refused_commits,
+                totals.log_entries,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Some(kind) => ExitCode::from(match kind {
+            FailureKind::Correctness => 1,
+            FailureKind::Liveness => 2,
+        }),
     }
 }

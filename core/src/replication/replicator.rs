@@ -136,6 +136,10 @@ impl<S: SharedStore> Replicator<S> {
     /// leader, take the caught-up registry with [`Replicator::take_registry`].
     pub fn tick(&mut self, now: Timestamp) -> Vec<LeaseEvent> {
         self.holder.handle_timeout(now);
+        // Stepped down: rebuilt before anything else, so that a take in this very tick
+        // catches up a replica, not the registry the Node had (found by the simulator:
+        // the take caught up nothing and handed over an empty registry).
+        self.rebuild_if_deposed(now);
         if let Some(action) = self.holder.poll_action(now) {
             self.holder.request_sent(now);
             self.act(now, action);
@@ -145,14 +149,7 @@ impl<S: SharedStore> Replicator<S> {
                 self.last_error = Some(error.to_string());
             }
         }
-        let mut events = Vec::new();
-        while let Some(event) = self.holder.poll_event() {
-            if matches!(event, LeaseEvent::Lost { .. } | LeaseEvent::SteppedDown { .. }) {
-                self.rebuild_replica();
-            }
-            events.push(event);
-        }
-        events
+        std::iter::from_fn(|| self.holder.poll_event()).collect()
     }
 
     /// The caught-up registry, once this node leads: the Node starts on it. Its input log
@@ -202,6 +199,7 @@ impl<S: SharedStore> Replicator<S> {
         };
         self.last_error = Some(refused.to_string());
         self.holder.handle(now, input);
+        self.rebuild_if_deposed(now);
         Err(refused)
     }
 
@@ -268,8 +266,10 @@ impl<S: SharedStore> Replicator<S> {
 
     /// After stepping down, whatever the Node did since its last commit is lost; the
     /// replica starts over from the log (snapshots will shorten this).
-    fn rebuild_replica(&mut self) {
-        self.replica = Some(Registry::new(self.registry_config));
-        self.applied_seq = 0;
+    fn rebuild_if_deposed(&mut self, now: Timestamp) {
+        if self.replica.is_none() && self.holder.leading_epoch(now).is_none() {
+            self.replica = Some(Registry::new(self.registry_config));
+            self.applied_seq = 0;
+        }
     }
 }
