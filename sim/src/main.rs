@@ -288,6 +288,67 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// `--cluster`: each seed a replicated cluster on a model of the shared store; one line
+/// per failing seed with the command that replays it, and a summary.
+fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
+    let mut totals = rollcall_sim::cluster::ClusterStats::default();
+    let mut first_failure = None;
+    let mut determinism_failed = false;
+    for &seed in seeds {
+        let (settings, result) = rollcall_sim::cluster::run_cluster_seed(seed);
+        if let (true, Ok(stats)) = (options.check_determinism, &result) {
+            let (_, again) = rollcall_sim::cluster::run_cluster_seed(seed);
+            match again {
+                Ok(second) if second.trace_hash == stats.trace_hash => {}
+                other => {
+                    eprintln!(
+                        "seed {seed}: determinism: trace {:#x} then {other:?}",
+                        stats.trace_hash
+                    );
+                    determinism_failed = true;
+                }
+            }
+        }
+        match result {
+            Ok(stats) => {
+                totals.events += stats.events;
+                totals.takeovers += stats.takeovers;
+                totals.commits += stats.commits;
+                totals.refused_commits += stats.refused_commits;
+                totals.log_entries += stats.log_entries;
+            }
+            Err(violation) => {
+                eprintln!("seed {seed}: {violation}\n  settings: {settings:?}");
+                eprintln!(
+                    "  replay with: cargo run --release -p rollcall-sim -- --cluster --seed {seed}"
+                );
+                first_failure.get_or_insert(violation.kind);
+            }
+        }
+    }
+    match first_failure {
+        None if determinism_failed => ExitCode::from(4),
+        None => {
+            println!(
+                "{} cluster seeds passed{}: {} events, {} takeovers, {} commits ({} refused), {} log entries, in {:.1} s",
+                seeds.len(),
+                if options.check_determinism { " twice with identical traces" } else { "" },
+                totals.events,
+                totals.takeovers,
+                totals.commits,
+                totals.refused_commits,
+                totals.log_entries,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Some(kind) => ExitCode::from(match kind {
+            FailureKind::Correctness => 1,
+            FailureKind::Liveness => 2,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,51 +400,5 @@ mod tests {
             assert!(report.lines.contains(&what), "seed {seed}: {:#?}", report.lines);
         }
         assert!(report.lines.contains(&"seed 5: crash (panic) at an unknown place: boom".into()));
-    }
-}
-
-/// `--cluster`: each seed a replicated cluster on a model of the shared store; one line
-/// per failing seed with the command that replays it, and a summary.
-fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
-    let mut totals = rollcall_sim::cluster::ClusterStats::default();
-    let mut first_failure = None;
-    for &seed in seeds {
-        let (settings, result) = rollcall_sim::cluster::run_cluster_seed(seed);
-        match result {
-            Ok(stats) => {
-                totals.events += stats.events;
-                totals.takeovers += stats.takeovers;
-                totals.commits += stats.commits;
-                totals.refused_commits += stats.refused_commits;
-                totals.log_entries += stats.log_entries;
-            }
-            Err(violation) => {
-                eprintln!("seed {seed}: {violation}\n  settings: {settings:?}");
-                eprintln!(
-                    "  replay with: cargo run --release -p rollcall-sim -- --cluster --seed {seed}"
-                );
-                first_failure.get_or_insert(violation.kind);
-            }
-        }
-    }
-    let _ = options;
-    match first_failure {
-        None => {
-            println!(
-                "{} cluster seeds passed: {} events, {} takeovers, {} commits ({} refused), {} log entries, in {:.1} s",
-                seeds.len(),
-                totals.events,
-                totals.takeovers,
-                totals.commits,
-                totals.refused_commits,
-                totals.log_entries,
-                started.elapsed().as_secs_f64()
-            );
-            ExitCode::SUCCESS
-        }
-        Some(kind) => ExitCode::from(match kind {
-            FailureKind::Correctness => 1,
-            FailureKind::Liveness => 2,
-        }),
     }
 }
