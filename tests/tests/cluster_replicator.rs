@@ -3,16 +3,14 @@
 //! standby takes over with every committed change, and the old leader's late commit is
 //! fenced (issue #13).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::postgres::Postgres;
 use rollcall_core::lease::{LeaseEvent, LeaseTimings};
 use rollcall_core::registry::RegistryInput;
 use rollcall_core::replication::{CommitRefused, Role};
 use rollcall_core::{Command, MasterId, Registry, RegistryConfig, ReplyToken, Timestamp};
 use rollcall_io::cluster::{PostgresReplicator, PostgresStore};
+use rollcall_test_postgres::Postgres;
 
 const TIMINGS: LeaseTimings = LeaseTimings { ttl_ms: 3_000, renew_interval_ms: 1_000 };
 const CONFIG: RegistryConfig = RegistryConfig { expiry_window_ms: 600_000 };

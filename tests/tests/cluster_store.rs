@@ -1,14 +1,12 @@
 //! The cluster's shared store against a real PostgreSQL 15: the schema's migrations, the
 //! lease judged by the database's clock, and the fenced registry log (issue #13).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::postgres::Postgres;
 use rollcall_io::cluster::{
     connect, migrate, ClusterStoreError, Deadlines, LeaseStore, LogStore, SCHEMA_VERSION,
 };
+use rollcall_test_postgres::Postgres;
 
 const TTL: Duration = Duration::from_secs(10);
 

@@ -2,7 +2,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod http;
-pub mod postgres;
 pub mod tls;
 pub mod transport;
 

@@ -1,5 +1,7 @@
-//! A throw-away PostgreSQL 15 for one test: its own data directory in a temp dir, listening
-//! on a Unix socket there only (no TCP port to collide on), stopped and deleted on drop.
+//! A throw-away PostgreSQL 15 for one test or benchmark: its own data directory in a temp
+//! dir, listening on a Unix socket there only (no TCP port to collide on), stopped and
+//! deleted on drop. Tests run it without fsync (nothing survives the test anyway);
+//! benchmarks run it durable, as production does.
 //!
 //! `initdb` refuses to run as root, so as root every server command runs as the `postgres`
 //! user (`runuser`), which owns the directory. The binaries are Debian's
@@ -13,16 +15,28 @@ use std::time::{Duration, Instant};
 /// The role the tests connect as (made by `initdb --username`, trusted on the socket).
 pub const ROLE: &str = "rollcall";
 
+#[derive(Debug)]
 pub struct Postgres {
     /// The temp dir: `data/` is the cluster, the socket lives in the dir itself.
     root: tempfile::TempDir,
     bin: PathBuf,
     as_postgres_user: bool,
+    durable: bool,
 }
 
 impl Postgres {
-    /// Makes a new cluster and starts it.
+    /// Makes a new cluster and starts it, without fsync: for tests.
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// Makes a new cluster and starts it with fsync and synchronous commits, as a
+    /// production server runs: for benchmarks of durable commits.
+    pub fn start_durable() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Postgres {
         let bin = std::env::var_os("ROLLCALL_PG_BIN")
             .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
         assert!(
@@ -36,7 +50,7 @@ impl Postgres {
         if as_postgres_user {
             run(Command::new("chown").arg("postgres:postgres").arg(root.path()));
         }
-        let postgres = Postgres { root, bin, as_postgres_user };
+        let postgres = Postgres { root, bin, as_postgres_user, durable };
         let data = postgres.data_dir();
         postgres.server_command("initdb", |command| {
             command
@@ -73,8 +87,9 @@ impl Postgres {
     pub fn start_again(&self) {
         let data = self.data_dir();
         let log = self.root.path().join("server.log");
+        let fsync = if self.durable { "on" } else { "off" };
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off \
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync={fsync} \
              -c max_connections=50",
             self.socket_dir().display()
         );
