@@ -113,30 +113,28 @@ impl Postgres {
     }
 
     fn server_command(&self, program: &str, arguments: impl FnOnce(&mut Command)) -> Output {
+        let mut command = self.command(program);
+        arguments(&mut command);
+        run(&mut command)
+    }
+
+    /// One of the server's programs, run as the `postgres` user when this process is root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if self.as_postgres_user {
+        if self.as_postgres_user {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(path);
             command
         } else {
             Command::new(path)
-        };
-        arguments(&mut command);
-        run(&mut command)
+        }
     }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data_dir();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if self.as_postgres_user {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(path);
-            command
-        } else {
-            Command::new(path)
-        };
+        let mut command = self.command("pg_ctl");
         // Already stopped is fine: the temp dir goes either way.
         let _ = command.arg("stop").arg("--pgdata").arg(&data).args(["-m", "immediate"]).output();
     }
