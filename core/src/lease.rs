@@ -15,6 +15,9 @@
 
 use crate::Timestamp;
 
+/// The soonest a refused take is tried again.
+const MIN_TAKE_RETRY_MS: u64 = 20;
+
 /// The lease's timings, in milliseconds of the store's clock (`ttl_ms`) and of the holder's
 /// (`renew_interval_ms`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +82,10 @@ impl LeaseTimings {
 pub enum LeaseInput {
     /// The store granted the lease at `epoch` to a take sent at `sent_at`.
     Taken { epoch: u64, sent_at: Timestamp },
-    /// The store refused a take: another node holds an unexpired lease.
-    Held,
+    /// The store refused a take: another node holds a lease that expires in
+    /// `remaining_ms` by the store's clock. The next take is tried just after that, not a
+    /// whole renew interval later: the failover takes the TTL, not the TTL plus a renewal.
+    Held { remaining_ms: u64 },
     /// The store renewed the lease of `epoch` for a renewal sent at `sent_at`.
     Renewed { epoch: u64, sent_at: Timestamp },
     /// The store refused a renewal of `epoch`: it expired or another node took it.
@@ -202,6 +207,12 @@ impl LeaseHolder {
                 }
                 // Taken so long ago that the window is already over: stay a standby and
                 // take it anew when it expires.
+            }
+            (Role::Standby, LeaseInput::Held { remaining_ms }) => {
+                // Never sooner than a few milliseconds: a lease reported as just expiring
+                // must not make the node hammer the store.
+                let retry = now.plus_millis(remaining_ms.max(MIN_TAKE_RETRY_MS) + 1);
+                self.next_request_at = self.next_request_at.min(retry);
             }
             (
                 Role::Leading { epoch: held, acting_until },

@@ -91,3 +91,20 @@ fn a_take_answered_after_its_window_is_not_leadership() {
     assert_eq!(holder.leading_epoch(at(7_000)), None);
     assert_eq!(holder.poll_event(), None);
 }
+
+/// A refused take is tried again just after the holder's lease ends by the store's
+/// reckoning, not a whole renew interval later; never sooner than a few milliseconds.
+#[test]
+fn a_refused_take_is_retried_when_the_lease_it_met_ends() {
+    let mut holder = LeaseHolder::new(at(0), TIMINGS).expect("valid timings");
+    holder.request_sent(at(0));
+    holder.handle(at(5), LeaseInput::Held { remaining_ms: 1_200 });
+    assert_eq!(holder.poll_timeout(), at(5 + 1_200 + 1));
+    assert_eq!(holder.poll_action(at(1_206)), Some(LeaseAction::Take));
+    holder.request_sent(at(1_206));
+    holder.handle(at(1_207), LeaseInput::Held { remaining_ms: 0 });
+    assert_eq!(holder.poll_timeout(), at(1_207 + 20 + 1));
+    holder.request_sent(at(1_228));
+    holder.handle(at(1_229), LeaseInput::Held { remaining_ms: 60_000 });
+    assert_eq!(holder.poll_timeout(), at(1_228 + 3_000), "never later than a renew interval");
+}

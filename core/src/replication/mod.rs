@@ -9,4 +9,4 @@ mod replicator;
 mod store;
 
 pub use replicator::{CommitRefused, Replicator, Role};
-pub use store::{AppendRefused, LogPage, SharedStore};
+pub use store::{AppendRefused, LogPage, SharedStore, Take};

@@ -6,7 +6,7 @@
 //! No clock is read here: `now` is the caller's monotonic time, in which the lease's
 //! acting window is counted (see [`crate::lease`]).
 
-use super::{AppendRefused, SharedStore};
+use super::{AppendRefused, SharedStore, Take};
 use crate::lease::{
     LeaseAction, LeaseEvent, LeaseHolder, LeaseInput, LeaseTimings, LeaseTimingsError,
 };
@@ -216,14 +216,14 @@ impl<S: SharedStore> Replicator<S> {
             LeaseAction::Take => match self.store.try_take() {
                 // Caught up before leading: the previous leader's last commits are in the
                 // log and not yet in the replica.
-                Ok(Some(epoch)) => match self.catch_up_all() {
+                Ok(Take::Taken { epoch }) => match self.catch_up_all() {
                     Ok(()) => LeaseInput::Taken { epoch, sent_at: now },
                     Err(error) => {
                         self.last_error = Some(error);
                         LeaseInput::Unanswered
                     }
                 },
-                Ok(None) => LeaseInput::Held,
+                Ok(Take::Held { remaining_ms }) => LeaseInput::Held { remaining_ms },
                 Err(error) => {
                     self.last_error = Some(error.to_string());
                     LeaseInput::Unanswered

@@ -11,6 +11,16 @@ pub struct LogPage {
     pub more: bool,
 }
 
+/// What a take found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// The lease was expired and is now this node's, at `epoch`.
+    Taken { epoch: u64 },
+    /// Another node (or this one, in an earlier life) holds it for `remaining_ms` more, by
+    /// the store's clock.
+    Held { remaining_ms: u64 },
+}
+
 /// Why an append did not happen.
 #[derive(Debug)]
 pub enum AppendRefused<E> {
@@ -30,13 +40,13 @@ pub enum AppendRefused<E> {
 pub trait SharedStore {
     type Error: std::error::Error;
 
-    /// Takes the lease if it has expired (by the store's clock), at the next epoch;
-    /// `None` while it is held unexpired, by anyone.
+    /// Takes the lease if it has expired (by the store's clock), at the next epoch; else
+    /// says how long it is still held, by anyone.
     ///
     /// # Errors
     ///
     /// The store's failure.
-    fn try_take(&mut self) -> Result<Option<u64>, Self::Error>;
+    fn try_take(&mut self) -> Result<Take, Self::Error>;
 
     /// Extends this node's lease of `epoch` by a TTL, unless it expired or was taken:
     /// `false` then.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rollcall_core::replication::{AppendRefused, LogPage, SharedStore};
+use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
 use rollcall_core::LoggedInput;
 
 use super::{connect, migrate, ClusterStoreError, Deadlines, LeaseStore, LogStore};
@@ -73,8 +73,14 @@ impl PostgresStore {
 impl SharedStore for PostgresStore {
     type Error = ClusterStoreError;
 
-    fn try_take(&mut self) -> Result<Option<u64>, ClusterStoreError> {
-        self.with_session(|lease, session| lease.try_take(session))
+    fn try_take(&mut self) -> Result<Take, ClusterStoreError> {
+        self.with_session(|lease, session| match lease.try_take(session)? {
+            Some(epoch) => Ok(Take::Taken { epoch }),
+            None => {
+                let held = LeaseStore::read(session)?;
+                Ok(Take::Held { remaining_ms: held.remaining_ms })
+            }
+        })
     }
 
     fn renew(&mut self, epoch: u64) -> Result<bool, ClusterStoreError> {

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rollcall_core::replication::{AppendRefused, LogPage, SharedStore};
+use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
 use rollcall_core::LoggedInput;
 
 /// The most entries one read returns, as in the daemon's store.
@@ -99,17 +99,17 @@ impl SimStore {
 impl SharedStore for SimStore {
     type Error = Unavailable;
 
-    fn try_take(&mut self) -> Result<Option<u64>, Unavailable> {
+    fn try_take(&mut self) -> Result<Take, Unavailable> {
         self.call(|state, node, ttl| {
-            if state.lease.valid_until_ms >= state.now_ms && state.lease.holder.is_some() {
-                return None;
+            if state.lease.valid_until_ms >= state.now_ms {
+                return Take::Held { remaining_ms: state.lease.valid_until_ms - state.now_ms };
             }
             state.lease = Lease {
                 holder: Some(node),
                 epoch: state.lease.epoch + 1,
                 valid_until_ms: state.now_ms + ttl,
             };
-            Some(state.lease.epoch)
+            Take::Taken { epoch: state.lease.epoch }
         })
     }
 
