@@ -59,8 +59,14 @@ struct SortedTables {
 
 impl SortedTables {
     fn with_capacity_for(rows: &[Record]) -> SortedTables {
-        let requests = rows.iter().filter(|row| matches!(row, Record::BuildRequest(_))).count();
-        let builds = rows.iter().filter(|row| matches!(row, Record::Build(_))).count();
+        let (mut requests, mut builds) = (0, 0);
+        for row in rows {
+            match row {
+                Record::BuildRequest(_) => requests += 1,
+                Record::Build(_) => builds += 1,
+                _ => {}
+            }
+        }
         SortedTables {
             build_requests: Vec::with_capacity(requests),
             waiting_requests: Vec::new(),

@@ -116,14 +116,6 @@ impl<S: SharedStore> Replicator<S> {
         self.last_error.as_deref()
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
-    }
-
     /// When the lease next needs this node (a take, a renewal, or the end of its acting
     /// window). A standby also follows the log at every tick, so the caller ticks at
     /// least every renew interval.

@@ -119,7 +119,6 @@ struct Node {
     /// The registry this node took when it became leader, while it leads.
     registry: Option<Registry>,
     paused_until_ms: u64,
-    commands: u64,
 }
 
 struct ClusterWorld {
@@ -173,7 +172,7 @@ impl ClusterWorld {
                     REGISTRY,
                 );
                 let Ok(replicator) = replicator else { unreachable!("derived timings are valid") };
-                Node { replicator, registry: None, paused_until_ms: 0, commands: 0 }
+                Node { replicator, registry: None, paused_until_ms: 0 }
             })
             .collect();
         let mut world = ClusterWorld {
@@ -300,8 +299,7 @@ impl ClusterWorld {
             return Ok(());
         }
         let now = self.local(node);
-        let commands: Vec<Command> =
-            (0..self.rng.between(1, 4)).map(|_| self.command(node)).collect();
+        let commands: Vec<Command> = (0..self.rng.between(1, 4)).map(|_| self.command()).collect();
         let Some(registry) = self.nodes[node].registry.as_mut() else { return Ok(()) };
         for command in commands {
             registry.handle(now, RegistryInput { token: ReplyToken(0), command });
@@ -327,8 +325,7 @@ impl ClusterWorld {
         Ok(())
     }
 
-    fn command(&mut self, node: usize) -> Command {
-        self.nodes[node].commands += 1;
+    fn command(&mut self) -> Command {
         let master = MasterId(self.rng.between(1, 4));
         match self.rng.below(5) {
             0 | 1 => Command::MasterActive { name: format!("m{}", self.rng.below(4)) },
