@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rollcall_core::Password;
 
-use crate::client::{run_master, run_worker, MasterOptions, WorkerOptions};
+use crate::client::{run_master, run_worker, MasterOptions, Target, WorkerOptions};
 use crate::config::Config;
 use crate::credentials::Token;
 use crate::tls::{ClientTls, ClientTlsOptions, TlsError};
@@ -58,8 +58,15 @@ enum CliCommand {
     },
     /// Register a remote master, heartbeat until SIGTERM, then stop it.
     Master {
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9989")]
-        connect: String,
+        /// The daemon's address; for a cluster, its nodes' addresses, comma-separated
+        /// (the master follows the leader among them).
+        #[arg(
+            long,
+            value_name = "ADDR[,ADDR...]",
+            value_delimiter = ',',
+            default_value = "127.0.0.1:9989"
+        )]
+        connect: Vec<String>,
         #[arg(long)]
         name: String,
         /// A file holding this master's token (its first line), or set
@@ -150,12 +157,9 @@ pub fn main() -> ExitCode {
             });
             match options {
                 Ok((token, tls)) => smol::block_on(run_master(MasterOptions {
-                    address: connect,
-                    name,
-                    token,
+                    target: Target { addresses: connect, name, token, tls },
                     builders,
                     heartbeat_interval: Duration::from_secs(heartbeat_interval_s.max(1)),
-                    tls,
                 })),
                 Err(error) => Err(error.into()),
             }

@@ -64,6 +64,8 @@ pub struct Metrics {
     masters: Family<StateLabel, Gauge>,
     workers_connected: Gauge,
     registry: Registry,
+    /// A cluster node's view of its cluster (`None` for one node on its own store).
+    pub(crate) cluster: Option<std::sync::Arc<crate::cluster::ClusterStatus>>,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,7 @@ impl Metrics {
             masters: Family::default(),
             workers_connected: Gauge::default(),
             registry: Registry::default(),
+            cluster: None,
         };
         registry.register("masters", "Masters in the registry, by state", metrics.masters.clone());
         registry.register(
@@ -178,6 +181,14 @@ impl Metrics {
             metrics.fsync_seconds.clone(),
         );
         Metrics { registry, ..metrics }
+    }
+
+    /// The metrics of a cluster node: these, and the `rollcall_cluster_*` series of `status`.
+    pub(crate) fn for_cluster(status: std::sync::Arc<crate::cluster::ClusterStatus>) -> Metrics {
+        let mut metrics = Metrics::new();
+        status.register(&mut metrics.registry);
+        metrics.cluster = Some(status);
+        metrics
     }
 
     pub fn add(counter: &Counter, amount: u64) {

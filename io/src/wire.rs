@@ -51,6 +51,10 @@ pub enum ServerMessage {
     Reply { request_id: u64, result: Result<Reply, RequestError> },
     /// The daemon is closing this connection, and why.
     Goodbye { reason: String },
+    /// A cluster node that does not serve the registry now: connect to `leader` (when this
+    /// node knows who leads), or try the cluster's other nodes. The daemon closes the
+    /// connection after it. (Last: the codec numbers variants in order.)
+    NotLeader { leader: Option<String> },
 }
 
 /// Why a master's request was refused: the Node's own type, sent as it is.

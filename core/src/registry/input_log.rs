@@ -18,6 +18,8 @@ pub enum LoggedInput {
     Timeout { at: Timestamp },
     /// [`Registry::set_config`].
     Config(RegistryConfig),
+    /// [`Registry::take_over`] at `at`. (Last: the codec numbers variants in order.)
+    TakeOver { at: Timestamp, grace_ms: u64 },
 }
 
 impl Registry {
@@ -37,6 +39,18 @@ impl Registry {
         }
     }
 
+    /// A new leader starts serving this registry at `now`: no master is expired before
+    /// `now + grace_ms`. Masters that heartbeated to the old leader lost their coordinator
+    /// for the takeover; the grace (a heartbeat interval plus the takeover's time) lets
+    /// them find the new one before anyone judges their silence, as Nomad and Consul
+    /// re-arm their TTLs on failover. `now` is clamped to the latest moment logged, so the
+    /// new leader's clock never starts before the old one's last word.
+    pub fn take_over(&mut self, now: Timestamp, grace_ms: u64) {
+        self.log_input(|| LoggedInput::TakeOver { at: now, grace_ms });
+        let now = self.clock.advance(now);
+        self.expiry_not_before = self.expiry_not_before.max(now.plus_millis(grace_ms));
+    }
+
     /// Feeds a logged input as the leader fed it, and drops what it outputs: a replica's
     /// changes were the leader's to persist, its replies and events the leader's to send.
     pub fn replay(&mut self, input: LoggedInput) {
@@ -46,6 +60,7 @@ impl Registry {
             }
             LoggedInput::Timeout { at } => self.handle_timeout(at),
             LoggedInput::Config(config) => self.set_config(config),
+            LoggedInput::TakeOver { at, grace_ms } => self.take_over(at, grace_ms),
         }
         self.outputs.clear();
     }

@@ -122,6 +122,9 @@ impl Registry {
     /// Pops the live entries that are due from the index, in (last_active, id) order.
     fn take_due_masters(&mut self) -> Vec<MasterId> {
         let now = self.clock.now();
+        if now < self.expiry_not_before {
+            return Vec::new();
+        }
         let mut due = Vec::new();
         while let Some((last_active, &id)) = self.liveness.front() {
             if !entry_is_live(&self.masters, last_active, id) {
@@ -142,7 +145,8 @@ impl Registry {
 
     pub(super) fn next_expiry(&self) -> Option<Timestamp> {
         let (last_active, _) = self.liveness.front()?;
-        Some(last_active.plus_millis(self.config.expiry_window_ms).plus_millis(1))
+        let due = last_active.plus_millis(self.config.expiry_window_ms).plus_millis(1);
+        Some(due.max(self.expiry_not_before))
     }
 
     /// Keeps the index's front live (so `poll_timeout` is exact) and its size within a

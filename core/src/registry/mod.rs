@@ -98,6 +98,9 @@ pub struct Registry {
     build_ids: IdAllocator,
 
     outputs: VecDeque<RegistryOutput>,
+    /// No master is expired before this moment: set by a cluster's takeover, so that a
+    /// master heartbeating to the old leader has time to find the new one.
+    expiry_not_before: Timestamp,
     /// Every input since the last `take_logged_inputs`, once a cluster leader started it.
     input_log: Option<Vec<LoggedInput>>,
 }
@@ -125,6 +128,7 @@ impl Registry {
             builds: BTreeMap::new(),
             build_ids: IdAllocator::new(),
             outputs: VecDeque::new(),
+            expiry_not_before: Timestamp::EPOCH,
             input_log: None,
         }
     }

@@ -112,6 +112,12 @@ impl<S: SharedStore> Replicator<S> {
         self.replica.as_ref()
     }
 
+    /// The store, for reads outside replication (the lease's holder and the log's end, for a
+    /// status page). Never for writes: every write goes through the lease's rules here.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
     }

@@ -169,6 +169,7 @@ impl Session {
             ServerMessage::Worker(ToWorker::KeepaliveAck) => true,
             ServerMessage::Worker(ToWorker::Rejected { .. })
             | ServerMessage::Goodbye { .. }
+            | ServerMessage::NotLeader { .. }
             | ServerMessage::MasterWelcome
             | ServerMessage::Reply { .. } => false,
         }

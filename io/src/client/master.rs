@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_lite::{FutureExt, StreamExt};
 use rollcall_core::{Command, MasterId, Reply};
 
+use crate::client::follow::{connect_to_leader, Target};
 use crate::client::session::{ClientError, Session};
 use crate::credentials::Token;
 use crate::tls::ClientTls;
@@ -87,61 +88,90 @@ impl MasterClient {
 /// Options of `rollcall master`.
 #[derive(Debug, Clone)]
 pub struct MasterOptions {
-    pub address: String,
-    pub name: String,
-    /// One of the tokens `[[masters]]` lists the SHA-256 of for `name`.
-    pub token: Token,
+    /// The nodes to try, and the master's name, token and TLS.
+    pub target: Target,
     pub builders: Vec<String>,
     pub heartbeat_interval: Duration,
-    /// TLS to the daemon (and this master's client certificate, for mutual TLS).
-    pub tls: Option<ClientTls>,
 }
 
-/// Registers a remote master, declares its builders, heartbeats until SIGTERM or SIGINT,
-/// then sends masterStopped.
+/// Registers a remote master, declares its builders and heartbeats until SIGTERM or
+/// SIGINT, then sends masterStopped. A lost connection (a daemon restart, a cluster's
+/// failover) is followed to the node that leads, where the master registers again and
+/// declares its builders again before it heartbeats on.
 ///
 /// # Errors
 ///
-/// When the daemon cannot be reached or refuses a request.
+/// When the daemon refuses the master (its token) or a request.
 pub async fn run_master(options: MasterOptions) -> Result<(), Box<dyn std::error::Error>> {
     use async_signal::{Signal, Signals};
 
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
-    let mut client = MasterClient::connect_with(
-        &options.address,
-        &options.name,
-        &options.token,
-        options.tls.as_ref(),
-    )
-    .await?;
-    let master = client.master_active(&options.name).await?;
-    println!("registered as master {master}");
+    loop {
+        let (mut client, address) = connect_to_leader(&options.target).await?;
+        let session = async {
+            let master = register(&mut client, &options).await?;
+            println!("registered as master {master} at {address}");
+            loop {
+                let stop = async {
+                    smol::Timer::after(options.heartbeat_interval).await;
+                    false
+                }
+                .or(async {
+                    let _ = signals.next().await;
+                    true
+                })
+                .await;
+                if stop {
+                    return Ok(Some(client.request(Command::MasterStopped { master }).await?));
+                }
+                client.master_active(&options.target.name).await?;
+            }
+        };
+        match session.await {
+            Ok(Some(Ok(_))) => {
+                println!("master stopped");
+                return Ok(());
+            }
+            Ok(Some(Err(error))) => return Err(format!("masterStopped refused: {error}").into()),
+            Ok(None) => unreachable!("the session loop ends only with a stop"),
+            Err(Lost::Refused(why)) => return Err(why.into()),
+            Err(Lost::Connection(error)) => {
+                eprintln!("rollcall: lost the daemon at {address} ({error}); reconnecting");
+            }
+        }
+    }
+}
+
+/// How a master's session ended before its stop.
+enum Lost {
+    /// The connection went (retried elsewhere).
+    Connection(ClientError),
+    /// The daemon refused a request: retrying cannot help.
+    Refused(String),
+}
+
+impl From<ClientError> for Lost {
+    fn from(error: ClientError) -> Self {
+        Lost::Connection(error)
+    }
+}
+
+/// masterActive, then the builder list: what a master says first on every connection.
+async fn register(client: &mut MasterClient, options: &MasterOptions) -> Result<MasterId, Lost> {
+    let master =
+        match client.request(Command::MasterActive { name: options.target.name.clone() }).await? {
+            Ok(Reply::Master(id)) => id,
+            Ok(other) => return Err(Lost::Refused(format!("masterActive answered {other:?}"))),
+            Err(error) => return Err(Lost::Refused(format!("masterActive refused: {error}"))),
+        };
     if !options.builders.is_empty() {
         let command = Command::SetBuilderList { master, builder_names: options.builders.clone() };
         match client.request(command).await? {
             Ok(Reply::Builders(ids)) => {
-                println!("serving builders {:?} as {ids:?}", options.builders)
+                println!("serving builders {:?} as {ids:?}", options.builders);
             }
-            other => return Err(format!("builder list refused: {other:?}").into()),
+            other => return Err(Lost::Refused(format!("builder list refused: {other:?}"))),
         }
     }
-    loop {
-        let stop = async {
-            smol::Timer::after(options.heartbeat_interval).await;
-            false
-        }
-        .or(async {
-            let _ = signals.next().await;
-            true
-        })
-        .await;
-        if stop {
-            match client.request(Command::MasterStopped { master }).await? {
-                Ok(_) => println!("master {master} stopped"),
-                Err(error) => return Err(format!("masterStopped refused: {error}").into()),
-            }
-            return Ok(());
-        }
-        client.master_active(&options.name).await?;
-    }
+    Ok(master)
 }

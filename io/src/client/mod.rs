@@ -1,10 +1,12 @@
 //! Clients of rollcall's own protocol, for people (`rollcall worker`, `rollcall master`)
 //! and for tests.
 
+mod follow;
 mod master;
 mod session;
 mod worker;
 
+pub use follow::{connect_to_leader, Target};
 pub use master::{run_master, MasterClient, MasterOptions};
 pub use session::{ClientError, Session};
 pub use worker::{run_worker, WorkerOptions};

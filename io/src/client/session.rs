@@ -20,6 +20,8 @@ pub enum ClientError {
     Decode(CodecError),
     /// The daemon closed the connection, saying why.
     Goodbye(String),
+    /// A cluster node that does not lead now; the leader's address, when it knows it.
+    NotLeader(Option<String>),
     Unexpected(String),
 }
 
@@ -33,6 +35,12 @@ impl std::fmt::Display for ClientError {
             ClientError::Decode(error) => write!(formatter, "bad frame from the daemon: {error}"),
             ClientError::Goodbye(reason) => {
                 write!(formatter, "the daemon closed the connection: {reason}")
+            }
+            ClientError::NotLeader(Some(leader)) => {
+                write!(formatter, "this node does not lead the cluster: the leader is at {leader}")
+            }
+            ClientError::NotLeader(None) => {
+                formatter.write_str("this node does not lead the cluster, and knows no leader yet")
             }
             ClientError::Unexpected(what) => write!(formatter, "unexpected message: {what}"),
         }
@@ -151,6 +159,7 @@ impl Session {
             .map_err(ClientError::Receive)?;
         match codec::decode(&body).map_err(ClientError::Decode)? {
             ServerMessage::Goodbye { reason } => Err(ClientError::Goodbye(reason)),
+            ServerMessage::NotLeader { leader } => Err(ClientError::NotLeader(leader)),
             message => Ok(message),
         }
     }

@@ -16,8 +16,9 @@ pub struct LogEntry {
 /// The most entries one read returns: a standby far behind reads in steps of this.
 pub const MAX_ENTRIES_PER_READ: usize = 4_096;
 
-/// The most entries one append may carry: the daemon's largest batch.
-pub const MAX_ENTRIES_PER_APPEND: usize = 4_096;
+/// The most entries one INSERT carries: a larger batch is appended in several statements
+/// of the same transaction, so that it stays all or nothing.
+pub const MAX_ENTRIES_PER_INSERT: usize = 4_096;
 
 /// Appends and reads of the log.
 #[derive(Debug)]
@@ -41,11 +42,6 @@ impl LogStore {
         after_seq: u64,
         entries: &[Vec<u8>],
     ) -> Result<u64, ClusterStoreError> {
-        assert!(
-            entries.len() <= MAX_ENTRIES_PER_APPEND,
-            "an append of {} entries is larger than a batch",
-            entries.len()
-        );
         let mut transaction = client.transaction()?;
         let lease = transaction.query_one(
             "SELECT holder, epoch, valid_until > now(), last_seq
@@ -69,13 +65,17 @@ impl LogStore {
         if count == 0 {
             return Ok(last_seq);
         }
-        let seqs: Vec<i64> = (1..=count).map(|offset| signed(last_seq + offset)).collect();
-        let epochs = vec![signed(epoch); entries.len()];
-        transaction.execute(
-            "INSERT INTO rollcall_log (seq, epoch, entry)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
-            &[&seqs, &epochs, &entries],
-        )?;
+        let mut next_seq = last_seq + 1;
+        for chunk in entries.chunks(MAX_ENTRIES_PER_INSERT) {
+            let seqs: Vec<i64> = (0..chunk.len() as u64).map(|i| signed(next_seq + i)).collect();
+            let epochs = vec![signed(epoch); chunk.len()];
+            transaction.execute(
+                "INSERT INTO rollcall_log (seq, epoch, entry)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
+                &[&seqs, &epochs, &chunk],
+            )?;
+            next_seq += chunk.len() as u64;
+        }
         let new_last = last_seq + count;
         transaction.execute("UPDATE rollcall_lease SET last_seq = $1", &[&signed(new_last)])?;
         transaction.commit()?;

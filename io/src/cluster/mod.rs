@@ -14,14 +14,16 @@ mod lease;
 mod log;
 mod schema;
 mod shared_store;
+mod status;
 
 pub(crate) use connect::describe;
 pub use connect::{connect, Deadlines};
 pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};
-pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_APPEND, MAX_ENTRIES_PER_READ};
+pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_INSERT, MAX_ENTRIES_PER_READ};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use shared_store::PostgresStore;
+pub use status::{ClusterState, ClusterStatus};
 
 /// A node's replication over PostgreSQL.
 pub type PostgresReplicator = rollcall_core::replication::Replicator<PostgresStore>;

@@ -40,6 +40,16 @@ impl PostgresStore {
         }
     }
 
+    /// The lease row as the database holds it now: who leads, where, at which epoch, and
+    /// where the log ends.
+    ///
+    /// # Errors
+    ///
+    /// The database's failure.
+    pub fn lease(&mut self) -> Result<super::LeaseRow, ClusterStoreError> {
+        self.with_session(|_, session| LeaseStore::read(session))
+    }
+
     /// Opens a session, and brings the schema up to date, unless one is open.
     fn open(&mut self) -> Result<(), ClusterStoreError> {
         if self.session.as_ref().is_some_and(postgres::Client::is_closed) {

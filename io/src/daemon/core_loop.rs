@@ -1,5 +1,6 @@
 //! The core thread: a thin driver of the one [`Node`] over real sockets, the wall clock
-//! and a [`Store`].
+//! and what makes its batches durable ([`Durability`]: the local store, or a cluster
+//! leader's fenced log).
 //!
 //! Every rule lives in the Node. This loop takes inputs in batches (up to
 //! [`MAX_BATCH_INPUTS`]), feeds them, ends the batch, commits its changes in one durable
@@ -14,12 +15,14 @@ use std::time::Duration;
 use rollcall_core::node::TokenDigest;
 use rollcall_core::store::Store;
 use rollcall_core::{ConnectionId, Node, NodeInput, NodeOutput, Timestamp};
+use smol::channel::Receiver;
 
 use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::config::Config;
 use crate::core_link::inputs::{CoreInput, ReadJob, ReadView, WorkerMessage};
 use crate::credentials;
 use crate::daemon::clock;
+use crate::daemon::durability::{Durability, Halt, LocalStore};
 use crate::daemon::node_events;
 use crate::daemon::peers::{encode, Overflowed, Peer, PeerRole, Peers};
 use crate::daemon::wait::{Next, Waiter};
@@ -31,6 +34,16 @@ use crate::storage::StorageError;
 use crate::trace::{Line, Recorder, Start};
 use crate::wire::ServerMessage;
 
+/// How a core loop ended.
+#[derive(Debug)]
+pub(crate) enum Exit<D> {
+    /// The Node stopped cleanly (shutdown).
+    Stopped,
+    /// The durability deposed the Node (a cluster leader lost its lease): it is handed
+    /// back, and every peer was told to find the leader.
+    Deposed(D),
+}
+
 /// The most inputs taken into one batch: bounds the latency a batch adds to its first input.
 pub(crate) const MAX_BATCH_INPUTS: usize = 4_096;
 
@@ -38,9 +51,9 @@ pub(crate) const MAX_BATCH_INPUTS: usize = 4_096;
 /// rest wait for the next batch (each round is one more commit).
 const MAX_OVERFLOW_ROUNDS: usize = 4;
 
-pub(crate) struct CoreLoop<S> {
+pub(crate) struct CoreLoop<D> {
     node: Node,
-    store: S,
+    durability: D,
     config: Config,
     peers: Peers,
     metrics: Arc<Metrics>,
@@ -58,14 +71,14 @@ pub(crate) struct CoreLoop<S> {
     deferred_closes: Vec<ConnectionId>,
 }
 
-impl<S: Store<Error = StorageError>> CoreLoop<S> {
+impl<S: Store<Error = StorageError>> CoreLoop<LocalStore<S>> {
     /// Loads the store and starts the Node (its startup is the first batch, committed here).
     pub(crate) fn start(
         config: Config,
         store: S,
         metrics: Arc<Metrics>,
         record: Option<&std::path::Path>,
-    ) -> Result<CoreLoop<S>, DaemonError> {
+    ) -> Result<CoreLoop<LocalStore<S>>, DaemonError> {
         let rows = store.load()?;
         let now = clock::now();
         let node_config = config.node_config();
@@ -80,24 +93,51 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             None => None,
         };
         let node = Node::start(now, node_config, rows).map_err(DaemonError::Node)?;
+        let credentials = Credentials::default();
+        *write_lock(&credentials) = credentials_of(&config.roster());
+        let mut core =
+            CoreLoop::on_node(config, node, LocalStore(store), metrics, recorder, credentials);
+        match core.commit_and_release() {
+            Ok(()) => Ok(core),
+            Err(Halt::Failed(error)) => Err(error),
+            Err(Halt::Deposed) => unreachable!("a local store never deposes its node"),
+        }
+    }
+}
+
+impl<D: Durability> CoreLoop<D> {
+    /// Drives `node`, just started: commit its startup batch with
+    /// [`CoreLoop::commit_and_release`] before anything else. `credentials` are the
+    /// listeners' copy of the roster's, kept current from here on.
+    pub(crate) fn on_node(
+        config: Config,
+        node: Node,
+        durability: D,
+        metrics: Arc<Metrics>,
+        recorder: Option<Recorder>,
+        credentials: Credentials,
+    ) -> CoreLoop<D> {
         let limits = &config.limits;
-        let mut core = CoreLoop {
+        CoreLoop {
             node,
-            store,
+            durability,
             peers: Peers::new(limits.max_outbound_frames, limits.max_outbound_bytes),
             metrics,
             rejection_log: LogLimiter::new(Duration::from_secs(10), 10),
             recorder,
             worker_info: HashMap::new(),
-            credentials: Credentials::default(),
+            credentials,
             pending_reconfigs: std::collections::VecDeque::new(),
             reads: Vec::new(),
             deferred_closes: Vec::new(),
             config,
-        };
-        *write_lock(&core.credentials) = credentials_of(&core.config.roster());
-        core.commit_and_release()?;
-        Ok(core)
+        }
+    }
+
+    /// The durability back, from a Node deposed before it ran.
+    pub(crate) fn into_durability(mut self) -> D {
+        self.tell_peers_to_find_the_leader();
+        self.durability
     }
 
     pub(crate) fn self_master(&self) -> rollcall_core::MasterId {
@@ -111,12 +151,30 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
     }
 
     /// Runs until a shutdown input arrives (or every sender is gone), then stops this
-    /// master cleanly.
+    /// master cleanly; or until the durability deposes the Node.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails: nothing can be acknowledged then.
     pub(crate) fn run(
         mut self,
-        inputs: smol::channel::Receiver<CoreInput>,
-    ) -> Result<(), DaemonError> {
-        let waiter = Waiter::for_this_thread();
+        inputs: &Receiver<CoreInput>,
+        waiter: &Waiter,
+    ) -> Result<Exit<D>, DaemonError> {
+        match self.drive(inputs, waiter) {
+            Ok(()) => {
+                self.durability.stopped();
+                Ok(Exit::Stopped)
+            }
+            Err(Halt::Failed(error)) => Err(error),
+            Err(Halt::Deposed) => {
+                self.tell_peers_to_find_the_leader();
+                Ok(Exit::Deposed(self.durability))
+            }
+        }
+    }
+
+    fn drive(&mut self, inputs: &Receiver<CoreInput>, waiter: &Waiter) -> Result<(), Halt> {
         loop {
             // Closes left from the last batch are not kept waiting for the next input.
             let wake = match self.node.poll_timeout() {
@@ -124,11 +182,16 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
                 Some(due) => due,
                 None => clock::now().plus_millis(60_000),
             };
-            let first = match waiter.next(&inputs, clock::instant_of(wake)) {
+            let mut wake = clock::instant_of(wake);
+            if let Some(deadline) = self.durability.poll_deadline() {
+                wake = wake.min(deadline);
+            }
+            let first = match waiter.next(inputs, wake) {
                 Next::Input(input) => Some(input),
                 Next::Closed => Some(CoreInput::Shutdown),
                 Next::Deadline => None,
             };
+            self.durability.keep()?;
             let now = clock::now();
             for connection in std::mem::take(&mut self.deferred_closes) {
                 self.feed(now, NodeInput::ConnectionClosed { connection });
@@ -218,7 +281,7 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
 
     /// Ends the batch, makes it durable, then carries out what it released; peers found
     /// not reading are closed in a further batch. Reads run last, on committed state.
-    fn commit_and_release(&mut self) -> Result<(), DaemonError> {
+    pub(crate) fn commit_and_release(&mut self) -> Result<(), Halt> {
         for round in 1..=MAX_OVERFLOW_ROUNDS {
             self.commit()?;
             let overflowed = self.release();
@@ -240,17 +303,12 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
         Ok(())
     }
 
-    fn commit(&mut self) -> Result<(), DaemonError> {
+    fn commit(&mut self) -> Result<(), Halt> {
         if let Some(recorder) = self.recorder.as_mut() {
             recorder.flush();
         }
         let batch = self.node.end_batch();
-        if !batch.changes.is_empty() {
-            let stats = self.store.commit(&batch.changes)?;
-            Metrics::add(&self.metrics.storage_batches, 1);
-            Metrics::add(&self.metrics.storage_changes, stats.changes as u64);
-            self.metrics.observe_fsync(stats.sync_micros);
-        }
+        self.durability.commit(&batch, &self.metrics)?;
         self.record(|| Line::Batch { batch: batch.number });
         self.node.batch_durable(batch.number);
         Ok(())
@@ -357,6 +415,15 @@ impl<S: Store<Error = StorageError>> CoreLoop<S> {
             encode(&ServerMessage::Goodbye { reason: "the master is shutting down".into() });
         for (_, peer) in self.peers.drain() {
             let _ = peer.outbound.try_send(goodbye.clone());
+        }
+    }
+
+    /// A deposed leader's peers: none of them can be served here any more. Workers and
+    /// masters reconnect and find the leader.
+    fn tell_peers_to_find_the_leader(&mut self) {
+        let not_leader = encode(&ServerMessage::NotLeader { leader: None });
+        for (_, peer) in self.peers.drain() {
+            let _ = peer.outbound.try_send(not_leader.clone());
         }
     }
 

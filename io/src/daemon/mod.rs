@@ -7,8 +7,10 @@
 //! module is the top: it starts the others, and none of them imports it.
 
 mod clock;
+mod cluster;
 pub(crate) mod connection;
 mod core_loop;
+mod durability;
 mod node_events;
 mod peers;
 mod wait;
@@ -56,8 +58,6 @@ pub enum DaemonError {
     CoreThreadPanicked,
     /// A TLS file could not be loaded: `<file>: <why>`.
     Tls(crate::tls::TlsError),
-    /// `[cluster]` is configured, and this build cannot run as a cluster node yet.
-    ClusterNotAvailable,
 }
 
 impl std::fmt::Display for DaemonError {
@@ -81,11 +81,6 @@ impl std::fmt::Display for DaemonError {
                 formatter.write_str("the core thread panicked (a bug: see the log above)")
             }
             DaemonError::Tls(error) => write!(formatter, "cannot load TLS: {error}"),
-            DaemonError::ClusterNotAvailable => formatter.write_str(
-                "[cluster] is configured, but this build cannot yet run as a cluster node \
-                 (issue #13: the store and lease are in, the leader and standby roles are not); \
-                 remove [cluster] to run one node on fjall",
-            ),
         }
     }
 }
@@ -100,7 +95,7 @@ impl std::error::Error for DaemonError {
             | DaemonError::Signals(error)
             | DaemonError::CoreThreadSpawn(error) => Some(error),
             DaemonError::Tls(error) => Some(error),
-            DaemonError::CoreThreadPanicked | DaemonError::ClusterNotAvailable => None,
+            DaemonError::CoreThreadPanicked => None,
         }
     }
 }
@@ -118,9 +113,6 @@ impl From<StorageError> for DaemonError {
 /// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
 /// while running (nothing can be acknowledged then, so the daemon stops).
 pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), DaemonError> {
-    if config.cluster.is_some() {
-        return Err(DaemonError::ClusterNotAvailable);
-    }
     // Before any port is bound: a client (or a test) that sees a port answer may signal at
     // once, and a SIGTERM before the handlers are in would kill the daemon uncleanly.
     let signals = async_signal::Signals::new([
@@ -132,15 +124,12 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     // Before the store: a bad certificate file should stop the start before anything is
     // registered.
     let tls = Arc::new(load_tls(&config)?);
-    let metrics = Arc::new(Metrics::default());
-    let store = crate::storage::open(&config)?;
-    let core = CoreLoop::start(config.clone(), store, Arc::clone(&metrics), record)?;
-    let master = core.self_master();
+    let (core, metrics) = start_core(&config, record)?;
     let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
     let core_thread = std::thread::Builder::new()
         .name("rollcall-core".into())
-        .spawn(move || core.run(core_receiver))
+        .spawn(move || core.run(&core_receiver))
         .map_err(DaemonError::CoreThreadSpawn)?;
 
     let network = smol::block_on(async {
@@ -165,7 +154,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
         let listener = bind::listen(address, limits.listen_backlog)
             .map_err(|error| DaemonError::Listen { address, error })?;
         let bound = listener.local_addr().unwrap_or(address);
-        tracing::info!(%bound, masterid = %master, name = %Escaped(&config.master.name), "listening for workers");
+        tracing::info!(%bound, name = %Escaped(&config.master.name), "listening for workers and masters");
         let http_limits = crate::http::HttpLimits {
             port: PortLimits {
                 max_open: limits.http_max_connections,
@@ -259,6 +248,55 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     let core_result = core_thread.join().map_err(|_| DaemonError::CoreThreadPanicked)?;
     network?;
     core_result
+}
+
+/// What the core thread runs: one node on its own store, or a cluster node.
+enum Core {
+    Local(Box<CoreLoop<durability::LocalStore<crate::storage::FjallStore>>>),
+    Cluster(Box<cluster::ClusterCore>),
+}
+
+impl Core {
+    fn credentials(&self) -> crate::buildbot::Credentials {
+        match self {
+            Core::Local(core) => core.credentials(),
+            Core::Cluster(core) => core.credentials(),
+        }
+    }
+
+    fn run(self, inputs: &smol::channel::Receiver<CoreInput>) -> Result<(), DaemonError> {
+        match self {
+            Core::Local(core) => {
+                let waiter = wait::Waiter::for_this_thread();
+                core.run(inputs, &waiter).map(|_| ())
+            }
+            Core::Cluster(core) => core.run(inputs),
+        }
+    }
+}
+
+/// One node loads its store and commits its startup before any port is bound; a cluster
+/// node reaches PostgreSQL once it runs, and stands by until it leads.
+fn start_core(
+    config: &Config,
+    record: Option<&std::path::Path>,
+) -> Result<(Core, Arc<Metrics>), DaemonError> {
+    if let Some(section) = &config.cluster {
+        let status = Arc::new(crate::cluster::ClusterStatus::new(
+            section.node.clone(),
+            section.advertise.clone(),
+        ));
+        let metrics = Arc::new(Metrics::for_cluster(status.clone()));
+        let Some(core) = cluster::ClusterCore::new(config.clone(), Arc::clone(&metrics), status)
+        else {
+            unreachable!("the configuration has [cluster]")
+        };
+        return Ok((Core::Cluster(Box::new(core)), metrics));
+    }
+    let metrics = Arc::new(Metrics::default());
+    let store = crate::storage::open(config)?;
+    let core = CoreLoop::start(config.clone(), store, Arc::clone(&metrics), record)?;
+    Ok((Core::Local(Box::new(core)), metrics))
 }
 
 /// Waits for SIGTERM or SIGINT; reloads the configuration on SIGHUP.

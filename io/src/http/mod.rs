@@ -185,6 +185,7 @@ fn answer(
     match route {
         Route::Health => observe::health(context, format),
         Route::Metrics => observe::metrics(context),
+        Route::Cluster => observe::cluster(context, format),
         route => data(context, format, route, raw_query),
     }
 }

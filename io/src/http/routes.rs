@@ -28,6 +28,8 @@ pub(crate) enum Route {
     ChangeSource(u64),
     Health,
     Metrics,
+    /// This node's role in its cluster, and who leads.
+    Cluster,
 }
 
 impl Route {
@@ -82,6 +84,7 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["schedulers", id] => Route::Scheduler(number(id)?),
         ["changesources"] => Route::ChangeSources,
         ["changesources", id] => Route::ChangeSource(number(id)?),
+        ["cluster"] => Route::Cluster,
         _ => return None,
     };
     Some(route)
@@ -144,6 +147,7 @@ mod tests {
             Some(Route::Worker(IdOrName::Name("w 1".into())))
         );
         assert_eq!(route("/healthz"), Some(Route::Health));
+        assert_eq!(route("/api/v2/cluster"), Some(Route::Cluster));
     }
 
     #[test]

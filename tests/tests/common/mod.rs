@@ -90,6 +90,7 @@ pub struct Daemon {
     child: Option<Child>,
     log_path: PathBuf,
     extra_args: Vec<String>,
+    master_name: String,
 }
 
 impl Daemon {
@@ -101,6 +102,12 @@ impl Daemon {
 
     /// As [`Daemon::start`], with more arguments for `serve` (`{dir}` becomes the temp dir).
     pub fn start_with(rest: &str, extra_args: &[&str]) -> Daemon {
+        Daemon::start_as("test-master", rest, extra_args)
+    }
+
+    /// As [`Daemon::start_with`], with its own master named `master_name` (each node of a
+    /// cluster is its own master). `{workers}` in `rest` becomes the workers' address.
+    pub fn start_as(master_name: &str, rest: &str, extra_args: &[&str]) -> Daemon {
         let directory = tempfile::tempdir().expect("temp dir");
         let workers_address: SocketAddr =
             format!("127.0.0.1:{}", free_port()).parse().expect("addr");
@@ -116,6 +123,7 @@ impl Daemon {
             child: None,
             log_path: directory.path().join("daemon.log"),
             extra_args: Vec::new(),
+            master_name: master_name.to_string(),
             directory,
         };
         let base = daemon.directory.path().display().to_string();
@@ -131,8 +139,10 @@ impl Daemon {
 
     /// Replaces the config's tail (for SIGHUP tests); the header stays the same.
     pub fn write_config(&self, rest: &str) {
+        let rest = rest.replace("{workers}", &self.workers_address.to_string());
         let text = format!(
-            "[master]\nname = \"test-master\"\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n{}",
+            "[master]\nname = {:?}\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n{}",
+            self.master_name,
             self.data_dir(),
             self.workers_address,
             self.http_address,

@@ -64,3 +64,35 @@ fn a_replayed_log_reaches_the_same_state_and_clock() {
     assert!(replica.poll_output().is_none());
     assert!(!replica.master(MasterId(1)).is_some_and(|master| master.active));
 }
+
+/// A takeover gives every active master the grace before any expiry, even one whose
+/// window ran out during the takeover; after the grace the sweep judges by the window
+/// again. The takeover is logged, so a replica holds the same deadline, and a moment
+/// earlier than the registry's clock is clamped to it.
+#[test]
+fn a_takeover_defers_expiry_by_the_grace_and_replays() {
+    let config = RegistryConfig { expiry_window_ms: 1_000 };
+    let mut leader = Registry::new(config);
+    leader.start_input_log();
+    let mut replica = Registry::new(config);
+    feed(&mut leader, 0, Command::MasterActive { name: "a".into() });
+    feed(&mut leader, 900, Command::MasterActive { name: "b".into() });
+    assert_eq!(leader.poll_timeout(), Some(at(1_001)));
+    // An earlier moment than the clock's (a new leader whose clock is behind).
+    leader.take_over(at(800), 2_000);
+    assert_eq!(leader.now(), at(900));
+    assert_eq!(leader.poll_timeout(), Some(at(2_900)));
+    leader.handle_timeout(at(2_899));
+    assert!(leader.master(MasterId(1)).is_some_and(|master| master.active));
+    leader.handle_timeout(at(2_900));
+    assert!(!leader.master(MasterId(1)).is_some_and(|master| master.active));
+    assert!(!leader.master(MasterId(2)).is_some_and(|master| master.active));
+    while leader.poll_output().is_some() {}
+    let logged = leader.take_logged_inputs();
+    assert!(logged.contains(&LoggedInput::TakeOver { at: at(800), grace_ms: 2_000 }));
+    for input in logged {
+        replica.replay(input);
+    }
+    assert_eq!(replica.records(), leader.records());
+    assert_eq!(replica.poll_timeout(), leader.poll_timeout());
+}

@@ -1,0 +1,146 @@
+//! A cluster node's core thread (docs/cluster.md). It stands by, following the registry
+//! log into a replica (`standby.rs`), until it takes the lease; then it drives a Node on
+//! the caught-up registry, with every batch's registry inputs committed fenced by its
+//! epoch (`leader.rs`), until it stops, or is deposed and stands by again.
+
+mod events;
+mod leader;
+mod lease_clock;
+mod standby;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rollcall_core::replication::Replicator;
+use rollcall_core::{Node, Registry};
+use smol::channel::Receiver;
+
+use crate::buildbot::{credentials_of, write_lock, Credentials};
+use crate::cluster::{ClusterStatus, PostgresStore};
+use crate::config::{ClusterSection, Config};
+use crate::core_link::inputs::CoreInput;
+use crate::daemon::clock;
+use crate::daemon::core_loop::{CoreLoop, Exit};
+use crate::daemon::durability::Halt;
+use crate::daemon::wait::Waiter;
+use crate::daemon::DaemonError;
+use crate::metrics::Metrics;
+use leader::Leading;
+use lease_clock::LeaseClock;
+use standby::Watch;
+
+pub(crate) struct ClusterCore {
+    /// The configuration as last loaded: a Node started at a takeover runs on it.
+    config: Config,
+    cluster: ClusterSection,
+    lease_clock: LeaseClock,
+    status: Arc<ClusterStatus>,
+    metrics: Arc<Metrics>,
+    credentials: Credentials,
+}
+
+impl ClusterCore {
+    /// A standby of the cluster `config` names; it reaches the store once it runs.
+    pub(crate) fn new(
+        config: Config,
+        metrics: Arc<Metrics>,
+        status: Arc<ClusterStatus>,
+    ) -> Option<ClusterCore> {
+        let cluster = config.cluster.clone()?;
+        let credentials = Credentials::default();
+        *write_lock(&credentials) = credentials_of(&config.roster());
+        Some(ClusterCore {
+            config,
+            cluster,
+            lease_clock: LeaseClock::start(),
+            status,
+            metrics,
+            credentials,
+        })
+    }
+
+    /// The roster's credentials, kept current across reconfigs and terms of leading.
+    pub(crate) fn credentials(&self) -> Credentials {
+        Arc::clone(&self.credentials)
+    }
+
+    /// Stands by and leads, in turn, until a shutdown.
+    ///
+    /// # Errors
+    ///
+    /// When a Node cannot start on the registry the log holds (a bug or a corrupt log).
+    pub(crate) fn run(mut self, inputs: &Receiver<CoreInput>) -> Result<(), DaemonError> {
+        let waiter = Waiter::for_this_thread();
+        let store = PostgresStore::new(
+            self.cluster.postgres.clone(),
+            &self.cluster.node,
+            &self.cluster.advertise,
+            Duration::from_secs(self.cluster.lease_ttl_s),
+        );
+        let registry_config = self.config.node_config().registry;
+        let timings = self.cluster.lease_timings();
+        let Ok(mut replicator) =
+            Replicator::new(self.lease_clock.now(), store, timings, registry_config)
+        else {
+            unreachable!("the lease timings were validated with the configuration")
+        };
+        tracing::info!(node = %self.cluster.node, advertise = %self.cluster.advertise, "standing by");
+        loop {
+            let registry = match self.stand_by(&mut replicator, inputs, &waiter)? {
+                Watch::Leading(registry) => *registry,
+                Watch::Stopped => return Ok(()),
+            };
+            let leading = Leading {
+                replicator,
+                lease_clock: self.lease_clock,
+                status: Arc::clone(&self.status),
+            };
+            match self.lead(registry, leading, inputs, &waiter)? {
+                Some(deposed) => replicator = deposed.replicator,
+                None => return Ok(()),
+            }
+            tracing::info!(node = %self.cluster.node, "standing by");
+        }
+    }
+
+    /// Drives a Node on `registry` until it stops (`None`) or is deposed.
+    fn lead(
+        &mut self,
+        mut registry: Registry,
+        leading: Leading,
+        inputs: &Receiver<CoreInput>,
+        waiter: &Waiter,
+    ) -> Result<Option<Leading>, DaemonError> {
+        let now = clock::now();
+        let node_config = self.config.node_config();
+        registry.take_over(now, self.takeover_grace_ms(node_config.heartbeat_interval_ms));
+        let rows = registry.records().len();
+        let node =
+            Node::start_recovered(now, node_config, registry, rows).map_err(DaemonError::Node)?;
+        let mut core = CoreLoop::on_node(
+            self.config.clone(),
+            node,
+            leading,
+            Arc::clone(&self.metrics),
+            None,
+            Arc::clone(&self.credentials),
+        );
+        if let Err(halt) = core.commit_and_release() {
+            return match halt {
+                Halt::Failed(error) => Err(error),
+                Halt::Deposed => Ok(Some(core.into_durability())),
+            };
+        }
+        match core.run(inputs, waiter)? {
+            Exit::Stopped => Ok(None),
+            Exit::Deposed(leading) => Ok(Some(leading)),
+        }
+    }
+
+    /// How long a takeover defers every expiry: a heartbeat interval for the masters to
+    /// find the new leader, plus the longest a takeover takes (a TTL and a renewal).
+    fn takeover_grace_ms(&self, heartbeat_interval_ms: u64) -> u64 {
+        let takeover_ms = (self.cluster.lease_ttl_s + self.cluster.renew_interval_s) * 1_000;
+        heartbeat_interval_ms + takeover_ms
+    }
+}

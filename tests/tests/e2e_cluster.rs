@@ -1,0 +1,256 @@
+//! Three rollcall nodes on one real PostgreSQL 15 (issue #13): one leads, the others
+//! follow its log; `kill -9`, `SIGSTOP`/`SIGCONT` of the leader and a restart of
+//! PostgreSQL itself lose nothing acknowledged, and never let two leaders commit at once.
+//!
+//! The lease is 3 s, renewed every second. The limits on waits are upper bounds for a
+//! loaded machine, never timings: failover times are measured in BENCHMARKS.md.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::http::get;
+use common::{eventually_showing, within, Daemon, MASTER_TOKEN};
+use rollcall_core::{Command, MasterId, Reply};
+use rollcall_io::client::{connect_to_leader, MasterClient, Target};
+use rollcall_io::credentials::Token;
+use rollcall_test_postgres::Postgres;
+use serde_json::Value;
+
+const LEASE_TTL_S: u64 = 3;
+const RENEW_INTERVAL_S: u64 = 1;
+
+/// The longest a takeover may take by the lease's rules, with room for a loaded machine
+/// to start a process and run a few statements.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(LEASE_TTL_S + RENEW_INTERVAL_S + 10);
+const STEP: Duration = Duration::from_secs(20);
+
+struct Cluster {
+    postgres: Postgres,
+    nodes: Vec<Daemon>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let postgres = Postgres::start();
+        let nodes = (1..=3)
+            .map(|index| {
+                let section = format!(
+                    "[cluster]\npostgres = {:?}\nnode = \"n{index}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n",
+                    postgres.url()
+                );
+                Daemon::start_as(&format!("node-{index}"), &section, &[])
+            })
+            .collect();
+        Cluster { postgres, nodes }
+    }
+
+    fn status(&self, index: usize) -> Option<Value> {
+        let response =
+            std::panic::catch_unwind(|| get(self.nodes[index].http_address, "/api/v2/cluster"));
+        let response = response.ok()?;
+        (response.status == 200).then(|| response.json()["cluster"][0].clone())
+    }
+
+    /// The index of the one node that says it leads, once exactly one does.
+    fn leader(&self, among: &[usize]) -> usize {
+        let mut found = None;
+        eventually_showing(
+            TAKEOVER_LIMIT,
+            "exactly one node to lead",
+            || {
+                let leaders: Vec<usize> = among
+                    .iter()
+                    .copied()
+                    .filter(|&index| {
+                        self.status(index).is_some_and(|status| status["role"] == "leader")
+                    })
+                    .collect();
+                found = (leaders.len() == 1).then(|| leaders[0]);
+                found.is_some()
+            },
+            || self.describe(),
+        );
+        found.expect("a leader")
+    }
+
+    fn describe(&self) -> String {
+        (0..self.nodes.len())
+            .map(|index| {
+                format!("\nnode {index}: {:?}\n{}", self.status(index), self.nodes[index].log())
+            })
+            .collect()
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            addresses: self.nodes.iter().map(Daemon::address).collect(),
+            name: "remote:/srv".into(),
+            token: Token::new(MASTER_TOKEN),
+            tls: None,
+        }
+    }
+
+    /// A master session at whichever node leads (found from any node's redirect).
+    fn master(&self) -> (MasterClient, String) {
+        within(STEP, connect_to_leader(&self.target())).expect("a leader accepts the master")
+    }
+
+    /// Every epoch in the log, in sequence order.
+    fn log_epochs(&self) -> Vec<i64> {
+        let mut client = self.postgres.client();
+        client
+            .query("SELECT epoch FROM rollcall_log ORDER BY seq", &[])
+            .expect("read the log")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+}
+
+fn request(client: &mut MasterClient, command: Command) -> Reply {
+    match within(STEP, client.request(command)).expect("connection alive") {
+        Ok(reply) => reply,
+        Err(error) => panic!("refused: {error}"),
+    }
+}
+
+/// Registers the test master and submits one build request: both acknowledged.
+fn acknowledged_work(client: &mut MasterClient) -> (MasterId, u64) {
+    let Reply::Master(master) =
+        request(client, Command::MasterActive { name: "remote:/srv".into() })
+    else {
+        panic!("masterActive answers with an id")
+    };
+    let submit = Command::SubmitBuildRequest { master, builder_name: "linux".into() };
+    let Reply::BuildRequest(request_id) = request(client, submit) else {
+        panic!("submit answers with a request id")
+    };
+    (master, request_id.get())
+}
+
+fn build_request_ids(daemon: &Daemon) -> Vec<u64> {
+    let body = get(daemon.http_address, "/api/v2/buildrequests").json();
+    body["buildrequests"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|row| row["buildrequestid"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+fn master_is_active(daemon: &Daemon, master: MasterId) -> bool {
+    let body = get(daemon.http_address, &format!("/api/v2/masters/{}", master.get())).json();
+    body["masters"][0]["active"] == Value::Bool(true)
+}
+
+fn epochs_never_go_back(epochs: &[i64]) -> bool {
+    epochs.windows(2).all(|pair| pair[0] <= pair[1])
+}
+
+/// One node leads, the standbys say who and replay its log (their REST reads show the
+/// acknowledged request); `kill -9` of the leader hands the registry to a standby within
+/// the lease's time, with every acknowledged change and the master still active, and the
+/// master follows it.
+#[test]
+fn a_killed_leader_is_replaced_with_everything_it_acknowledged() {
+    let mut cluster = Cluster::start();
+    let leader = cluster.leader(&[0, 1, 2]);
+    let (mut client, address) = cluster.master();
+    assert_eq!(address, cluster.nodes[leader].address(), "the master was sent to the leader");
+    let (master, request_id) = acknowledged_work(&mut client);
+    let standbys: Vec<usize> = (0..3).filter(|&index| index != leader).collect();
+    for &standby in &standbys {
+        eventually_showing(
+            STEP,
+            "a standby to replay the request",
+            || build_request_ids(&cluster.nodes[standby]).contains(&request_id),
+            || cluster.describe(),
+        );
+        let status = cluster.status(standby).expect("status");
+        assert_eq!(status["role"], "standby");
+        assert_eq!(status["leader_address"], Value::String(cluster.nodes[leader].address()));
+    }
+    let epoch_before = cluster.status(leader).expect("status")["epoch"].as_u64().expect("epoch");
+
+    let killed_at = Instant::now();
+    cluster.nodes[leader].kill_hard();
+    let next = cluster.leader(&standbys);
+    let took = killed_at.elapsed();
+    println!("takeover after kill -9 took {took:?}");
+    let status = cluster.status(next).expect("status");
+    assert!(status["epoch"].as_u64().expect("epoch") > epoch_before, "{status}");
+    assert!(build_request_ids(&cluster.nodes[next]).contains(&request_id));
+    assert!(master_is_active(&cluster.nodes[next], master), "the takeover expired the master");
+    cluster.nodes[next].wait_for_log("lease taken epoch=");
+
+    let (mut client, address) = cluster.master();
+    assert_eq!(address, cluster.nodes[next].address());
+    assert_eq!(
+        request(&mut client, Command::MasterActive { name: "remote:/srv".into() }),
+        Reply::Master(master)
+    );
+    assert!(epochs_never_go_back(&cluster.log_epochs()));
+}
+
+/// A leader frozen past its lease (`SIGSTOP`) is replaced; once continued, its late work
+/// is fenced, it steps down and stands by, and the log holds one leader's commits after
+/// the other's, never interleaved.
+#[test]
+fn a_frozen_leader_is_fenced_and_steps_down_when_it_wakes() {
+    let cluster = Cluster::start();
+    let leader = cluster.leader(&[0, 1, 2]);
+    let (mut client, _) = cluster.master();
+    let (master, request_id) = acknowledged_work(&mut client);
+    cluster.nodes[leader].signal("STOP");
+    let others: Vec<usize> = (0..3).filter(|&index| index != leader).collect();
+    let next = cluster.leader(&others);
+    cluster.nodes[leader].signal("CONT");
+    cluster.nodes[leader].wait_for_log("stepping down");
+    eventually_showing(
+        STEP,
+        "the woken node to stand by",
+        || cluster.status(leader).is_some_and(|status| status["role"] == "standby"),
+        || cluster.describe(),
+    );
+    assert_eq!(cluster.leader(&[0, 1, 2]), next, "still one leader, the new one");
+    assert!(build_request_ids(&cluster.nodes[next]).contains(&request_id));
+
+    let (mut client, address) = cluster.master();
+    assert_eq!(address, cluster.nodes[next].address());
+    let (again, second_request) = acknowledged_work(&mut client);
+    assert_eq!(again, master);
+    assert!(second_request > request_id);
+    assert!(epochs_never_go_back(&cluster.log_epochs()));
+}
+
+/// With PostgreSQL down nobody can lead, so nothing is acknowledged; once it is back, a
+/// node takes the lease by itself and the master's acknowledged work is all there.
+#[test]
+fn the_cluster_stops_acknowledging_while_postgres_is_down_and_recovers() {
+    let cluster = Cluster::start();
+    cluster.leader(&[0, 1, 2]);
+    let (mut client, _) = cluster.master();
+    let (master, request_id) = acknowledged_work(&mut client);
+    cluster.postgres.stop_immediate();
+    // The leader's next commit fails: the request is never acknowledged.
+    let submit = Command::SubmitBuildRequest { master, builder_name: "linux".into() };
+    let answered = within(STEP, client.request(submit));
+    assert!(!matches!(answered, Ok(Ok(_))), "acknowledged without PostgreSQL: {answered:?}");
+    eventually_showing(
+        STEP,
+        "every node to stand by",
+        || {
+            (0..3).all(|index| {
+                cluster.status(index).is_some_and(|status| status["role"] == "standby")
+            })
+        },
+        || cluster.describe(),
+    );
+
+    cluster.postgres.start_again();
+    let leader = cluster.leader(&[0, 1, 2]);
+    assert!(build_request_ids(&cluster.nodes[leader]).contains(&request_id));
+    let (mut client, _) = cluster.master();
+    let (again, _) = acknowledged_work(&mut client);
+    assert_eq!(again, master);
+    assert!(epochs_never_go_back(&cluster.log_epochs()));
+}
