@@ -60,11 +60,17 @@ TOML
     pids+=($!)
 done
 
-role() { curl -s "http://127.0.0.1:1899$1/api/v2/cluster" | sed -E 's/.*"role":"([a-z]+)".*/\1/'; }
+# One field of a node's /api/v2/cluster (the JSON is flattened first: it is pretty-printed).
+field() {
+    curl -s "http://127.0.0.1:1899$1/api/v2/cluster" | tr -d ' \n' |
+        sed -E "s/.*\"$2\":\"?([^,\"}]*)\"?[,}].*/\1/"
+}
+role() { field "$1" role; }
 show() {
     for n in 1 2 3; do
         if kill -0 "${pids[$((n - 1))]}" 2>/dev/null; then
-            printf '  n%s: %s\n' "$n" "$(curl -s "http://127.0.0.1:1899$n/api/v2/cluster")"
+            printf '  n%s: %-8s epoch=%s leader=%s applied_seq=%s\n' "$n" "$(role "$n")" \
+                "$(field "$n" epoch)" "$(field "$n" leader)" "$(field "$n" applied_seq)"
         else
             printf '  n%s: (killed)\n' "$n"
         fi

@@ -140,10 +140,6 @@ impl<D: Durability> CoreLoop<D> {
         self.durability
     }
 
-    pub(crate) fn self_master(&self) -> rollcall_core::MasterId {
-        self.node.master()
-    }
-
     /// The roster's credentials, kept current across reconfigs, for listeners that must
     /// refuse bad credentials before a Hello reaches the Node.
     pub(crate) fn credentials(&self) -> Credentials {
