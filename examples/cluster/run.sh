@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # A throw-away rollcall cluster on loopback: one PostgreSQL 15 (Unix socket only, in a
-# temp dir), three nodes. Shows who leads, kills the leader with -9, shows the takeover,
-# then stops everything and removes the temp dir.
+# temp dir), three nodes and a remote master heartbeating every second. Shows who leads,
+# kills the leader with -9, shows the takeover and the master following it; then stops
+# everything and removes the temp dir.
 #
-#   examples/cluster/run.sh            (from the repository; builds the release binary)
+#   examples/cluster/run.sh [TAKEOVERS]     (from the repository; builds the release binary)
+#
+# With TAKEOVERS > 1 (BENCHMARKS.md section 7), each killed node is started again and the
+# next leader killed, and the times are summarized: from the kill to the new leader's
+# `leader` role, and to the master's first acknowledged masterActive there. The lease is
+# the default (LEASE_TTL_S=10, RENEW_INTERVAL_S=3) unless those are set.
 #
 # Needs PostgreSQL 15's server binaries (Debian: apt-get install postgresql-15) and curl.
 set -euo pipefail
+takeovers="${1:-1}"
+ttl="${LEASE_TTL_S:-10}"
+renew="${RENEW_INTERVAL_S:-3}"
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 pg_bin="${ROLLCALL_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -38,6 +47,16 @@ echo "== PostgreSQL in $work/pg (socket only)"
 "${as_pg[@]}" "$pg_bin/pg_ctl" start --pgdata "$work/pg" --log "$work/pg.log" --wait \
     -o "-c listen_addresses='' -c unix_socket_directories='$work'" >/dev/null
 
+token="$("$rollcall" token new | head -1)"
+digest="$(printf %s "$token" | sha256sum | cut -d' ' -f1)"
+printf '%s\n' "$token" > "$work/master.token"
+
+start_node() {
+    local n="$1"
+    RUST_LOG=info "$rollcall" serve --config "$work/n$n.toml" 2>> "$work/n$n.log" &
+    pids[$((n - 1))]=$!
+}
+
 for n in 1 2 3; do
     cat > "$work/n$n.toml" <<TOML
 [master]
@@ -53,12 +72,18 @@ buildbot_workers = "127.0.0.1:1799$n"
 postgres = "host=$work user=rollcall dbname=postgres"
 node = "n$n"
 advertise = "127.0.0.1:1999$n"
-lease_ttl_s = 6
-renew_interval_s = 2
+lease_ttl_s = $ttl
+renew_interval_s = $renew
+
+[[masters]]
+name = "demo"
+token_sha256 = ["$digest"]
 TOML
-    RUST_LOG=info "$rollcall" serve --config "$work/n$n.toml" 2> "$work/n$n.log" &
-    pids+=($!)
+    start_node "$n"
 done
+"$rollcall" master --connect 127.0.0.1:19991,127.0.0.1:19992,127.0.0.1:19993 --name demo \
+    --token-file "$work/master.token" --heartbeat-interval-s 1 > "$work/master.log" 2>&1 &
+pids[3]=$!
 
 # One field of a node's /api/v2/cluster (the JSON is flattened first: it is pretty-printed).
 field() {
@@ -68,11 +93,11 @@ field() {
 role() { field "$1" role; }
 show() {
     for n in 1 2 3; do
-        if kill -0 "${pids[$((n - 1))]}" 2>/dev/null; then
+        if [ "$(role "$n" 2>/dev/null)" != "" ]; then
             printf '  n%s: %-8s epoch=%s leader=%s applied_seq=%s\n' "$n" "$(role "$n")" \
                 "$(field "$n" epoch)" "$(field "$n" leader)" "$(field "$n" applied_seq)"
         else
-            printf '  n%s: (killed)\n' "$n"
+            printf '  n%s: (down)\n' "$n"
         fi
     done
 }
@@ -86,13 +111,38 @@ leader() {
 echo "== waiting for a leader"
 until first=$(leader 1 2 3); do sleep 0.2; done
 show
-echo "== n$first leads; kill -9 n$first"
-kill -9 "${pids[$((first - 1))]}"
-killed_at=$(date +%s.%N)
-others=()
-for n in 1 2 3; do [ "$n" != "$first" ] && others+=("$n"); done
-until next=$(leader "${others[@]}"); do sleep 0.1; done
-took=$(awk -v now="$(date +%s.%N)" -v then="$killed_at" 'BEGIN { printf "%.2f", now - then }')
-echo "== n$next took over after ${took} s (lease 6 s)"
-show
-grep -h "lease taken" "$work"/n*.log | sed 's/^/  /'
+registered() { grep -c "registered as master" "$work/master.log" || true; }
+lease_times=()
+ack_times=()
+for round in $(seq 1 "$takeovers"); do
+    until leader=$(leader 1 2 3) && [ "$(registered)" -ge "$round" ]; do sleep 0.1; done
+    echo "== round $round: n$leader leads; kill -9 n$leader"
+    acknowledged_before=$(registered)
+    kill -9 "${pids[$((leader - 1))]}"
+    wait "${pids[$((leader - 1))]}" 2>/dev/null || true
+    killed_at=$(date +%s.%N)
+    others=()
+    for n in 1 2 3; do [ "$n" != "$leader" ] && others+=("$n"); done
+    until next=$(leader "${others[@]}"); do sleep 0.05; done
+    led_at=$(date +%s.%N)
+    until [ "$(registered)" -gt "$acknowledged_before" ]; do sleep 0.05; done
+    acked_at=$(date +%s.%N)
+    lease_s=$(awk -v a="$led_at" -v b="$killed_at" 'BEGIN { printf "%.2f", a - b }')
+    ack_s=$(awk -v a="$acked_at" -v b="$killed_at" 'BEGIN { printf "%.2f", a - b }')
+    lease_times+=("$lease_s")
+    ack_times+=("$ack_s")
+    echo "   n$next leads after $lease_s s; the master's first acknowledged heartbeat there after $ack_s s (lease ${ttl} s)"
+    show
+    start_node "$leader"
+done
+tail -1 "$work/master.log" | sed 's/^/  master: /'
+grep -h "lease taken" "$work"/n*.log | sort | sed 's/^/  /'
+summary() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "median %.2f s, min %.2f s, max %.2f s over %d takeovers", m, v[1], v[NR], NR }'
+}
+if [ "$takeovers" -gt 1 ]; then
+    echo "== kill -9 to new leader:              $(summary "${lease_times[@]}")"
+    echo "== kill -9 to first acknowledged beat: $(summary "${ack_times[@]}")"
+fi

@@ -9,9 +9,10 @@ use crate::client::session::ClientError;
 use crate::credentials::Token;
 use crate::tls::ClientTls;
 
-/// The first pause after a round of addresses failed; doubled after each, up to the most.
+/// The first pause after a round of addresses failed; doubled after each, up to the most:
+/// a second, so that a failover costs a master at most a second more than the lease.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How many standbys in a row may point elsewhere in one round: a cluster whose nodes
 /// disagree about the leader (mid-failover) must not keep the client bouncing.
