@@ -8,6 +8,10 @@
 //! (`/usr/lib/postgresql/15/bin`, or `ROLLCALL_PG_BIN`); without them the test fails and
 //! says how to install them: it never skips. `.ci/run` installs them.
 
+mod proxy;
+
+pub use proxy::Proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use rollcall_core::replication::{SharedStore, Take};
 use rollcall_io::cluster::{
-    connect, migrate, ClusterStoreError, Deadlines, LeaseStore, LogStore, SCHEMA_VERSION,
+    connect, migrate, ClusterStoreError, Deadlines, LeaseStore, LogStore, PostgresStore,
+    MAX_LIVE_SESSIONS, SCHEMA_VERSION,
 };
-use rollcall_test_postgres::Postgres;
+use rollcall_test_postgres::{Postgres, Proxy};
 
 const TTL: Duration = Duration::from_secs(10);
 
@@ -277,4 +279,54 @@ fn a_standby_replaying_the_log_from_postgres_holds_the_leaders_registry() {
     assert_eq!(applied, last_seq);
     assert_eq!(replica.records(), leader.records());
     assert_eq!(replica.now(), leader.now());
+}
+
+/// Across a stalled network (a proxy that holds every byte, so TCP itself notices
+/// nothing), every call of the store fails within its deadline instead of hanging; the
+/// sessions given up on are capped; once the network heals, the store works again and
+/// the stalled sessions end.
+#[test]
+fn a_stalled_network_fails_each_call_within_its_deadline_and_the_store_heals() {
+    let postgres = Postgres::start();
+    let proxy = Proxy::start(&postgres);
+    // A short lease makes the call deadline short (a third of the TTL): 200 ms.
+    let ttl = Duration::from_millis(600);
+    let mut store = PostgresStore::new(proxy.url(), "n1", "n1:7001", ttl);
+    let call_deadline = store.deadlines().call;
+    let Take::Taken { epoch } = store.try_take().expect("take through the proxy") else {
+        panic!("a new lease is free")
+    };
+    assert_eq!(store.live_sessions(), 1);
+
+    proxy.stall();
+    // The session's call is abandoned, then each new session's opening, until the cap.
+    let mut unanswered = 0;
+    let refused = loop {
+        let started = Instant::now();
+        match store.renew(epoch) {
+            Err(ClusterStoreError::Unanswered { after_ms, .. }) => {
+                assert_eq!(u128::from(after_ms), call_deadline.as_millis());
+                // Bounded, not timed: the call gave up instead of waiting for TCP.
+                assert!(started.elapsed() < call_deadline * 20, "{:?}", started.elapsed());
+                unanswered += 1;
+            }
+            Err(error @ ClusterStoreError::StalledSessions { .. }) => break error,
+            other => panic!("a stalled network answered: {other:?}"),
+        }
+        assert!(unanswered <= MAX_LIVE_SESSIONS, "the stalled sessions are not capped");
+    };
+    assert_eq!(unanswered, MAX_LIVE_SESSIONS);
+    assert_eq!(store.live_sessions(), MAX_LIVE_SESSIONS);
+    assert!(refused.to_string().contains("stalled"), "{refused}");
+
+    proxy.pass();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.read_after(0).is_err() {
+        assert!(Instant::now() < deadline, "the store does not heal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    while store.live_sessions() > 1 {
+        assert!(Instant::now() < deadline, "the stalled sessions do not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

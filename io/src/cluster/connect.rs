@@ -13,20 +13,24 @@ pub struct Deadlines {
     pub statement: Duration,
     /// Waiting for a row lock, e.g. the lease row another node's commit holds.
     pub lock: Duration,
+    /// A whole call (opening a session, a transaction), enforced by the client: what the
+    /// server's deadlines cannot bound, a network that stalls.
+    pub call: Duration,
 }
 
 impl Deadlines {
     /// Deadlines for a lease of `ttl`: every step well inside the third of the TTL that a
-    /// leader's acting window leaves over.
+    /// leader's acting window leaves over, and a whole call within that third.
     pub fn for_lease_ttl(ttl: Duration) -> Deadlines {
         let step = (ttl / 6).max(Duration::from_millis(100));
-        Deadlines { connect: step, statement: step, lock: step }
+        Deadlines { connect: step, statement: step, lock: step, call: step * 2 }
     }
 }
 
 /// Opens a session to `url` (a libpq connection string or URL) with `deadlines` applied:
 /// the connect timeout by the client, the statement and lock timeouts by the server, and
-/// TCP keepalives so that a silently dead server is noticed.
+/// TCP keepalives and a TCP user timeout so that a session across a dead network ends by
+/// itself (the caller's call deadline has given up on it long before: `session.rs`).
 ///
 /// # Errors
 ///
@@ -38,6 +42,9 @@ pub fn connect(url: &str, deadlines: Deadlines) -> Result<postgres::Client, Clus
         .connect_timeout(deadlines.connect)
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(5))
+        .keepalives_interval(Duration::from_secs(1))
+        .keepalives_retries(3)
+        .tcp_user_timeout(deadlines.call * 2)
         .application_name("rollcall");
     let target = describe(&config);
     let mut client = config

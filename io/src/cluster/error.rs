@@ -23,6 +23,16 @@ pub enum ClusterStoreError {
     BadEntry { seq: u64, error: String },
     /// An input could not be encoded (a bug: rollcall's inputs always encode).
     Encode(crate::codec::CodecError),
+    /// The server did not answer `what` within the call deadline: the outcome is unknown,
+    /// and the session is abandoned.
+    Unanswered { what: &'static str, after_ms: u64 },
+    /// `alive` sessions are still stalled in calls that were given up on: no new one is
+    /// opened until one of them ends.
+    StalledSessions { alive: usize },
+    /// The session's thread ended, or its connection closed.
+    SessionEnded,
+    /// No thread could be started for a session.
+    Thread(std::io::Error),
 }
 
 impl std::fmt::Display for ClusterStoreError {
@@ -66,6 +76,22 @@ impl std::fmt::Display for ClusterStoreError {
             ClusterStoreError::Encode(error) => {
                 write!(formatter, "cannot encode a registry input: {error}")
             }
+            ClusterStoreError::Unanswered { what, after_ms } => write!(
+                formatter,
+                "the cluster's PostgreSQL did not answer {what} within {after_ms} ms: the \
+                 session is abandoned and its outcome unknown"
+            ),
+            ClusterStoreError::StalledSessions { alive } => write!(
+                formatter,
+                "{alive} sessions to the cluster's PostgreSQL are stalled in calls given up \
+                 on: no new session until one ends"
+            ),
+            ClusterStoreError::SessionEnded => {
+                formatter.write_str("the session to the cluster's PostgreSQL ended")
+            }
+            ClusterStoreError::Thread(error) => {
+                write!(formatter, "cannot start a thread for a PostgreSQL session: {error}")
+            }
         }
     }
 }
@@ -77,6 +103,7 @@ impl std::error::Error for ClusterStoreError {
             | ClusterStoreError::Connect { error, .. }
             | ClusterStoreError::Database(error) => Some(error),
             ClusterStoreError::Encode(error) => Some(error),
+            ClusterStoreError::Thread(error) => Some(error),
             _ => None,
         }
     }

@@ -5,14 +5,15 @@
 //! database's own clock (`lease.rs`), and the registry's input log whose every append is
 //! fenced by the lease's epoch (`log.rs`). When a node acts as leader is the core's
 //! [`rollcall_core::lease::LeaseHolder`]; what a leader appends and a standby replays is
-//! the Node's. Everything here runs on the storage thread, through the synchronous
-//! `postgres` client, with a deadline on every statement.
+//! the Node's. Everything here runs on a session's own thread (`session.rs`), through the synchronous
+//! `postgres` client, with a deadline on every statement and on every call.
 
 mod connect;
 mod error;
 mod lease;
 mod log;
 mod schema;
+mod session;
 mod shared_store;
 mod status;
 
@@ -22,6 +23,7 @@ pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};
 pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_INSERT, MAX_ENTRIES_PER_READ};
 pub use schema::{migrate, SCHEMA_VERSION};
+pub use session::MAX_LIVE_SESSIONS;
 pub use shared_store::PostgresStore;
 pub use status::{ClusterState, ClusterStatus};
 

@@ -1,21 +1,24 @@
 //! The core's [`SharedStore`] on PostgreSQL: the lease and the fenced log of this module,
 //! over one session that is reopened (and the schema brought up to date) whenever the last
-//! one failed.
+//! one failed, every call bounded by the session's deadline (`session.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
 use rollcall_core::LoggedInput;
 
-use super::{connect, migrate, ClusterStoreError, Deadlines, LeaseStore, LogStore};
+use super::session::{Answer, Call, LiveSessions, Session};
+use super::{ClusterStoreError, Deadlines, LeaseStore, LogStore};
 use crate::codec;
 
 /// One node's store: its session, and its name and address as the lease's holder.
 pub struct PostgresStore {
     url: String,
     deadlines: Deadlines,
-    session: Option<postgres::Client>,
-    lease: LeaseStore,
+    session: Option<Session>,
+    live_sessions: LiveSessions,
+    lease: Arc<LeaseStore>,
 }
 
 /// Never shows the connection string (it may hold a password).
@@ -25,6 +28,7 @@ impl std::fmt::Debug for PostgresStore {
             .debug_struct("PostgresStore")
             .field("holder", &self.lease.holder())
             .field("connected", &self.session.is_some())
+            .field("live_sessions", &self.live_sessions.count())
             .finish_non_exhaustive()
     }
 }
@@ -36,8 +40,20 @@ impl PostgresStore {
             url,
             deadlines: Deadlines::for_lease_ttl(ttl),
             session: None,
-            lease: LeaseStore::new(node, advertise, ttl),
+            live_sessions: LiveSessions::default(),
+            lease: Arc::new(LeaseStore::new(node, advertise, ttl)),
         }
+    }
+
+    /// The store's deadlines (each call's, the connection's, the server's).
+    pub fn deadlines(&self) -> Deadlines {
+        self.deadlines
+    }
+
+    /// Session threads alive: the current session's, and those of calls given up on that
+    /// are still stalled (at most [`super::MAX_LIVE_SESSIONS`]).
+    pub fn live_sessions(&self) -> usize {
+        self.live_sessions.count()
     }
 
     /// The lease row as the database holds it now: who leads, where, at which epoch, and
@@ -47,36 +63,52 @@ impl PostgresStore {
     ///
     /// The database's failure.
     pub fn lease(&mut self) -> Result<super::LeaseRow, ClusterStoreError> {
-        self.with_session(|_, session| LeaseStore::read(session))
+        self.with_session("reading the lease", |_, session| LeaseStore::read(session))
     }
 
-    /// Opens a session, and brings the schema up to date, unless one is open.
-    fn open(&mut self) -> Result<(), ClusterStoreError> {
-        if self.session.as_ref().is_some_and(postgres::Client::is_closed) {
-            self.session = None;
-        }
-        if self.session.is_none() {
-            let mut session = connect(&self.url, self.deadlines)?;
-            migrate(&mut session)?;
-            self.session = Some(session);
-        }
-        Ok(())
-    }
-
-    /// Runs `call` on the session; any failure drops the session, so the next call opens
-    /// a new one (a failed statement may have left it unusable).
-    fn with_session<T>(
+    /// Runs `call` on the session (opened first if there is none) within the call deadline.
+    /// Any failure drops the session, so the next call opens a new one: a failed statement
+    /// may have left it unusable, and an unanswered one may still be running. A session
+    /// found closed before the call reached it is replaced and the call made once more
+    /// (nothing of it had been sent).
+    fn with_session<T: Send + 'static>(
         &mut self,
-        call: impl FnOnce(&LeaseStore, &mut postgres::Client) -> Result<T, ClusterStoreError>,
+        what: &'static str,
+        call: impl Fn(&LeaseStore, &mut postgres::Client) -> Result<T, ClusterStoreError>
+            + Send
+            + Sync
+            + 'static,
     ) -> Result<T, ClusterStoreError> {
-        let result = self.open().and_then(|()| match self.session.as_mut() {
-            Some(session) => call(&self.lease, session),
-            None => unreachable!("a session was just opened"),
-        });
+        let lease = Arc::clone(&self.lease);
+        let call: Call<T> = Arc::new(move |session| call(&lease, session));
+        let mut result = self.call_once(what, &call);
+        if matches!(result, Ok(Answer::Closed)) {
+            self.session = None;
+            result = self.call_once(what, &call);
+        }
+        let result = match result {
+            Ok(Answer::Done(result)) => result,
+            Ok(Answer::Closed) => Err(ClusterStoreError::SessionEnded),
+            Err(error) => Err(error),
+        };
         if result.is_err() {
             self.session = None;
         }
         result
+    }
+
+    fn call_once<T: Send + 'static>(
+        &mut self,
+        what: &'static str,
+        call: &Call<T>,
+    ) -> Result<Answer<T>, ClusterStoreError> {
+        if self.session.is_none() {
+            self.session = Some(Session::open(&self.url, self.deadlines, &self.live_sessions)?);
+        }
+        match &self.session {
+            Some(session) => session.call(what, call),
+            None => unreachable!("a session was just opened"),
+        }
     }
 }
 
@@ -84,7 +116,7 @@ impl SharedStore for PostgresStore {
     type Error = ClusterStoreError;
 
     fn try_take(&mut self) -> Result<Take, ClusterStoreError> {
-        self.with_session(|lease, session| match lease.try_take(session)? {
+        self.with_session("taking the lease", |lease, session| match lease.try_take(session)? {
             Some(epoch) => Ok(Take::Taken { epoch }),
             None => {
                 let held = LeaseStore::read(session)?;
@@ -94,11 +126,13 @@ impl SharedStore for PostgresStore {
     }
 
     fn renew(&mut self, epoch: u64) -> Result<bool, ClusterStoreError> {
-        self.with_session(|lease, session| lease.renew(session, epoch))
+        self.with_session("renewing the lease", move |lease, session| lease.renew(session, epoch))
     }
 
     fn release(&mut self, epoch: u64) -> Result<bool, ClusterStoreError> {
-        self.with_session(|lease, session| lease.release(session, epoch))
+        self.with_session("releasing the lease", move |lease, session| {
+            lease.release(session, epoch)
+        })
     }
 
     fn append_fenced(
@@ -112,7 +146,7 @@ impl SharedStore for PostgresStore {
             .map(codec::encode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| AppendRefused::Failed(ClusterStoreError::Encode(error)))?;
-        let appended = self.with_session(|lease, session| {
+        let appended = self.with_session("appending to the log", move |lease, session| {
             LogStore::append_fenced(session, lease.holder(), epoch, after_seq, &entries)
         });
         appended.map_err(|error| match error {
@@ -127,7 +161,9 @@ impl SharedStore for PostgresStore {
     }
 
     fn read_after(&mut self, after_seq: u64) -> Result<LogPage, ClusterStoreError> {
-        let entries = self.with_session(|_, session| LogStore::read_after(session, after_seq))?;
+        let entries = self.with_session("reading the log", move |_, session| {
+            LogStore::read_after(session, after_seq)
+        })?;
         let more = entries.len() == super::MAX_ENTRIES_PER_READ;
         let decoded = entries
             .into_iter()
