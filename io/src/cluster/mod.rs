@@ -5,8 +5,8 @@
 //! database's own clock (`lease.rs`), and the registry's input log whose every append is
 //! fenced by the lease's epoch (`log.rs`). When a node acts as leader is the core's
 //! [`rollcall_core::lease::LeaseHolder`]; what a leader appends and a standby replays is
-//! the Node's. Everything here runs on a session's own thread (`session.rs`), through the synchronous
-//! `postgres` client, with a deadline on every statement and on every call.
+//! the Node's. Everything here runs on a session's own thread (`session.rs`), through the
+//! synchronous `postgres` client, with a deadline on every statement and on every call.
 
 mod connect;
 mod error;
