@@ -1,6 +1,7 @@
 //! Three rollcall nodes on one real PostgreSQL 15 (issue #13): one leads, the others
-//! follow its log; `kill -9`, `SIGSTOP`/`SIGCONT` of the leader and a restart of
-//! PostgreSQL itself lose nothing acknowledged, and never let two leaders commit at once.
+//! follow its log; `kill -9`, `SIGSTOP`/`SIGCONT` of the leader, a restart of PostgreSQL
+//! itself and a leader cut off from PostgreSQL (but not from its peers) lose nothing
+//! acknowledged, and never let two leaders commit at once.
 //!
 //! The lease is 3 s, renewed every second. The limits on waits are upper bounds for a
 //! loaded machine, never timings: failover times are measured in BENCHMARKS.md.
@@ -14,7 +15,7 @@ use common::{eventually_showing, within, Daemon, MASTER_TOKEN};
 use rollcall_core::{Command, MasterId, Reply};
 use rollcall_io::client::{connect_to_leader, MasterClient, Target};
 use rollcall_io::credentials::Token;
-use rollcall_test_postgres::Postgres;
+use rollcall_test_postgres::{Postgres, Proxy};
 use serde_json::Value;
 
 const LEASE_TTL_S: u64 = 3;
@@ -26,28 +27,46 @@ const TAKEOVER_LIMIT: Duration = Duration::from_secs(LEASE_TTL_S + RENEW_INTERVA
 const STEP: Duration = Duration::from_secs(20);
 
 struct Cluster {
+    /// Node 0's way to PostgreSQL, when it has one of its own.
+    proxy: Option<Proxy>,
     postgres: Postgres,
     nodes: Vec<Daemon>,
+}
+
+/// Node `index` of a cluster on the PostgreSQL at `url`.
+fn start_node(index: usize, url: &str) -> Daemon {
+    let number = index + 1;
+    let section = format!(
+        "[cluster]\npostgres = {url:?}\nnode = \"n{number}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n"
+    );
+    Daemon::start_as(&format!("node-{number}"), &section, &[])
 }
 
 impl Cluster {
     fn start() -> Cluster {
         let postgres = Postgres::start();
-        let nodes = (1..=3)
-            .map(|index| {
-                let section = format!(
-                    "[cluster]\npostgres = {:?}\nnode = \"n{index}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n",
-                    postgres.url()
-                );
-                Daemon::start_as(&format!("node-{index}"), &section, &[])
-            })
-            .collect();
-        Cluster { postgres, nodes }
+        let nodes = (0..3).map(|index| start_node(index, &postgres.url())).collect();
+        Cluster { proxy: None, postgres, nodes }
+    }
+
+    /// A cluster whose node 0 reaches PostgreSQL through a proxy that can cut it off (the
+    /// others connect directly), and leads first.
+    fn start_with_node_0_behind_a_proxy() -> Cluster {
+        let postgres = Postgres::start();
+        let proxy = Proxy::start(&postgres);
+        let first = start_node(0, &proxy.url());
+        let mut cluster = Cluster { proxy: Some(proxy), postgres, nodes: vec![first] };
+        assert_eq!(cluster.leader(&[0]), 0);
+        for index in 1..3 {
+            let node = start_node(index, &cluster.postgres.url());
+            cluster.nodes.push(node);
+        }
+        cluster
     }
 
     fn status(&self, index: usize) -> Option<Value> {
-        let response =
-            std::panic::catch_unwind(|| get(self.nodes[index].http_address, "/api/v2/cluster"));
+        let address = self.nodes[index].http_address;
+        let response = std::panic::catch_unwind(move || get(address, "/api/v2/cluster"));
         let response = response.ok()?;
         (response.status == 200).then(|| response.json()["cluster"][0].clone())
     }
@@ -252,5 +271,47 @@ fn the_cluster_stops_acknowledging_while_postgres_is_down_and_recovers() {
     let (mut client, _) = cluster.master();
     let (again, _) = acknowledged_work(&mut client);
     assert_eq!(again, master);
+    assert!(epochs_never_go_back(&cluster.log_epochs()));
+}
+
+/// A leader cut off from PostgreSQL but not from its peers or its clients (its proxy holds
+/// every byte both ways, so nothing fails and nothing answers) steps down within its call
+/// deadlines; another node leads with everything acknowledged, and the master follows it.
+/// Once the network heals, the cut-off node stays a standby and replays the new leader's
+/// commits: one leader throughout, the log's epochs in order.
+#[test]
+fn a_leader_cut_off_from_postgres_steps_down_and_another_leads() {
+    let cluster = Cluster::start_with_node_0_behind_a_proxy();
+    let proxy = cluster.proxy.as_ref().expect("node 0's proxy");
+    assert_eq!(cluster.leader(&[0, 1, 2]), 0);
+    let (mut client, address) = cluster.master();
+    assert_eq!(address, cluster.nodes[0].address());
+    let (master, request_id) = acknowledged_work(&mut client);
+
+    proxy.stall();
+    cluster.nodes[0].wait_for_log("stepping down");
+    let next = cluster.leader(&[1, 2]);
+    eventually_showing(
+        STEP,
+        "the cut-off node to stand by",
+        || cluster.status(0).is_some_and(|status| status["role"] == "standby"),
+        || cluster.describe(),
+    );
+    assert!(build_request_ids(&cluster.nodes[next]).contains(&request_id));
+    assert!(master_is_active(&cluster.nodes[next], master), "the takeover expired the master");
+    let (mut client, address) = cluster.master();
+    assert_eq!(address, cluster.nodes[next].address());
+    let (again, second_request) = acknowledged_work(&mut client);
+    assert_eq!(again, master);
+
+    proxy.pass();
+    eventually_showing(
+        STEP,
+        "the healed node to replay the new leader's commits",
+        || build_request_ids(&cluster.nodes[0]).contains(&second_request),
+        || cluster.describe(),
+    );
+    assert_eq!(cluster.status(0).expect("status")["role"], "standby");
+    assert_eq!(cluster.leader(&[0, 1, 2]), next, "still one leader, the new one");
     assert!(epochs_never_go_back(&cluster.log_epochs()));
 }
