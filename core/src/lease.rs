@@ -75,6 +75,15 @@ impl LeaseTimings {
     pub fn acting_window_ms(self) -> u64 {
         self.ttl_ms / 3 * 2 + self.ttl_ms % 3 * 2 / 3
     }
+
+    /// How long a new leader defers every expiry ([`crate::Registry::take_over`]): a
+    /// heartbeat interval for the masters to find it, plus the longest a takeover takes
+    /// (a TTL for the old lease to run out, and a renewal interval for the standby to
+    /// try). Without it, masters heartbeating to the old leader, unanswered through the
+    /// takeover, or a new leader's clock ahead of the old one's, would expire them.
+    pub fn takeover_grace_ms(self, heartbeat_interval_ms: u64) -> u64 {
+        heartbeat_interval_ms.saturating_add(self.ttl_ms).saturating_add(self.renew_interval_ms)
+    }
 }
 
 /// What the driver tells the machine about its requests to the store.

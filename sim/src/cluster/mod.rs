@@ -12,6 +12,8 @@
 //! - the log's epochs never go backwards, and each epoch's entries come from one node;
 //! - every commit a leader was told is durable is in the log, unchanged;
 //! - a node that takes over holds exactly the log's state;
+//! - no master is expired by a leader within the takeover's grace
+//!   ([`LeaseTimings::takeover_grace_ms`]) of its taking over, whatever its clock says;
 //! - where every clock runs within a fifth of true time, no two nodes act as leader at
 //!   once (the lease's local rule alone guarantees it);
 //! - after every fault heals, one leader, and every standby's replica equal to its
@@ -25,7 +27,7 @@ use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use rollcall_core::lease::{LeaseEvent, LeaseTimings};
-use rollcall_core::registry::RegistryInput;
+use rollcall_core::registry::{RegistryEvent, RegistryInput, RegistryOutput, StopCause};
 use rollcall_core::replication::{Replicator, Role};
 use rollcall_core::{
     BuildRequestId, Command, LoggedInput, MasterId, Registry, RegistryConfig, ReplyToken, Timestamp,
@@ -38,6 +40,9 @@ use store::{SimStore, StoreState};
 const REGISTRY: RegistryConfig = RegistryConfig { expiry_window_ms: 600_000 };
 /// The moment the simulated clocks start at, as in the single-node world.
 const START_MS: u64 = 1_700_000_000_000;
+/// The heartbeat interval the takeover's grace allows the masters (the workload's masters
+/// heartbeat every few seconds).
+const HEARTBEAT_INTERVAL_MS: u64 = 10_000;
 
 /// What one seed decides.
 #[derive(Clone, Debug)]
@@ -118,6 +123,8 @@ struct Node {
     replicator: Replicator<SimStore>,
     /// The registry this node took when it became leader, while it leads.
     registry: Option<Registry>,
+    /// While it leads: by its own clock, when the takeover's grace ends.
+    expiry_floor: Timestamp,
     paused_until_ms: u64,
 }
 
@@ -172,7 +179,12 @@ impl ClusterWorld {
                     REGISTRY,
                 );
                 let Ok(replicator) = replicator else { unreachable!("derived timings are valid") };
-                Node { replicator, registry: None, paused_until_ms: 0 }
+                Node {
+                    replicator,
+                    registry: None,
+                    expiry_floor: Timestamp::from_millis(0),
+                    paused_until_ms: 0,
+                }
             })
             .collect();
         let mut world = ClusterWorld {
@@ -265,7 +277,7 @@ impl ClusterWorld {
         for event in events {
             match event {
                 LeaseEvent::Taken { .. } => {
-                    let Some(registry) = self.nodes[node].replicator.take_registry(now) else {
+                    let Some(mut registry) = self.nodes[node].replicator.take_registry(now) else {
                         continue;
                     };
                     self.stats.takeovers += 1;
@@ -275,6 +287,10 @@ impl ClusterWorld {
                             "node {node} took over with a registry other than the log's"
                         )));
                     }
+                    // As the daemon's leader does before its Node starts.
+                    let grace_ms = self.settings.timings.takeover_grace_ms(HEARTBEAT_INTERVAL_MS);
+                    registry.take_over(now, grace_ms);
+                    self.nodes[node].expiry_floor = now.plus_millis(grace_ms);
                     self.nodes[node].registry = Some(registry);
                 }
                 LeaseEvent::Lost { .. } | LeaseEvent::SteppedDown { .. } => {
@@ -300,11 +316,26 @@ impl ClusterWorld {
         }
         let now = self.local(node);
         let commands: Vec<Command> = (0..self.rng.between(1, 4)).map(|_| self.command()).collect();
+        let floor = self.nodes[node].expiry_floor;
         let Some(registry) = self.nodes[node].registry.as_mut() else { return Ok(()) };
         for command in commands {
             registry.handle(now, RegistryInput { token: ReplyToken(0), command });
         }
-        while registry.poll_output().is_some() {}
+        while let Some(output) = registry.poll_output() {
+            if let RegistryOutput::Event(RegistryEvent::MasterStopped {
+                name,
+                cause: StopCause::Expired,
+                ..
+            }) = output
+            {
+                if now < floor {
+                    return Err(correctness(format!(
+                        "node {node} expired master {name} at {now:?}, inside its takeover's \
+                         grace (until {floor:?})"
+                    )));
+                }
+            }
+        }
         let inputs = registry.take_logged_inputs();
         if !self.healed && self.rng.chance(self.settings.lost_reply) {
             self.store.borrow_mut().lose_next_reply = true;

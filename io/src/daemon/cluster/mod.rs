@@ -113,7 +113,9 @@ impl ClusterCore {
     ) -> Result<Option<Leading>, DaemonError> {
         let now = clock::now();
         let node_config = self.config.node_config();
-        registry.take_over(now, self.takeover_grace_ms(node_config.heartbeat_interval_ms));
+        let grace_ms =
+            self.cluster.lease_timings().takeover_grace_ms(node_config.heartbeat_interval_ms);
+        registry.take_over(now, grace_ms);
         let rows = registry.records().len();
         let node =
             Node::start_recovered(now, node_config, registry, rows).map_err(DaemonError::Node)?;
@@ -135,12 +137,5 @@ impl ClusterCore {
             Exit::Stopped => Ok(None),
             Exit::Deposed(leading) => Ok(Some(leading)),
         }
-    }
-
-    /// How long a takeover defers every expiry: a heartbeat interval for the masters to
-    /// find the new leader, plus the longest a takeover takes (a TTL and a renewal).
-    fn takeover_grace_ms(&self, heartbeat_interval_ms: u64) -> u64 {
-        let takeover_ms = (self.cluster.lease_ttl_s + self.cluster.renew_interval_s) * 1_000;
-        heartbeat_interval_ms + takeover_ms
     }
 }
