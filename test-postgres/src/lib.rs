@@ -1,6 +1,6 @@
 //! A throw-away PostgreSQL 15 for one test or benchmark: its own data directory in a temp
-//! dir, listening on a Unix socket there only (no TCP port to collide on), stopped and
-//! deleted on drop. Tests run it without fsync (nothing survives the test anyway);
+//! dir, listening on a Unix socket there only (no TCP port to collide on; a server made
+//! for TLS tests also listens on 127.0.0.1, TLS only), stopped and deleted on drop. Tests run it without fsync (nothing survives the test anyway);
 //! benchmarks run it durable, as production does.
 //!
 //! `initdb` refuses to run as root, so as root every server command runs as the `postgres`
@@ -26,6 +26,8 @@ pub struct Postgres {
     bin: PathBuf,
     as_postgres_user: bool,
     durable: bool,
+    /// When the server also listens on `127.0.0.1:port` with TLS only.
+    tls_port: Option<u16>,
 }
 
 impl Postgres {
@@ -40,7 +42,18 @@ impl Postgres {
         Postgres::start_with(true)
     }
 
+    /// Makes a new cluster that also listens on `127.0.0.1` (a free port), with TLS only
+    /// there: `certificate` and `key` (PEM) are the server's; a session in the clear over
+    /// TCP is rejected, the Unix socket stays open to the test itself.
+    pub fn start_with_tls(certificate: &Path, key: &Path) -> Postgres {
+        Postgres::start_with_options(false, Some((certificate, key)))
+    }
+
     fn start_with(durable: bool) -> Postgres {
+        Postgres::start_with_options(durable, None)
+    }
+
+    fn start_with_options(durable: bool, tls: Option<(&Path, &Path)>) -> Postgres {
         let bin = std::env::var_os("ROLLCALL_PG_BIN")
             .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
         assert!(
@@ -54,7 +67,8 @@ impl Postgres {
         if as_postgres_user {
             run(Command::new("chown").arg("postgres:postgres").arg(root.path()));
         }
-        let postgres = Postgres { root, bin, as_postgres_user, durable };
+        let tls_port = tls.map(|_| free_port());
+        let postgres = Postgres { root, bin, as_postgres_user, durable, tls_port };
         let data = postgres.data_dir();
         postgres.server_command("initdb", |command| {
             command
@@ -63,6 +77,9 @@ impl Postgres {
                 .args(["--username", ROLE, "--auth", "trust", "--no-sync", "--encoding", "UTF8"])
                 .args(["--locale", "C"]);
         });
+        if let Some((certificate, key)) = tls {
+            postgres.install_tls(certificate, key);
+        }
         postgres.start_again();
         postgres
     }
@@ -71,14 +88,49 @@ impl Postgres {
         self.root.path().join("data")
     }
 
+    /// The server's Unix socket itself.
+    pub fn socket_path(&self) -> PathBuf {
+        let port = self.tls_port.unwrap_or(5432);
+        self.socket_dir().join(format!(".s.PGSQL.{port}"))
+    }
+
     /// The socket's directory: what `host=` names.
     pub fn socket_dir(&self) -> &Path {
         self.root.path()
     }
 
-    /// A libpq connection string for the `postgres` database as [`ROLE`].
+    /// A libpq connection string for the `postgres` database as [`ROLE`], on the socket.
     pub fn url(&self) -> String {
-        format!("host={} user={ROLE} dbname=postgres", self.socket_dir().display())
+        let port = self.tls_port.map_or_else(String::new, |port| format!(" port={port}"));
+        format!("host={} user={ROLE} dbname=postgres{port}", self.socket_dir().display())
+    }
+
+    /// A connection string to the TLS listener (`127.0.0.1`), TLS required.
+    ///
+    /// # Panics
+    ///
+    /// When the server was not started with TLS.
+    pub fn tls_url(&self) -> String {
+        let port = self.tls_port.expect("a server started with TLS");
+        format!("host=127.0.0.1 port={port} user={ROLE} dbname=postgres sslmode=require")
+    }
+
+    /// The server's certificate and key where it reads them (owned by the server's user,
+    /// private), and a `pg_hba.conf` that trusts the socket and TLS on 127.0.0.1 only.
+    fn install_tls(&self, certificate: &Path, key: &Path) {
+        let data = self.data_dir();
+        for (from, name) in [(certificate, "server.crt"), (key, "server.key")] {
+            let to = data.join(name);
+            std::fs::copy(from, &to).unwrap_or_else(|error| panic!("copy {name}: {error}"));
+            if self.as_postgres_user {
+                run(Command::new("chown").arg("postgres:postgres").arg(&to));
+            }
+            run(Command::new("chmod").arg("600").arg(&to));
+        }
+        let rules = "local all all trust\n\
+                     hostssl all all 127.0.0.1/32 trust\n\
+                     hostnossl all all 0.0.0.0/0 reject\n";
+        std::fs::write(data.join("pg_hba.conf"), rules).expect("write pg_hba.conf");
     }
 
     /// A direct session, for what a test checks or changes behind rollcall's back.
@@ -92,9 +144,15 @@ impl Postgres {
         let data = self.data_dir();
         let log = self.root.path().join("server.log");
         let fsync = if self.durable { "on" } else { "off" };
+        let listen = match self.tls_port {
+            Some(port) => format!(
+                "-c listen_addresses='127.0.0.1' -c port={port} -c ssl=on \
+                 -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+            ),
+            None => "-c listen_addresses=''".to_string(),
+        };
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync={fsync} \
-             -c max_connections=50",
+            "{listen} -c unix_socket_directories='{}' -c fsync={fsync} -c max_connections=50",
             self.socket_dir().display()
         );
         self.server_command("pg_ctl", |command| {
@@ -142,6 +200,12 @@ impl Drop for Postgres {
         // Already stopped is fine: the temp dir goes either way.
         let _ = command.arg("stop").arg("--pgdata").arg(&data).args(["-m", "immediate"]).output();
     }
+}
+
+/// A TCP port free on 127.0.0.1 now (the server binds it a moment later).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
 }
 
 fn is_root() -> bool {

@@ -40,7 +40,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let address = listener.local_addr().expect("the proxy's address");
-        let socket = postgres.socket_dir().join(".s.PGSQL.5432");
+        let socket = postgres.socket_path();
         let state = Arc::new(State::default());
         let acceptor = {
             let state = Arc::clone(&state);

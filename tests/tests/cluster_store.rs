@@ -13,7 +13,7 @@ use rollcall_test_postgres::{Postgres, Proxy};
 const TTL: Duration = Duration::from_secs(10);
 
 fn session(postgres: &Postgres) -> postgres::Client {
-    connect(&postgres.url(), Deadlines::for_lease_ttl(TTL)).expect("connect")
+    connect(&postgres.url(), Deadlines::for_lease_ttl(TTL), None).expect("connect")
 }
 
 fn migrated(postgres: &Postgres) -> postgres::Client {
@@ -48,7 +48,8 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
         .map(|_| {
             let url = url.clone();
             std::thread::spawn(move || {
-                let mut client = connect(&url, Deadlines::for_lease_ttl(TTL)).expect("connect");
+                let mut client =
+                    connect(&url, Deadlines::for_lease_ttl(TTL), None).expect("connect");
                 migrate(&mut client).expect("concurrent migration")
             })
         })
@@ -190,8 +191,8 @@ fn a_take_waits_for_the_commit_in_flight_and_does_not_interleave_with_it() {
     std::thread::sleep(Duration::from_millis(1_100).saturating_sub(taken.elapsed()));
     let url = postgres.url();
     let taker = std::thread::spawn(move || {
-        let mut session =
-            connect(&url, Deadlines::for_lease_ttl(Duration::from_secs(60))).expect("connect");
+        let mut session = connect(&url, Deadlines::for_lease_ttl(Duration::from_secs(60)), None)
+            .expect("connect");
         LeaseStore::new("b", "b:1", TTL).try_take(&mut session).expect("take")
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -219,7 +220,7 @@ fn a_postgres_restart_fails_requests_while_down_and_keeps_what_was_committed() {
     postgres.stop_immediate();
     let error = a.renew(&mut a_session, 1).expect_err("the server is down");
     assert!(matches!(error, ClusterStoreError::Database(_)), "{error}");
-    assert!(connect(&postgres.url(), Deadlines::for_lease_ttl(TTL)).is_err());
+    assert!(connect(&postgres.url(), Deadlines::for_lease_ttl(TTL), None).is_err());
     postgres.start_again();
     let mut again = session(&postgres);
     let lease = LeaseStore::read(&mut again).expect("read");

@@ -15,6 +15,7 @@ use common::{eventually_showing, within, Daemon, MASTER_TOKEN};
 use rollcall_core::{Command, MasterId, Reply};
 use rollcall_io::client::{connect_to_leader, MasterClient, Target};
 use rollcall_io::credentials::Token;
+use rollcall_test_pki::TestPki;
 use rollcall_test_postgres::{Postgres, Proxy};
 use serde_json::Value;
 
@@ -35,9 +36,14 @@ struct Cluster {
 
 /// Node `index` of a cluster on the PostgreSQL at `url`.
 fn start_node(index: usize, url: &str) -> Daemon {
+    start_node_with(index, url, "")
+}
+
+/// The same, with more `[cluster]` settings.
+fn start_node_with(index: usize, url: &str, settings: &str) -> Daemon {
     let number = index + 1;
     let section = format!(
-        "[cluster]\npostgres = {url:?}\nnode = \"n{number}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n"
+        "[cluster]\npostgres = {url:?}\nnode = \"n{number}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n{settings}"
     );
     Daemon::start_as(&format!("node-{number}"), &section, &[])
 }
@@ -314,4 +320,33 @@ fn a_leader_cut_off_from_postgres_steps_down_and_another_leads() {
     assert_eq!(cluster.status(0).expect("status")["role"], "standby");
     assert_eq!(cluster.leader(&[0, 1, 2]), next, "still one leader, the new one");
     assert!(epochs_never_go_back(&cluster.log_epochs()));
+}
+
+/// A node configured with the CA of a PostgreSQL that takes TCP sessions only over TLS
+/// leads and acknowledges work there, and every session it holds is encrypted.
+#[test]
+fn a_node_reaches_postgres_over_tls_and_leads() {
+    let directory = tempfile::tempdir().expect("a temp dir");
+    let pki = TestPki::new(directory.path(), "rollcall test PostgreSQL CA");
+    let postgres = Postgres::start_with_tls(&pki.server_certificate, &pki.server_key);
+    let settings = format!("postgres_ca = {:?}\n", pki.ca.display().to_string());
+    let node = start_node_with(0, &postgres.tls_url(), &settings);
+    let cluster = Cluster { proxy: None, postgres, nodes: vec![node] };
+    assert_eq!(cluster.leader(&[0]), 0);
+    let (mut client, _) = cluster.master();
+    let (_, request_id) = acknowledged_work(&mut client);
+    assert!(build_request_ids(&cluster.nodes[0]).contains(&request_id));
+    let sessions: Vec<bool> = cluster
+        .postgres
+        .client()
+        .query(
+            "SELECT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+              WHERE application_name = 'rollcall'",
+            &[],
+        )
+        .expect("pg_stat_ssl")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(!sessions.is_empty() && sessions.iter().all(|&ssl| ssl), "{sessions:?}");
 }

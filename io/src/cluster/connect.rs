@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::ClusterStoreError;
+use super::{ClusterStoreError, PostgresTls};
 
 /// How long the store may take, per step. A leader that cannot commit within these steps
 /// down (its acting window runs out) rather than wait.
@@ -32,10 +32,18 @@ impl Deadlines {
 /// TCP keepalives and a TCP user timeout so that a session across a dead network ends by
 /// itself (the caller's call deadline has given up on it long before: `session.rs`).
 ///
+/// With `tls`, the session is encrypted and the server verified, always: a string that
+/// says `sslmode=prefer` (libpq's default) is held to `require`, since falling back to
+/// the clear would undo what configuring a CA asked for.
+///
 /// # Errors
 ///
 /// When the string does not parse, or the server cannot be reached or refuses the session.
-pub fn connect(url: &str, deadlines: Deadlines) -> Result<postgres::Client, ClusterStoreError> {
+pub fn connect(
+    url: &str,
+    deadlines: Deadlines,
+    tls: Option<&PostgresTls>,
+) -> Result<postgres::Client, ClusterStoreError> {
     let mut config: postgres::Config =
         url.parse().map_err(|error| ClusterStoreError::BadUrl { error })?;
     config
@@ -47,9 +55,17 @@ pub fn connect(url: &str, deadlines: Deadlines) -> Result<postgres::Client, Clus
         .tcp_user_timeout(deadlines.call * 2)
         .application_name("rollcall");
     let target = describe(&config);
-    let mut client = config
-        .connect(postgres::NoTls)
-        .map_err(|error| ClusterStoreError::Connect { target: target.clone(), error })?;
+    let session = match tls {
+        Some(tls) => {
+            if config.get_ssl_mode() == postgres::config::SslMode::Prefer {
+                config.ssl_mode(postgres::config::SslMode::Require);
+            }
+            config.connect(tls.clone())
+        }
+        None => config.connect(postgres::NoTls),
+    };
+    let mut client =
+        session.map_err(|error| ClusterStoreError::Connect { target: target.clone(), error })?;
     let settings = format!(
         "SET statement_timeout = {}; SET lock_timeout = {}; \
          SET idle_in_transaction_session_timeout = {};",

@@ -16,6 +16,7 @@ mod schema;
 mod session;
 mod shared_store;
 mod status;
+mod tls;
 
 pub(crate) use connect::describe;
 pub use connect::{connect, Deadlines};
@@ -26,6 +27,7 @@ pub use schema::{migrate, SCHEMA_VERSION};
 pub use session::MAX_LIVE_SESSIONS;
 pub use shared_store::PostgresStore;
 pub use status::{ClusterState, ClusterStatus};
+pub use tls::{PostgresTls, PostgresTlsOptions};
 
 /// A node's replication over PostgreSQL.
 pub type PostgresReplicator = rollcall_core::replication::Replicator<PostgresStore>;

@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{connect, migrate, ClusterStoreError, Deadlines};
+use super::{connect, migrate, ClusterStoreError, Deadlines, PostgresTls};
 
 /// Session threads alive at once, the current one and those abandoned and still stalled:
 /// beyond this, no session is opened until one ends, so a network that stalls every call
@@ -74,6 +74,7 @@ impl Session {
     pub(super) fn open(
         url: &str,
         deadlines: Deadlines,
+        tls: Option<&PostgresTls>,
         live: &LiveSessions,
     ) -> Result<Session, ClusterStoreError> {
         let alive = live.count();
@@ -85,11 +86,12 @@ impl Session {
         let (jobs, job_queue) = mpsc::channel::<Job>();
         let (opened_sender, opened) = mpsc::sync_channel::<Result<(), ClusterStoreError>>(1);
         let url = url.to_string();
+        let tls = tls.cloned();
         std::thread::Builder::new()
             .name("rollcall-postgres".into())
             .spawn(move || {
                 let _alive = guard;
-                let session = connect(&url, deadlines)
+                let session = connect(&url, deadlines, tls.as_ref())
                     .and_then(|mut client| migrate(&mut client).map(|_| client));
                 let mut client = match session {
                     Ok(client) => client,

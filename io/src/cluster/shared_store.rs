@@ -9,7 +9,7 @@ use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
 use rollcall_core::LoggedInput;
 
 use super::session::{Answer, Call, LiveSessions, Session};
-use super::{ClusterStoreError, Deadlines, LeaseStore, LogStore};
+use super::{ClusterStoreError, Deadlines, LeaseStore, LogStore, PostgresTls};
 use crate::codec;
 
 /// One node's store: its session, and its name and address as the lease's holder.
@@ -18,6 +18,7 @@ pub struct PostgresStore {
     deadlines: Deadlines,
     session: Option<Session>,
     live_sessions: LiveSessions,
+    tls: Option<PostgresTls>,
     lease: Arc<LeaseStore>,
 }
 
@@ -28,6 +29,7 @@ impl std::fmt::Debug for PostgresStore {
             .debug_struct("PostgresStore")
             .field("holder", &self.lease.holder())
             .field("connected", &self.session.is_some())
+            .field("tls", &self.tls.is_some())
             .field("live_sessions", &self.live_sessions.count())
             .finish_non_exhaustive()
     }
@@ -41,8 +43,16 @@ impl PostgresStore {
             deadlines: Deadlines::for_lease_ttl(ttl),
             session: None,
             live_sessions: LiveSessions::default(),
+            tls: None,
             lease: Arc::new(LeaseStore::new(node, advertise, ttl)),
         }
+    }
+
+    /// Every session over `tls` (encrypted, the server verified), or in the clear.
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<PostgresTls>) -> PostgresStore {
+        self.tls = tls;
+        self
     }
 
     /// The store's deadlines (each call's, the connection's, the server's).
@@ -103,7 +113,12 @@ impl PostgresStore {
         call: &Call<T>,
     ) -> Result<Answer<T>, ClusterStoreError> {
         if self.session.is_none() {
-            self.session = Some(Session::open(&self.url, self.deadlines, &self.live_sessions)?);
+            self.session = Some(Session::open(
+                &self.url,
+                self.deadlines,
+                self.tls.as_ref(),
+                &self.live_sessions,
+            )?);
         }
         match &self.session {
             Some(session) => session.call(what, call),

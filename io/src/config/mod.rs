@@ -65,6 +65,10 @@ pub struct ClusterSection {
     pub advertise: String,
     pub lease_ttl_s: u64,
     pub renew_interval_s: u64,
+    /// TLS to PostgreSQL: `Some` when `[cluster]` names a TLS file or the connection
+    /// string says `sslmode=require`; the sessions are then always encrypted and the
+    /// server verified.
+    pub postgres_tls: Option<crate::cluster::PostgresTlsOptions>,
 }
 
 /// Shows where the store is without its password.
@@ -77,6 +81,7 @@ impl std::fmt::Debug for ClusterSection {
             .field("advertise", &self.advertise)
             .field("lease_ttl_s", &self.lease_ttl_s)
             .field("renew_interval_s", &self.renew_interval_s)
+            .field("postgres_tls", &self.postgres_tls)
             .finish()
     }
 }

@@ -138,6 +138,11 @@ pub enum ConfigProblem {
     },
     /// The lease's TTL and renew interval cannot keep a leader leading.
     LeaseTimings(rollcall_core::lease::LeaseTimingsError),
+    /// TLS files for PostgreSQL while the connection string says `sslmode=disable`.
+    PostgresTlsDisabled,
+    /// One of `cluster.postgres_certificate` and `cluster.postgres_private_key` without
+    /// the other.
+    PostgresCertificateWithoutKey,
 }
 
 /// A setting as a message names it: its key, and whether the file left it at its default.
@@ -270,12 +275,22 @@ impl std::fmt::Display for ConfigProblem {
             P::BadPostgresUrl { reason } => write!(
                 formatter,
                 "cluster.postgres is not a PostgreSQL connection string (`host=... user=... \
-                 dbname=...`) or URL (`postgresql://user@host/db`): {reason}"
+                 dbname=...`) or URL (`postgresql://user@host/db`): {reason} (for TLS, say \
+                 sslmode=require and name the CA in cluster.postgres_ca: rollcall always \
+                 verifies the server's certificate and name, as libpq's verify-full)"
             ),
             P::NotHostAndPort { text } => {
                 write!(formatter, "cluster.advertise {text:?} is not host:port")
             }
             P::LeaseTimings(error) => write!(formatter, "[cluster]: {error}"),
+            P::PostgresTlsDisabled => formatter.write_str(
+                "cluster.postgres says sslmode=disable, but [cluster] names TLS files for \
+                 PostgreSQL: remove one or the other",
+            ),
+            P::PostgresCertificateWithoutKey => formatter.write_str(
+                "cluster.postgres_certificate and cluster.postgres_private_key go together: \
+                 give both or neither",
+            ),
         }
     }
 }

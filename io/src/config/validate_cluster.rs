@@ -1,12 +1,16 @@
 //! `[cluster]`: this node's part in a cluster on PostgreSQL (docs/cluster.md).
 
+use postgres::config::SslMode;
 use rollcall_core::lease::LeaseTimings;
 use rollcall_core::MAX_NAME_BYTES;
+
+use crate::cluster::PostgresTlsOptions;
 
 use super::error::Origin;
 use super::file::ClusterTable;
 use super::problem::ConfigProblem;
 use super::validate::positive_seconds;
+use super::validate_tls::path;
 use super::{ClusterSection, ConfigError};
 
 /// The lease's defaults, as Kubernetes' leader election spaces them (15 s, 10 s renew)
@@ -19,10 +23,14 @@ pub(super) fn cluster(
     origin: &Origin<'_>,
 ) -> Result<ClusterSection, ConfigError> {
     let postgres = table.postgres.get_ref();
-    if let Err(error) = postgres.parse::<postgres::Config>() {
-        let problem = ConfigProblem::BadPostgresUrl { reason: error.to_string() };
-        return Err(origin.error_at(&table.postgres.span(), problem));
-    }
+    let parsed = match postgres.parse::<postgres::Config>() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let problem = ConfigProblem::BadPostgresUrl { reason: error.to_string() };
+            return Err(origin.error_at(&table.postgres.span(), problem));
+        }
+    };
+    let postgres_tls = postgres_tls(table, &parsed, origin)?;
     let node = table.node.get_ref();
     if node.is_empty() {
         return Err(
@@ -62,7 +70,42 @@ pub(super) fn cluster(
         advertise: advertise.clone(),
         lease_ttl_s,
         renew_interval_s,
+        postgres_tls,
     })
+}
+
+/// TLS to PostgreSQL when a TLS file is named or the string requires it; refused when the
+/// string disables it.
+fn postgres_tls(
+    table: &ClusterTable,
+    parsed: &postgres::Config,
+    origin: &Origin<'_>,
+) -> Result<Option<PostgresTlsOptions>, ConfigError> {
+    let optional = |key, text: &Option<toml::Spanned<String>>| {
+        text.as_ref().map(|text| path(key, text, origin)).transpose()
+    };
+    let options = PostgresTlsOptions {
+        ca: optional("cluster.postgres_ca", &table.postgres_ca)?,
+        certificate: optional("cluster.postgres_certificate", &table.postgres_certificate)?,
+        private_key: optional("cluster.postgres_private_key", &table.postgres_private_key)?,
+    };
+    if options.certificate.is_some() != options.private_key.is_some() {
+        let span = table
+            .postgres_certificate
+            .as_ref()
+            .or(table.postgres_private_key.as_ref())
+            .map_or_else(|| table.postgres.span(), toml::Spanned::span);
+        return Err(origin.error_at(&span, ConfigProblem::PostgresCertificateWithoutKey));
+    }
+    let files_named = options != PostgresTlsOptions::default();
+    match parsed.get_ssl_mode() {
+        SslMode::Disable if files_named => {
+            Err(origin.error_at(&table.postgres.span(), ConfigProblem::PostgresTlsDisabled))
+        }
+        SslMode::Require => Ok(Some(options)),
+        _ if files_named => Ok(Some(options)),
+        _ => Ok(None),
+    }
 }
 
 /// `host:port`, `[v6]:port`: a non-empty host and a port number.

@@ -25,7 +25,7 @@ pub(crate) fn tls(
     }))
 }
 
-fn path(
+pub(crate) fn path(
     key: &'static str,
     text: &Spanned<String>,
     origin: &Origin<'_>,

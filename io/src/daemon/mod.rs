@@ -287,7 +287,15 @@ fn start_core(
             section.advertise.clone(),
         ));
         let metrics = Arc::new(Metrics::for_cluster(status.clone()));
-        let Some(core) = cluster::ClusterCore::new(config.clone(), Arc::clone(&metrics), status)
+        // Loaded before anything runs, so that a bad file stops the start with its name.
+        let tls = section
+            .postgres_tls
+            .as_ref()
+            .map(crate::cluster::PostgresTls::load)
+            .transpose()
+            .map_err(DaemonError::Tls)?;
+        let Some(core) =
+            cluster::ClusterCore::new(config.clone(), tls, Arc::clone(&metrics), status)
         else {
             unreachable!("the configuration has [cluster]")
         };

@@ -55,6 +55,12 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
+    /// The rustls configuration, for a transport other than rollcall's own (the cluster's
+    /// PostgreSQL sessions).
+    pub(crate) fn rustls_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
+    }
+
     /// # Errors
     ///
     /// A file that cannot be read or parsed; a certificate without its key; no CA at all.

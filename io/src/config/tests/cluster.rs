@@ -75,3 +75,41 @@ fn a_refused_connection_string_is_not_quoted() {
     );
     assert!(!message.contains("s3cret"), "{message}");
 }
+
+/// TLS to PostgreSQL: off by default; on when a TLS file is named (the paths made
+/// absolute) or the string says `sslmode=require` (then with the system's CAs).
+#[test]
+fn postgres_tls_follows_the_files_named_and_the_sslmode() {
+    assert_eq!(parsed(CLUSTER).cluster.expect("a cluster").postgres_tls, None);
+    let with_ca = format!("{CLUSTER}postgres_ca = \"/etc/rollcall/pg-ca.pem\"\n");
+    let tls = parsed(&with_ca).cluster.expect("a cluster").postgres_tls.expect("TLS");
+    assert_eq!(tls.ca.as_deref(), Some(std::path::Path::new("/etc/rollcall/pg-ca.pem")));
+    assert_eq!((tls.certificate, tls.private_key), (None, None));
+    let required = CLUSTER.replace("dbname=rollcall", "dbname=rollcall sslmode=require");
+    let tls = parsed(&required).cluster.expect("a cluster").postgres_tls.expect("TLS");
+    assert_eq!(tls, crate::cluster::PostgresTlsOptions::default());
+    let relative = format!(
+        "{CLUSTER}postgres_certificate = \"node.pem\"\npostgres_private_key = \"node.key\"\n"
+    );
+    let tls = parsed(&relative).cluster.expect("a cluster").postgres_tls.expect("TLS");
+    assert!(tls.certificate.is_some_and(|path| path.is_absolute() && path.ends_with("node.pem")));
+}
+
+/// TLS files with `sslmode=disable`, and a certificate without its key, are refused on
+/// their lines.
+#[test]
+fn contradictory_postgres_tls_settings_are_refused() {
+    let disabled = CLUSTER.replace("dbname=rollcall", "dbname=rollcall sslmode=disable");
+    assert_refused_at(
+        &format!("{disabled}postgres_ca = \"/ca.pem\"\n"),
+        2,
+        "sslmode=disable, but [cluster] names TLS files",
+    );
+    assert_refused_at(
+        &format!("{CLUSTER}postgres_certificate = \"/node.pem\"\n"),
+        5,
+        "give both or neither",
+    );
+    let verify_full = CLUSTER.replace("dbname=rollcall", "dbname=rollcall sslmode=verify-full");
+    assert_refused_at(&verify_full, 2, "name the CA in cluster.postgres_ca");
+}

@@ -16,7 +16,7 @@ use rollcall_core::{Node, Registry};
 use smol::channel::Receiver;
 
 use crate::buildbot::{credentials_of, write_lock, Credentials};
-use crate::cluster::{ClusterStatus, PostgresStore};
+use crate::cluster::{ClusterStatus, PostgresStore, PostgresTls};
 use crate::config::{ClusterSection, Config};
 use crate::core_link::inputs::CoreInput;
 use crate::daemon::clock;
@@ -33,6 +33,8 @@ pub(crate) struct ClusterCore {
     /// The configuration as last loaded: a Node started at a takeover runs on it.
     config: Config,
     cluster: ClusterSection,
+    /// TLS to PostgreSQL, loaded at the start.
+    postgres_tls: Option<PostgresTls>,
     lease_clock: LeaseClock,
     status: Arc<ClusterStatus>,
     metrics: Arc<Metrics>,
@@ -43,6 +45,7 @@ impl ClusterCore {
     /// A standby of the cluster `config` names; it reaches the store once it runs.
     pub(crate) fn new(
         config: Config,
+        postgres_tls: Option<PostgresTls>,
         metrics: Arc<Metrics>,
         status: Arc<ClusterStatus>,
     ) -> Option<ClusterCore> {
@@ -52,6 +55,7 @@ impl ClusterCore {
         Some(ClusterCore {
             config,
             cluster,
+            postgres_tls,
             lease_clock: LeaseClock::start(),
             status,
             metrics,
@@ -76,7 +80,8 @@ impl ClusterCore {
             &self.cluster.node,
             &self.cluster.advertise,
             Duration::from_secs(self.cluster.lease_ttl_s),
-        );
+        )
+        .with_tls(self.postgres_tls.clone());
         let registry_config = self.config.node_config().registry;
         let timings = self.cluster.lease_timings();
         let Ok(mut replicator) =
