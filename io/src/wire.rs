@@ -37,6 +37,9 @@ pub enum ClientMessage {
     /// Worker: the builder list arrived.
     BuilderListAck,
     /// Master: a Registry command. `command`'s master id must be this session's own.
+    /// `request_id` must be unique for the master across its process's life (start at a
+    /// random number): the same id with the same command is a retry, answered with the
+    /// first answer without running again (except `MasterActive`, which always runs).
     Request { request_id: u64, command: Command },
 }
 

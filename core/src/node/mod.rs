@@ -36,7 +36,7 @@ mod tokens;
 
 use std::collections::BTreeMap;
 
-use crate::registry::RegistryInput;
+use crate::registry::{RegistryInput, RequestKey};
 use crate::{
     Command, CommandError, ConnectionId, Gateway, GatewayOutput, MasterId, Registry,
     RegistryOutput, Reply, ReplyToken, Timestamp,
@@ -212,7 +212,18 @@ impl Node {
     /// A command the Node sends for its own master. Its outputs join the batch; the reply
     /// is returned here.
     fn local(&mut self, now: Timestamp, command: Command) -> Result<Reply, CommandError> {
-        let token = self.registry_input(now, command);
+        self.answered(now, command, None)
+    }
+
+    /// A command for the Registry, as [`Node::local`], or a remote master's request under
+    /// `key` (answered once: a retry gets the first answer, `registry/replies.rs`).
+    fn answered(
+        &mut self,
+        now: Timestamp,
+        command: Command,
+        key: Option<RequestKey>,
+    ) -> Result<Reply, CommandError> {
+        let token = self.registry_input(now, command, key);
         let mut reply = None;
         while let Some(output) = self.registry.poll_output() {
             match output {
@@ -229,10 +240,19 @@ impl Node {
         }
     }
 
-    fn registry_input(&mut self, now: Timestamp, command: Command) -> ReplyToken {
+    fn registry_input(
+        &mut self,
+        now: Timestamp,
+        command: Command,
+        key: Option<RequestKey>,
+    ) -> ReplyToken {
         self.next_token += 1;
         let token = ReplyToken(self.next_token);
-        self.registry.handle(now, RegistryInput { token, command });
+        let input = RegistryInput { token, command };
+        match key {
+            Some(key) => self.registry.handle_request(now, input, key),
+            None => self.registry.handle(now, input),
+        }
         token
     }
 

@@ -1,5 +1,6 @@
 //! Remote masters' sessions: what each may ask, and where its answers go.
 
+use crate::registry::RequestKey;
 use crate::{Command, ConnectionId, MasterId, Reply, Timestamp};
 
 use super::{
@@ -81,7 +82,8 @@ impl Node {
             return;
         }
         let binds = matches!(command, Command::MasterActive { .. });
-        let result = self.local(now, command);
+        let key = RequestKey { master: session.hello_name.clone(), request_id };
+        let result = self.answered(now, command, Some(key));
         if let (true, Ok(Reply::Master(id))) = (binds, &result) {
             if let Some(session) = self.sessions.get_mut(&connection) {
                 session.master = Some(*id);

@@ -26,7 +26,7 @@ pub enum ServiceKind {
 }
 
 /// Everything a master (local or remote) can ask of the Registry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Buildbot's `masterActive(name)`: find or create the master by its exact name and

@@ -18,8 +18,11 @@ pub enum LoggedInput {
     Timeout { at: Timestamp },
     /// [`Registry::set_config`].
     Config(RegistryConfig),
-    /// [`Registry::take_over`] at `at`. (Last: the codec numbers variants in order.)
+    /// [`Registry::take_over`] at `at`.
     TakeOver { at: Timestamp, grace_ms: u64 },
+    /// [`Registry::handle_request`] of a remote master's `command` at `at`. (Last: the
+    /// codec numbers variants in order.)
+    Request { at: Timestamp, master: String, request_id: u64, command: Command },
 }
 
 impl Registry {
@@ -61,6 +64,10 @@ impl Registry {
             LoggedInput::Timeout { at } => self.handle_timeout(at),
             LoggedInput::Config(config) => self.set_config(config),
             LoggedInput::TakeOver { at, grace_ms } => self.take_over(at, grace_ms),
+            LoggedInput::Request { at, master, request_id, command } => {
+                let key = super::RequestKey { master, request_id };
+                self.handle_request(at, RegistryInput { token: ReplyToken(0), command }, key);
+            }
         }
         self.outputs.clear();
     }

@@ -55,6 +55,7 @@ impl Registry {
         self.check_services()?;
         self.check_build_requests()?;
         self.check_builds()?;
+        self.check_remembered_replies()?;
         Ok(())
     }
 

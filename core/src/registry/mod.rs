@@ -20,6 +20,7 @@ mod output;
 mod query;
 mod records;
 mod recovery;
+mod replies;
 mod requests;
 mod services;
 mod tables;
@@ -45,6 +46,7 @@ pub use records::{
     ServiceRecord, WorkerRecord,
 };
 pub use recovery::RecoveryError;
+pub use replies::{RequestKey, MAX_REMEMBERED_REPLIES_PER_MASTER};
 
 use tables::{Build, BuildRequest, Builder, Master, Service, Worker};
 
@@ -103,6 +105,8 @@ pub struct Registry {
     expiry_not_before: Timestamp,
     /// Every input since the last `take_logged_inputs`, once a cluster leader started it.
     input_log: Option<Vec<LoggedInput>>,
+    /// The last answers to each remote master, for its retries (`replies.rs`).
+    replies: replies::RememberedReplies,
 }
 
 impl Registry {
@@ -130,6 +134,7 @@ impl Registry {
             outputs: VecDeque::new(),
             expiry_not_before: Timestamp::EPOCH,
             input_log: None,
+            replies: replies::RememberedReplies::default(),
         }
     }
 

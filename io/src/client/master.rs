@@ -6,6 +6,7 @@ use futures_lite::{FutureExt, StreamExt};
 use rollcall_core::{Command, MasterId, Reply};
 
 use crate::client::follow::{connect_to_leader, Target};
+use crate::client::request_ids::next_request_id;
 use crate::client::session::{ClientError, Session};
 use crate::credentials::Token;
 use crate::tls::ClientTls;
@@ -15,7 +16,6 @@ use crate::wire::{ClientMessage, RequestError, Role, ServerMessage};
 #[derive(Debug)]
 pub struct MasterClient {
     session: Session,
-    next_request_id: u64,
 }
 
 impl MasterClient {
@@ -47,7 +47,7 @@ impl MasterClient {
         let role = Role::Master { name: name.into(), token: token.clone() };
         let mut session = Session::connect_with(address, role, tls).await?;
         match session.receive().await? {
-            ServerMessage::MasterWelcome => Ok(MasterClient { session, next_request_id: 1 }),
+            ServerMessage::MasterWelcome => Ok(MasterClient { session }),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }
@@ -61,8 +61,21 @@ impl MasterClient {
         &mut self,
         command: Command,
     ) -> Result<Result<Reply, RequestError>, ClientError> {
-        let request_id = self.next_request_id;
-        self.next_request_id += 1;
+        self.request_with_id(next_request_id(), command).await
+    }
+
+    /// Sends one command under `request_id` and waits for its reply: how a request whose
+    /// reply was lost with its connection is sent again, on a new one. A retry (same id,
+    /// same command) is answered with what the first one committed, and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`MasterClient::request`].
+    pub async fn request_with_id(
+        &mut self,
+        request_id: u64,
+        command: Command,
+    ) -> Result<Result<Reply, RequestError>, ClientError> {
         self.session.send(&ClientMessage::Request { request_id, command }).await?;
         match self.session.receive().await? {
             ServerMessage::Reply { request_id: answered, result } if answered == request_id => {

@@ -17,20 +17,26 @@
 //! - where every clock runs within a fifth of true time, no two nodes act as leader at
 //!   once (the lease's local rule alone guarantees it);
 //! - after every fault heals, one leader, and every standby's replica equal to its
-//!   registry and to the log replayed.
+//!   registry and to the log replayed;
+//! - replies exactly once: a request sent again after a commit whose reply was lost gets
+//!   the answer its first, logged, execution gave, and every answer the master got is the
+//!   log's.
 
 mod store;
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::rc::Rc;
 
 use rollcall_core::lease::{LeaseEvent, LeaseTimings};
-use rollcall_core::registry::{RegistryEvent, RegistryInput, RegistryOutput, StopCause};
+use rollcall_core::registry::{
+    RegistryEvent, RegistryInput, RegistryOutput, RequestKey, StopCause,
+};
 use rollcall_core::replication::{Replicator, Role};
 use rollcall_core::{
-    BuildRequestId, Command, LoggedInput, MasterId, Registry, RegistryConfig, ReplyToken, Timestamp,
+    BuildRequestId, Command, CommandError, LoggedInput, MasterId, Registry, RegistryConfig, Reply,
+    ReplyToken, Timestamp,
 };
 
 use crate::oracle::{correctness, liveness, Verdict};
@@ -43,6 +49,10 @@ const START_MS: u64 = 1_700_000_000_000;
 /// The heartbeat interval the takeover's grace allows the masters (the workload's masters
 /// heartbeat every few seconds).
 const HEARTBEAT_INTERVAL_MS: u64 = 10_000;
+/// The remote master whose requests the workload sends (and sends again).
+const REMOTE: &str = "remote";
+/// The most unanswered requests the master sends again; older ones it gives up on.
+const MAX_UNANSWERED: usize = 16;
 
 /// What one seed decides.
 #[derive(Clone, Debug)]
@@ -148,6 +158,12 @@ struct ClusterWorld {
     trace: crate::trace::TraceHash,
     /// From here on the leader submits nothing, so that every standby catches up.
     quiet_from_ms: u64,
+    /// The remote master's last request id, and its requests of a commit that failed
+    /// (their outcome unknown), to send again under the same ids.
+    next_request_id: u64,
+    unanswered: Vec<(u64, Command)>,
+    /// Every answer the master got, after its commit, by request id.
+    answered: Vec<(u64, Result<Reply, CommandError>)>,
     stats: ClusterStats,
 }
 
@@ -203,6 +219,9 @@ impl ClusterWorld {
             healed: false,
             trace: crate::trace::TraceHash::default(),
             quiet_from_ms: 0,
+            next_request_id: 0,
+            unanswered: Vec::new(),
+            answered: Vec::new(),
             stats: ClusterStats::default(),
         };
         for node in 0..world.nodes.len() {
@@ -314,26 +333,47 @@ impl ClusterWorld {
         if self.now_ms >= self.quiet_from_ms {
             return Ok(());
         }
+        if self.nodes[node].registry.is_none() {
+            return Ok(());
+        }
         let now = self.local(node);
-        let commands: Vec<Command> = (0..self.rng.between(1, 4)).map(|_| self.command()).collect();
+        // What the remote master never had answered is sent again first, under its ids.
+        let mut requests = std::mem::take(&mut self.unanswered);
+        for _ in 0..self.rng.between(1, 4) {
+            let command = self.command();
+            self.next_request_id += 1;
+            requests.push((self.next_request_id, command));
+        }
         let floor = self.nodes[node].expiry_floor;
         let Some(registry) = self.nodes[node].registry.as_mut() else { return Ok(()) };
-        for command in commands {
-            registry.handle(now, RegistryInput { token: ReplyToken(0), command });
+        for (request_id, command) in &requests {
+            let key = RequestKey { master: REMOTE.into(), request_id: *request_id };
+            let input = RegistryInput { token: ReplyToken(*request_id), command: command.clone() };
+            registry.handle_request(now, input, key);
         }
+        let mut answers = Vec::with_capacity(requests.len());
         while let Some(output) = registry.poll_output() {
-            if let RegistryOutput::Event(RegistryEvent::MasterStopped {
-                name,
-                cause: StopCause::Expired,
-                ..
-            }) = output
-            {
-                if now < floor {
+            match output {
+                RegistryOutput::Event(RegistryEvent::MasterStopped {
+                    name,
+                    cause: StopCause::Expired,
+                    ..
+                }) if now < floor => {
                     return Err(correctness(format!(
                         "node {node} expired master {name} at {now:?}, inside its takeover's \
                          grace (until {floor:?})"
                     )));
                 }
+                // A heartbeat is no request the log keys (it always runs): not checked.
+                RegistryOutput::Reply { token, result } => {
+                    let heartbeat = requests.iter().any(|(id, command)| {
+                        *id == token.0 && matches!(command, Command::MasterActive { .. })
+                    });
+                    if !heartbeat {
+                        answers.push((token.0, result));
+                    }
+                }
+                _ => {}
             }
         }
         let inputs = registry.take_logged_inputs();
@@ -344,9 +384,13 @@ impl ClusterWorld {
             Ok(last) => {
                 self.stats.commits += 1;
                 self.acknowledged.push((last, inputs));
+                self.answered.extend(answers);
             }
             Err(_) => {
                 self.stats.refused_commits += 1;
+                // Never answered, whether it landed or not: the master sends it again.
+                requests.truncate(MAX_UNANSWERED);
+                self.unanswered = requests;
                 // The Node restarts as a standby: what it did since its last commit is
                 // gone, and the replicator rebuilds its replica from the log.
                 self.nodes[node].registry = None;
@@ -476,7 +520,53 @@ impl ClusterWorld {
         Ok(())
     }
 
+    /// Replies exactly once: replaying the log, every request the log holds more than once
+    /// (sent again after a commit whose reply was lost) got its first answer every time,
+    /// and every answer the master was given is the log's.
+    fn check_exactly_once(&self) -> Verdict {
+        let mut registry = Registry::new(REGISTRY);
+        let mut first_answers: BTreeMap<u64, Result<Reply, CommandError>> = BTreeMap::new();
+        for (_, _, input) in &self.store.borrow().log {
+            let LoggedInput::Request { at, master, request_id, command } = input.clone() else {
+                registry.replay(input.clone());
+                continue;
+            };
+            let token = ReplyToken(request_id);
+            registry.handle_request(
+                at,
+                RegistryInput { token, command },
+                RequestKey { master, request_id },
+            );
+            while let Some(output) = registry.poll_output() {
+                let RegistryOutput::Reply { result, .. } = output else { continue };
+                match first_answers.get(&request_id) {
+                    Some(first) if *first != result => {
+                        return Err(correctness(format!(
+                            "request {request_id} was answered {first:?}, then {result:?} when \
+                             it was sent again"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        first_answers.insert(request_id, result);
+                    }
+                }
+            }
+        }
+        for (request_id, answer) in &self.answered {
+            if first_answers.get(request_id) != Some(answer) {
+                return Err(correctness(format!(
+                    "the master was answered {answer:?} for request {request_id}, the log's \
+                     answer is {:?}",
+                    first_answers.get(request_id)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check_end(&mut self) -> Verdict {
+        self.check_exactly_once()?;
         let truth = self.log_replayed();
         let mut leaders = 0;
         for (index, node) in self.nodes.iter().enumerate() {

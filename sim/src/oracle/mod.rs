@@ -2,7 +2,7 @@
 
 pub(crate) mod gateway;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use rollcall_core::{
@@ -101,7 +101,15 @@ pub(crate) struct RegistryOracle {
     highest_request: u64,
     highest_build: u64,
     facts: Vec<Fact>,
+    /// Per master (the high bits of the simulator's request ids), its last answered
+    /// requests: a duplicate of one of them must get the same answer (exactly once).
+    recent_answers: BTreeMap<u64, VecDeque<(u64, Reply)>>,
 }
+
+/// At least the answers the Node keeps per master, so that every duplicate it answers
+/// from memory is one the oracle still knows.
+const RECENT_ANSWERS_PER_MASTER: usize =
+    2 * rollcall_core::registry::MAX_REMEMBERED_REPLIES_PER_MASTER;
 
 impl RegistryOracle {
     /// Events of a committed batch, in order.
@@ -143,8 +151,36 @@ impl RegistryOracle {
         Ok(())
     }
 
-    /// A reply the registry sent after committing.
-    pub(crate) fn observe_reply(&mut self, command: &Command, reply: &Reply) -> Verdict {
+    /// The Node restarted: it remembers no answers, so a duplicate runs again.
+    pub(crate) fn forget_answers(&mut self) {
+        self.recent_answers.clear();
+    }
+
+    /// A reply the registry sent after committing. A duplicate of a request answered
+    /// before (the network delivered it twice) gets the first answer again, unchanged:
+    /// never a second build request, build or claim.
+    pub(crate) fn observe_reply(
+        &mut self,
+        request_id: u64,
+        command: &Command,
+        reply: &Reply,
+    ) -> Verdict {
+        if !matches!(command, Command::MasterActive { .. }) {
+            let answers = self.recent_answers.entry(request_id >> 40).or_default();
+            if let Some((_, first)) = answers.iter().find(|(id, _)| *id == request_id) {
+                if first != reply {
+                    return Err(correctness(format!(
+                        "request {request_id} ({command:?}) was answered {first:?}, and \
+                         {reply:?} the second time"
+                    )));
+                }
+                return Ok(());
+            }
+            if answers.len() == RECENT_ANSWERS_PER_MASTER {
+                answers.pop_front();
+            }
+            answers.push_back((request_id, reply.clone()));
+        }
         match (command, reply) {
             (Command::MasterActive { name }, Reply::Master(id)) => {
                 match self.ids_by_name.get(name) {

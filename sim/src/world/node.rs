@@ -140,6 +140,9 @@ impl World {
         process.epoch += 1;
         process.sessions.clear();
         process.answering.clear();
+        // A new process remembers no answers: a retry to it runs again.
+        self.oracle.forget_answers();
+        let process = &mut self.process;
         process.batch_inputs = 1;
         process.startup_durable = false;
         self.expected_start = Some(match process.last_end {
@@ -290,7 +293,7 @@ impl World {
             )));
         }
         if let Ok(reply) = &result {
-            self.oracle.observe_reply(&command, reply)?;
+            self.oracle.observe_reply(request_id, &command, reply)?;
         }
         let Some(&(master, incarnation)) = self.process.sessions.get(&connection) else {
             return Ok(());
