@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::http::get;
 use common::{eventually_showing, within, Daemon, MASTER_TOKEN};
 use rollcall_core::{Command, MasterId, Reply};
-use rollcall_io::client::{connect_to_leader, MasterClient, Target};
+use rollcall_io::client::{connect_to_leader, next_request_id, MasterClient, Target};
 use rollcall_io::credentials::Token;
 use rollcall_test_pki::TestPki;
 use rollcall_test_postgres::{Postgres, Proxy};
@@ -174,7 +174,8 @@ fn epochs_never_go_back(epochs: &[i64]) -> bool {
 /// One node leads, the standbys say who and replay its log (their REST reads show the
 /// acknowledged request); `kill -9` of the leader hands the registry to a standby within
 /// the lease's time, with every acknowledged change and the master still active, and the
-/// master follows it.
+/// master follows it. A request sent again to the new leader under its first id (as after
+/// a reply lost with the old leader) gets the old leader's answer: no second request.
 #[test]
 fn a_killed_leader_is_replaced_with_everything_it_acknowledged() {
     let mut cluster = Cluster::start();
@@ -182,6 +183,11 @@ fn a_killed_leader_is_replaced_with_everything_it_acknowledged() {
     let (mut client, address) = cluster.master();
     assert_eq!(address, cluster.nodes[leader].address(), "the master was sent to the leader");
     let (master, request_id) = acknowledged_work(&mut client);
+    let retried_id = next_request_id();
+    let retried = Command::SubmitBuildRequest { master, builder_name: "linux".into() };
+    let first_answer = within(STEP, client.request_with_id(retried_id, retried.clone()))
+        .expect("connection alive")
+        .expect("the submit is accepted");
     let standbys: Vec<usize> = (0..3).filter(|&index| index != leader).collect();
     for &standby in &standbys {
         eventually_showing(
@@ -213,6 +219,10 @@ fn a_killed_leader_is_replaced_with_everything_it_acknowledged() {
         request(&mut client, Command::MasterActive { name: "remote:/srv".into() }),
         Reply::Master(master)
     );
+    let requests_before = build_request_ids(&cluster.nodes[next]);
+    let again = within(STEP, client.request_with_id(retried_id, retried)).expect("alive");
+    assert_eq!(again, Ok(first_answer), "the retry got another answer than the first");
+    assert_eq!(build_request_ids(&cluster.nodes[next]), requests_before, "a second request");
     assert!(epochs_never_go_back(&cluster.log_epochs()));
 }
 

@@ -30,9 +30,11 @@ fn a_violation_in_the_loop_carries_its_moment_and_event_number() {
         // A master id far above any the registry will hand out: its first real new master
         // then looks like a reused id.
         let name = "planted".to_string();
-        let verdict = world
-            .oracle
-            .observe_reply(&Command::MasterActive { name }, &Reply::Master(MasterId(1 << 40)));
+        let verdict = world.oracle.observe_reply(
+            u64::MAX,
+            &Command::MasterActive { name },
+            &Reply::Master(MasterId(1 << 40)),
+        );
         assert!(verdict.is_ok());
         failed(world)
     };
@@ -70,7 +72,8 @@ fn an_end_of_run_violation_carries_the_end_and_the_last_event_number() {
         requests: vec![BuildRequestId(1 << 40)],
         results: Results(0),
     };
-    assert!(world.oracle.observe_reply(&completed, &Reply::Done).is_ok());
+    // A request id of no simulated master (the masters' ids are their index above bit 40).
+    assert!(world.oracle.observe_reply(u64::MAX, &completed, &Reply::Done).is_ok());
     let (violation, stats) = failed(world);
     assert_eq!(violation.kind, FailureKind::Correctness);
     assert!(violation.message.contains("is missing"), "{violation}");
