@@ -119,13 +119,19 @@ pub async fn run_master(options: MasterOptions) -> Result<(), Box<dyn std::error
     use async_signal::{Signal, Signals};
 
     let mut signals = Signals::new([Signal::Term, Signal::Int])?;
+    // Once asked to stop, a master stops even if its connection is lost on the way: on the
+    // next connection it registers (which binds the session to it) and stops at once.
+    let mut stopping = false;
     loop {
         let (mut client, address) = connect_to_leader(&options.target).await?;
         let session = async {
             let master = register(&mut client, &options).await?;
             println!("registered as master {master} at {address}");
             loop {
-                let stop = async {
+                if stopping {
+                    return Ok(client.request(Command::MasterStopped { master }).await?);
+                }
+                stopping = async {
                     smol::Timer::after(options.heartbeat_interval).await;
                     false
                 }
@@ -134,19 +140,17 @@ pub async fn run_master(options: MasterOptions) -> Result<(), Box<dyn std::error
                     true
                 })
                 .await;
-                if stop {
-                    return Ok(Some(client.request(Command::MasterStopped { master }).await?));
+                if !stopping {
+                    client.master_active(&options.target.name).await?;
                 }
-                client.master_active(&options.target.name).await?;
             }
         };
         match session.await {
-            Ok(Some(Ok(_))) => {
+            Ok(Ok(_)) => {
                 println!("master stopped");
                 return Ok(());
             }
-            Ok(Some(Err(error))) => return Err(format!("masterStopped refused: {error}").into()),
-            Ok(None) => unreachable!("the session loop ends only with a stop"),
+            Ok(Err(error)) => return Err(format!("masterStopped refused: {error}").into()),
             Err(Lost::Refused(why)) => return Err(why.into()),
             Err(Lost::Connection(error)) => {
                 eprintln!("rollcall: lost the daemon at {address} ({error}); reconnecting");
