@@ -41,8 +41,15 @@ enum CliCommand {
     },
     /// Attach to a daemon as a worker; print the builder lists it pushes.
     Worker {
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9989")]
-        connect: String,
+        /// The daemon's address; for a cluster, its nodes' addresses, comma-separated (the
+        /// worker attaches to whichever leads, and follows it).
+        #[arg(
+            long,
+            value_name = "ADDR[,ADDR...]",
+            value_delimiter = ',',
+            default_value = "127.0.0.1:9989"
+        )]
+        connect: Vec<String>,
         #[arg(long)]
         name: String,
         /// The worker's password (or set ROLLCALL_WORKER_PASSWORD, which `ps` cannot see).
@@ -141,7 +148,7 @@ pub fn main() -> ExitCode {
         CliCommand::Worker { connect, name, password, keepalive_interval_s, once, tls } => {
             match tls.client_tls() {
                 Ok(tls) => smol::block_on(run_worker(WorkerOptions {
-                    address: connect,
+                    addresses: connect,
                     name,
                     password: Password::new(password),
                     keepalive_interval: Duration::from_secs(keepalive_interval_s.max(1)),

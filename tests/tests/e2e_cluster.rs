@@ -50,8 +50,13 @@ fn start_node_with(index: usize, url: &str, settings: &str) -> Daemon {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with("")
+    }
+
+    /// Three nodes with `settings` after their `[cluster]` keys (more tables may follow).
+    fn start_with(settings: &str) -> Cluster {
         let postgres = Postgres::start();
-        let nodes = (0..3).map(|index| start_node(index, &postgres.url())).collect();
+        let nodes = (0..3).map(|index| start_node_with(index, &postgres.url(), settings)).collect();
         Cluster { proxy: None, postgres, nodes }
     }
 
@@ -359,4 +364,44 @@ fn a_node_reaches_postgres_over_tls_and_leads() {
         .map(|row| row.get(0))
         .collect();
     assert!(!sessions.is_empty() && sessions.iter().all(|&ssl| ssl), "{sessions:?}");
+}
+
+/// `rollcall worker --connect` of all three nodes attaches to whichever leads (following a
+/// standby's redirect), and after `kill -9` of the leader attaches to the new one.
+#[test]
+fn a_worker_follows_the_leader_across_a_takeover() {
+    let cluster = Cluster::start_with("[[workers]]\nname = \"w1\"\npassword = \"s3cret\"\n");
+    let leader = cluster.leader(&[0, 1, 2]);
+    let output = cluster.nodes[0].directory.path().join("worker.out");
+    let addresses: Vec<String> = cluster.nodes.iter().map(Daemon::address).collect();
+    let mut worker = std::process::Command::new(common::BINARY)
+        .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect"])
+        .arg(addresses.join(","))
+        .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
+        .stdout(std::fs::File::create(&output).expect("the worker's output"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rollcall worker");
+    let printed = || std::fs::read_to_string(&output).unwrap_or_default();
+    let attached_to = |index: usize| format!("attached to {} as w1", addresses[index]);
+    eventually_showing(
+        STEP,
+        "the worker to attach to the leader",
+        || printed().contains(&attached_to(leader)),
+        || format!("{}\n{}", printed(), cluster.describe()),
+    );
+
+    let mut cluster = cluster;
+    cluster.nodes[leader].kill_hard();
+    let others: Vec<usize> = (0..3).filter(|&index| index != leader).collect();
+    let next = cluster.leader(&others);
+    eventually_showing(
+        TAKEOVER_LIMIT,
+        "the worker to attach to the new leader",
+        || printed().contains(&attached_to(next)),
+        || format!("{}\n{}", printed(), cluster.describe()),
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    println!("the worker printed:\n{}", printed());
 }

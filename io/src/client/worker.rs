@@ -12,7 +12,9 @@ use crate::wire::{ClientMessage, Role, ServerMessage};
 /// Options of `rollcall worker`.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    pub address: String,
+    /// The daemon's address, or a cluster's nodes: the worker attaches to whichever leads,
+    /// following a standby's redirect, and moves on to the next when one is lost.
+    pub addresses: Vec<String>,
     pub name: String,
     pub password: Password,
     pub keepalive_interval: Duration,
@@ -24,6 +26,12 @@ pub struct WorkerOptions {
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// While a cluster is telling the worker where to go (a standby's `NotLeader`), it retries
+/// sooner: a takeover takes seconds, and the redirect says the nodes are up.
+const MAX_CLUSTER_BACKOFF: Duration = Duration::from_secs(2);
+/// Redirects followed in a row before the worker tries the next configured address: two
+/// standbys that each name the other (a stale view) cannot hold it in a loop.
+const MAX_REDIRECTS: usize = 4;
 
 /// How one connection ended.
 enum Ending {
@@ -38,9 +46,24 @@ enum Ending {
 ///
 /// A message saying why the worker gave up.
 pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error::Error>> {
+    if options.addresses.is_empty() {
+        return Err("no address to connect to".into());
+    }
     let mut backoff = FIRST_BACKOFF;
+    let mut next = 0_usize;
+    let mut redirect: Option<String> = None;
+    let mut redirects = 0;
     loop {
-        let (ending, was_attached) = attach_once(&options).await;
+        let address = redirect.take().unwrap_or_else(|| {
+            redirects = 0;
+            let address = options.addresses[next % options.addresses.len()].clone();
+            next += 1;
+            address
+        });
+        let (ending, was_attached) = attach_once(&options, &address).await;
+        if was_attached {
+            backoff = FIRST_BACKOFF;
+        }
         match ending {
             Ending::Rejected(reason) => {
                 return Err(format!("rejected by the master: {reason:?}").into());
@@ -48,11 +71,24 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
             Ending::Lost(error) if options.once => return Err(error.into()),
             // A certificate that does not verify will not verify on the next try either.
             Ending::Lost(error @ ClientError::Tls(_)) => return Err(error.into()),
+            Ending::Lost(ClientError::NotLeader(Some(leader)))
+                if leader != address && redirects < MAX_REDIRECTS =>
+            {
+                println!("{address} does not lead; following it to {leader}");
+                redirects += 1;
+                redirect = Some(leader);
+            }
+            Ending::Lost(error @ ClientError::NotLeader(_)) => {
+                backoff = backoff.min(MAX_CLUSTER_BACKOFF);
+                eprintln!("{error}; trying again in {} ms", backoff.as_millis());
+                smol::Timer::after(backoff).await;
+                backoff = (backoff * 2).min(MAX_CLUSTER_BACKOFF);
+            }
             Ending::Lost(error) => {
-                if was_attached {
-                    backoff = FIRST_BACKOFF;
-                }
-                eprintln!("connection lost ({error}); reconnecting in {} ms", backoff.as_millis());
+                eprintln!(
+                    "connection to {address} lost ({error}); reconnecting in {} ms",
+                    backoff.as_millis()
+                );
                 smol::Timer::after(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -60,13 +96,12 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
     }
 }
 
-async fn attach_once(options: &WorkerOptions) -> (Ending, bool) {
+async fn attach_once(options: &WorkerOptions, address: &str) -> (Ending, bool) {
     let role = Role::Worker { name: options.name.clone(), password: options.password.clone() };
-    let mut session =
-        match Session::connect_with(&options.address, role, options.tls.as_ref()).await {
-            Ok(session) => session,
-            Err(error) => return (Ending::Lost(error), false),
-        };
+    let mut session = match Session::connect_with(address, role, options.tls.as_ref()).await {
+        Ok(session) => session,
+        Err(error) => return (Ending::Lost(error), false),
+    };
     let mut attached = false;
     loop {
         let next = async { Some(session.receive().await) }
@@ -88,7 +123,7 @@ async fn attach_once(options: &WorkerOptions) -> (Ending, bool) {
         let reply = match message {
             ServerMessage::Worker(ToWorker::Welcome) => {
                 attached = true;
-                println!("attached to {} as {}", options.address, options.name);
+                println!("attached to {address} as {}", options.name);
                 None
             }
             ServerMessage::Worker(ToWorker::BuilderList { builders }) => {
