@@ -33,6 +33,17 @@ pub struct DaemonOptions {
     pub remote_masters: usize,
     /// `[tls]`: every port of the daemon speaks TLS with these files.
     pub tls: Option<DaemonTls>,
+    /// `[cluster]`: the daemon is a node of a cluster on this PostgreSQL (the lease's
+    /// defaults; it advertises its worker address).
+    pub cluster: Option<DaemonCluster>,
+}
+
+/// A cluster node's settings: the store, and the node's name.
+#[derive(Clone, Debug)]
+pub struct DaemonCluster {
+    /// A libpq connection string.
+    pub postgres: String,
+    pub node: String,
 }
 
 /// The daemon's certificate and key, and the CA that signed them (what clients verify
@@ -63,6 +74,7 @@ impl Default for DaemonOptions {
             listen_backlog: 4096,
             remote_masters: 0,
             tls: None,
+            cluster: None,
         }
     }
 }
@@ -149,6 +161,13 @@ fn configuration(
             config,
             "[tls]\ncertificate = {:?}\nprivate_key = {:?}\n",
             tls.certificate, tls.private_key
+        );
+    }
+    if let Some(cluster) = &options.cluster {
+        let _ = write!(
+            config,
+            "[cluster]\npostgres = {:?}\nnode = {:?}\nadvertise = \"{workers}\"\n",
+            cluster.postgres, cluster.node
         );
     }
     let digest =

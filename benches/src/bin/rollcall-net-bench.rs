@@ -25,6 +25,13 @@
 //! the CPU time per attach of the daemon and of this client (not printed, so that the
 //! printed lines stay as they were).
 //!
+//! `--cluster` runs the daemon as the leader of a cluster on a durable throw-away
+//! PostgreSQL 15 (fsync on), with a second node standing by, and the heartbeat workload
+//! through the leader: every batch is then one fenced transaction on PostgreSQL instead of
+//! a fjall commit. While heartbeats run, the standby's lag is sampled every 100 ms (the
+//! leader's `applied_seq` less the standby's, from their `/api/v2/cluster`) and printed
+//! beside each round. Compare with a run without `--cluster` (fjall) in the same session.
+//!
 //! `--tls` starts a second daemon, the same but with `[tls]` (certificates made for this
 //! run by `rollcall-test-pki`), and adds three attach workloads to every round, after the
 //! ones above, all with the same client code (`rollcall_benches::attach`, which reads back
@@ -76,6 +83,8 @@ struct Options {
     heartbeats: bool,
     /// The attach workloads over TLS run too, against a second daemon with `[tls]`.
     tls: bool,
+    /// The daemon is a cluster leader on PostgreSQL, with a standby (heartbeats only).
+    cluster: bool,
     json: Option<PathBuf>,
 }
 
@@ -89,12 +98,17 @@ fn options() -> Result<Options, String> {
         attach: true,
         heartbeats: true,
         tls: false,
+        cluster: false,
         json: None,
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
         if flag == "--tls" {
             options.tls = true;
+            continue;
+        }
+        if flag == "--cluster" {
+            options.cluster = true;
             continue;
         }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -132,6 +146,9 @@ fn options() -> Result<Options, String> {
     }
     if options.tls && !options.attach {
         return Err("--tls measures attach: not with --workloads heartbeats".into());
+    }
+    if options.cluster && (options.attach || options.tls) {
+        return Err("--cluster measures heartbeats: use it with --workloads heartbeats".into());
     }
     Ok(options)
 }
@@ -527,7 +544,12 @@ fn main() -> Result<(), BoxError> {
     let remote_masters =
         options.sessions.iter().copied().max().unwrap_or(options.clients).max(options.clients);
     let settings = DaemonOptions { workers: WORKERS, remote_masters, ..DaemonOptions::default() };
-    let daemon = daemon::start(&options.daemon, &settings)?;
+    let (daemon, standby) = if options.cluster {
+        let (leader, standby) = Standby::start(&options.daemon, &settings)?;
+        (leader, Some(standby))
+    } else {
+        (daemon::start(&options.daemon, &settings)?, None)
+    };
     let address = daemon.worker_address;
     let (seconds, clients) = (options.seconds, options.clients);
 
@@ -567,6 +589,7 @@ fn main() -> Result<(), BoxError> {
     let heartbeat_counts = if options.heartbeats { options.sessions.as_slice() } else { &[] };
     let mut heartbeat: Vec<Vec<HeartbeatSample>> =
         heartbeat_counts.iter().map(|_| Vec::new()).collect();
+    let mut lags: Vec<Summary> = Vec::new();
     for round in 0..options.repeats {
         if options.attach {
             baseline.push(measure(clients, seconds, move |_, _| baseline_cycle(baseline_address)));
@@ -590,7 +613,16 @@ fn main() -> Result<(), BoxError> {
             continue;
         }
         for (index, &count) in options.sessions.iter().enumerate() {
+            let lag = standby.as_ref().map(|standby| standby.sample_lag(daemon.http_address));
             let sample = measure_heartbeats(&sessions, count, seconds, &daemon)?;
+            if let Some(lag) = lag {
+                let lag = lag.finish()?;
+                eprintln!(
+                    "  round {round}: the standby's lag, {count} sessions: median {:.0} entries, max {:.0} ({} samples every 100 ms)",
+                    lag.median, lag.max, lag.repeats
+                );
+                lags.push(lag);
+            }
             eprintln!(
                 "  round {round}: heartbeats, {count} sessions: {:.0}/s ({:.0} commits/s, {:.1} changes and {:.2} ms per commit; CPU per heartbeat {:.1} µs daemon, {:.1} µs client)",
                 sample.heartbeats_per_second,
@@ -664,6 +696,17 @@ fn main() -> Result<(), BoxError> {
     if options.heartbeats {
         results.insert("heartbeat_durable_tcp_sessions".into(), json!(sweep));
     }
+    if !lags.is_empty() {
+        let medians = Summary::of(&lags.iter().map(|lag| lag.median).collect::<Vec<_>>());
+        let worst = lags.iter().map(|lag| lag.max).fold(0.0, f64::max);
+        println!(
+            "standby lag under that load (leader's applied_seq less the standby's, sampled every 100 ms): median of the rounds' medians {:.0} entries ({:.0}-{:.0}), the worst sample {worst:.0}",
+            medians.median, medians.min, medians.max
+        );
+        let mut entry = medians.to_json("entries");
+        entry["worst_sample"] = json!(worst);
+        results.insert("standby_lag".into(), entry);
+    }
     if let Some(path) = &options.json {
         let report = json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
@@ -675,5 +718,92 @@ fn main() -> Result<(), BoxError> {
     }
     drop(tls);
     drop(daemon);
+    drop(standby);
+    Ok(())
+}
+
+/// A cluster under test: the durable PostgreSQL, and the node that stands by while the
+/// daemon under test leads.
+struct Standby {
+    daemon: daemon::Daemon,
+    _postgres: rollcall_test_postgres::Postgres,
+}
+
+/// Samples the standby's lag until [`LagSampler::finish`].
+struct LagSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Result<Vec<f64>, String>>,
+}
+
+impl LagSampler {
+    fn finish(self) -> Result<Summary, BoxError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.thread.join().map_err(|_| "the lag sampler panicked")??;
+        if samples.is_empty() {
+            return Err("no lag sample".into());
+        }
+        Ok(Summary::of(&samples))
+    }
+}
+
+impl Standby {
+    /// A leader (node n1, returned to run the workloads against) and a standby (n2).
+    fn start(
+        binary: &std::path::Path,
+        settings: &DaemonOptions,
+    ) -> Result<(daemon::Daemon, Standby), BoxError> {
+        let postgres = rollcall_test_postgres::Postgres::start_durable();
+        let node = |name: &str| DaemonOptions {
+            cluster: Some(daemon::DaemonCluster { postgres: postgres.url(), node: name.into() }),
+            ..settings.clone()
+        };
+        let leader = daemon::start(binary, &node("n1"))?;
+        wait_for_role(leader.http_address, "leader")?;
+        let standby = daemon::start(binary, &node("n2"))?;
+        wait_for_role(standby.http_address, "standby")?;
+        Ok((leader, Standby { daemon: standby, _postgres: postgres }))
+    }
+
+    fn sample_lag(&self, leader: SocketAddr) -> LagSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let standby = self.daemon.http_address;
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let ahead = cluster_status(leader)?["applied_seq"].as_u64().unwrap_or(0);
+                    let behind = cluster_status(standby)?["applied_seq"].as_u64().unwrap_or(0);
+                    samples.push(ahead.saturating_sub(behind) as f64);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Ok(samples)
+            })
+        };
+        LagSampler { stop, thread }
+    }
+}
+
+/// A node's entry of `/api/v2/cluster`.
+fn cluster_status(http: SocketAddr) -> Result<serde_json::Value, String> {
+    let (status, body) =
+        rollcall_benches::http::get(http, "/api/v2/cluster").map_err(|error| error.to_string())?;
+    if status != 200 {
+        return Err(format!("/api/v2/cluster answered {status}"));
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|error| error.to_string())?;
+    Ok(body["cluster"][0].clone())
+}
+
+/// Waits (at most a minute) until the node at `http` says it has `role`.
+fn wait_for_role(http: SocketAddr, role: &str) -> Result<(), BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster_status(http).map(|status| status["role"] == role) != Ok(true) {
+        if Instant::now() > deadline {
+            return Err(format!("the node at {http} never became {role}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
