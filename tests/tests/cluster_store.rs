@@ -331,3 +331,39 @@ fn a_stalled_network_fails_each_call_within_its_deadline_and_the_store_heals() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// An append that waits on a take in flight (the row locked by the new leader's
+/// transaction) sees the lease as the take left it once it commits: fenced, nothing
+/// written, the log's end unmoved. The append's one statement rereads the row it locks.
+#[test]
+fn an_append_waiting_on_a_take_in_flight_is_fenced_by_it() {
+    let postgres = Postgres::start();
+    let mut a_session = migrated(&postgres);
+    let a = LeaseStore::new("a", "a:1", TTL);
+    assert_eq!(a.try_take(&mut a_session).expect("take"), Some(1));
+    let mut b_session = session(&postgres);
+    let mut take = b_session.transaction().expect("begin");
+    take.execute(
+        "UPDATE rollcall_lease SET holder = 'b', address = 'b:1', epoch = epoch + 1,
+                valid_until = now() + interval '10 seconds'",
+        &[],
+    )
+    .expect("the take, uncommitted");
+    let appender = std::thread::spawn(move || {
+        let appended = LogStore::append_fenced(&mut a_session, "a", 1, 0, &entries(&["late"]));
+        (appended, a_session)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!appender.is_finished(), "the append did not wait for the take in flight");
+    take.commit().expect("the take commits");
+    let (appended, mut a_session) = appender.join().expect("join");
+    match appended {
+        Err(ClusterStoreError::Fenced { epoch: 1, current_epoch: 2, holder }) => {
+            assert_eq!(holder.as_deref(), Some("b"));
+        }
+        other => panic!("expected a fence, got {other:?}"),
+    }
+    let lease = LeaseStore::read(&mut a_session).expect("read");
+    assert_eq!((lease.epoch, lease.last_seq), (2, 0));
+    assert!(LogStore::read_after(&mut a_session, 0).expect("read the log").is_empty());
+}

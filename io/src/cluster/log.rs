@@ -1,6 +1,8 @@
-//! The registry's input log: appended only by the lease holder, in a transaction that
+//! The registry's input log: appended only by the lease holder, in one statement that
 //! first locks the lease row and checks that its epoch is still the writer's (fencing);
 //! read in order by the standbys that replay it.
+
+use postgres::types::Type;
 
 use super::error::{signed, unsigned};
 use super::ClusterStoreError;
@@ -15,10 +17,6 @@ pub struct LogEntry {
 
 /// The most entries one read returns: a standby far behind reads in steps of this.
 pub const MAX_ENTRIES_PER_READ: usize = 4_096;
-
-/// The most entries one INSERT carries: a larger batch is appended in several statements
-/// of the same transaction, so that it stays all or nothing.
-pub const MAX_ENTRIES_PER_INSERT: usize = 4_096;
 
 /// Appends and reads of the log.
 #[derive(Debug)]
@@ -42,11 +40,34 @@ impl LogStore {
         after_seq: u64,
         entries: &[Vec<u8>],
     ) -> Result<u64, ClusterStoreError> {
-        let mut transaction = client.transaction()?;
-        let lease = transaction.query_one(
-            "SELECT holder, epoch, valid_until > now(), last_seq
-               FROM rollcall_lease FOR UPDATE",
-            &[],
+        // One statement, so one round trip and atomic on its own: it locks the lease row,
+        // and appends and moves the log's end only if the lease is this holder's at this
+        // epoch, unexpired, and the log ends at `after_seq`. Data-modifying CTEs run once
+        // and to completion whether or not the final SELECT reads them; `allowed` is
+        // empty when the fence fails, so they change nothing. Under a concurrent take,
+        // `FOR UPDATE` waits and sees the row as the take left it.
+        let lease = client.query_typed_one(
+            "WITH lease AS (
+                 SELECT holder, epoch, valid_until > now() AS unexpired, last_seq
+                   FROM rollcall_lease FOR UPDATE
+             ), allowed AS (
+                 SELECT last_seq FROM lease
+                  WHERE holder = $1 AND epoch = $2 AND unexpired AND last_seq = $3
+             ), appended AS (
+                 INSERT INTO rollcall_log (seq, epoch, entry)
+                 SELECT allowed.last_seq + entries.ordinality, $2, entries.entry
+                   FROM allowed, unnest($4::bytea[]) WITH ORDINALITY AS entries(entry, ordinality)
+             ), moved AS (
+                 UPDATE rollcall_lease SET last_seq = last_seq + cardinality($4::bytea[])
+                  WHERE EXISTS (SELECT 1 FROM allowed)
+             )
+             SELECT holder, epoch, unexpired, last_seq FROM lease",
+            &[
+                (&holder, Type::TEXT),
+                (&signed(epoch), Type::INT8),
+                (&signed(after_seq), Type::INT8),
+                (&entries, Type::BYTEA_ARRAY),
+            ],
         )?;
         let current_holder: Option<String> = lease.get(0);
         let current_epoch = unsigned("rollcall_lease.epoch", lease.get(1))?;
@@ -61,25 +82,7 @@ impl LogStore {
                 found_last: last_seq,
             });
         }
-        let count = entries.len() as u64;
-        if count == 0 {
-            return Ok(last_seq);
-        }
-        let mut next_seq = last_seq + 1;
-        for chunk in entries.chunks(MAX_ENTRIES_PER_INSERT) {
-            let seqs: Vec<i64> = (0..chunk.len() as u64).map(|i| signed(next_seq + i)).collect();
-            let epochs = vec![signed(epoch); chunk.len()];
-            transaction.execute(
-                "INSERT INTO rollcall_log (seq, epoch, entry)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])",
-                &[&seqs, &epochs, &chunk],
-            )?;
-            next_seq += chunk.len() as u64;
-        }
-        let new_last = last_seq + count;
-        transaction.execute("UPDATE rollcall_lease SET last_seq = $1", &[&signed(new_last)])?;
-        transaction.commit()?;
-        Ok(new_last)
+        Ok(last_seq + entries.len() as u64)
     }
 
     /// Up to [`MAX_ENTRIES_PER_READ`] entries after `after_seq`, in order.

@@ -22,7 +22,7 @@ pub(crate) use connect::describe;
 pub use connect::{connect, Deadlines};
 pub use error::ClusterStoreError;
 pub use lease::{LeaseRow, LeaseStore};
-pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_INSERT, MAX_ENTRIES_PER_READ};
+pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_READ};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use session::MAX_LIVE_SESSIONS;
 pub use shared_store::PostgresStore;
