@@ -55,7 +55,8 @@ pub use node::{Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
 pub use password::Password;
 pub use registry::{
     Change, Command, CommandError, LoggedInput, Record, RecordKey, RecoveryError, Registry,
-    RegistryConfig, RegistryEvent, RegistryOutput, Reply, ReplyToken, ServiceKind, StopCause,
+    RegistryConfig, RegistryEvent, RegistryOutput, RegistrySnapshot, Reply, ReplyToken,
+    ServiceKind, StopCause,
 };
 pub use results::Results;
 pub use time::Timestamp;

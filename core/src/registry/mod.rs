@@ -23,6 +23,7 @@ mod recovery;
 mod replies;
 mod requests;
 mod services;
+mod snapshot;
 mod tables;
 mod workers;
 
@@ -46,7 +47,8 @@ pub use records::{
     ServiceRecord, WorkerRecord,
 };
 pub use recovery::RecoveryError;
-pub use replies::{RequestKey, MAX_REMEMBERED_REPLIES_PER_MASTER};
+pub use replies::{KeptAnswer, MasterAnswers, RequestKey, MAX_REMEMBERED_REPLIES_PER_MASTER};
+pub use snapshot::{RegistrySnapshot, SnapshotError, WorkerConnection};
 
 use tables::{Build, BuildRequest, Builder, Master, Service, Worker};
 

@@ -18,6 +18,8 @@
 //! and answering it from memory would skip the heartbeat of a client that reuses ids.
 
 use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 
 use super::{Command, CommandError, LoggedInput, Registry, RegistryInput, RegistryOutput, Reply};
@@ -44,6 +46,21 @@ struct Remembered {
     result: Result<Reply, CommandError>,
 }
 
+/// The answers kept for one master, oldest first: how a snapshot carries them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterAnswers {
+    pub master: String,
+    pub answers: Vec<KeptAnswer>,
+}
+
+/// One kept answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptAnswer {
+    pub request_id: u64,
+    pub command_digest: u64,
+    pub result: Result<Reply, CommandError>,
+}
+
 /// The last answers to each master, oldest first.
 #[derive(Debug, Default)]
 pub(super) struct RememberedReplies {
@@ -51,6 +68,47 @@ pub(super) struct RememberedReplies {
 }
 
 impl RememberedReplies {
+    pub(super) fn to_answers(&self) -> Vec<MasterAnswers> {
+        self.by_master
+            .iter()
+            .map(|(master, kept)| MasterAnswers {
+                master: master.to_string(),
+                answers: kept
+                    .iter()
+                    .map(|remembered| KeptAnswer {
+                        request_id: remembered.request_id,
+                        command_digest: remembered.command_digest,
+                        result: remembered.result.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// # Errors
+    ///
+    /// The master and count of a list outside `1..=MAX_REMEMBERED_REPLIES_PER_MASTER`.
+    pub(super) fn from_answers(
+        answers: Vec<MasterAnswers>,
+    ) -> Result<RememberedReplies, (String, usize)> {
+        let mut replies = RememberedReplies::default();
+        for MasterAnswers { master, answers } in answers {
+            if !(1..=MAX_REMEMBERED_REPLIES_PER_MASTER).contains(&answers.len()) {
+                return Err((master, answers.len()));
+            }
+            let kept = answers
+                .into_iter()
+                .map(|kept| Remembered {
+                    request_id: kept.request_id,
+                    command_digest: kept.command_digest,
+                    result: kept.result,
+                })
+                .collect();
+            replies.by_master.insert(master.into_boxed_str(), kept);
+        }
+        Ok(replies)
+    }
+
     fn find(&self, master: &str, request_id: u64, digest: u64) -> Option<&Remembered> {
         self.by_master.get(master)?.iter().rev().find(|remembered| {
             remembered.request_id == request_id && remembered.command_digest == digest
