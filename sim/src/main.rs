@@ -316,6 +316,7 @@ fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
                 totals.commits += stats.commits;
                 totals.refused_commits += stats.refused_commits;
                 totals.log_entries += stats.log_entries;
+                totals.snapshots += stats.snapshots;
             }
             Err(violation) => {
                 eprintln!("seed {seed}: {violation}\n  settings: {settings:?}");
@@ -330,7 +331,7 @@ fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
         None if determinism_failed => ExitCode::from(4),
         None => {
             println!(
-                "{} cluster seeds passed{}: {} events, {} takeovers, {} commits ({} refused), {} log entries, in {:.1} s",
+                "{} cluster seeds passed{}: {} events, {} takeovers, {} commits ({} refused), {} log entries, {} snapshots, in {:.1} s",
                 seeds.len(),
                 if options.check_determinism { " twice with identical traces" } else { "" },
                 totals.events,
@@ -338,6 +339,7 @@ fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
                 totals.commits,
                 totals.refused_commits,
                 totals.log_entries,
+                totals.snapshots,
                 started.elapsed().as_secs_f64()
             );
             ExitCode::SUCCESS

@@ -70,6 +70,13 @@ pub struct Replicator<S> {
     applied_seq: u64,
     /// The store's last failure, for the status page; cleared by the next success.
     last_error: Option<String>,
+    /// A standby writes a snapshot once its replica is this many entries past the newest
+    /// one it knows of; 0: never.
+    snapshot_every_entries: u64,
+    /// The newest snapshot this node loaded or wrote.
+    snapshot_seq: u64,
+    /// The replica is new (empty, at 0): the newest snapshot is loaded before the log.
+    replica_fresh: bool,
 }
 
 impl<S: SharedStore> Replicator<S> {
@@ -91,7 +98,23 @@ impl<S: SharedStore> Replicator<S> {
             replica: Some(Registry::new(registry_config)),
             applied_seq: 0,
             last_error: None,
+            snapshot_every_entries: 0,
+            snapshot_seq: 0,
+            replica_fresh: true,
         })
+    }
+
+    /// While standing by, write a snapshot of the replica every `entries` entries of the
+    /// log, which drops the entries it covers (docs/cluster.md, "What is stored").
+    #[must_use]
+    pub fn with_snapshots_every(mut self, entries: u64) -> Replicator<S> {
+        self.snapshot_every_entries = entries;
+        self
+    }
+
+    /// The newest snapshot this node loaded or wrote.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot_seq
     }
 
     /// The role at `now`.
@@ -143,8 +166,9 @@ impl<S: SharedStore> Replicator<S> {
             self.act(now, action);
         }
         if self.replica.is_some() && self.holder.leading_epoch(now).is_none() {
-            if let Err(error) = self.read_into_replica() {
-                self.last_error = Some(error.to_string());
+            match self.read_into_replica() {
+                Ok(_) => self.snapshot_if_due(),
+                Err(error) => self.last_error = Some(error),
             }
         }
         std::iter::from_fn(|| self.holder.poll_event()).collect()
@@ -244,14 +268,32 @@ impl<S: SharedStore> Replicator<S> {
         Ok(())
     }
 
-    /// Applies one page of the log to the replica; `true` if there may be more.
+    /// Applies one page of the log to the replica; `true` if there may be more. A fresh
+    /// replica starts from the newest snapshot; so does one the log was pruned past.
     fn read_into_replica(&mut self) -> Result<bool, String> {
+        if self.replica.is_none() {
+            return Ok(false);
+        }
+        if std::mem::take(&mut self.replica_fresh) {
+            if let Err(error) = self.load_snapshot() {
+                self.replica_fresh = true;
+                return Err(error);
+            }
+        }
+        let mut page =
+            self.store.read_after(self.applied_seq).map_err(|error| error.to_string())?;
+        if page.snapshot_seq > self.applied_seq {
+            // A snapshot ahead of this replica, and the log it covers maybe pruned (even to
+            // an empty page): start from it.
+            self.load_snapshot()?;
+            page = self.store.read_after(self.applied_seq).map_err(|error| error.to_string())?;
+        }
         let Some(replica) = self.replica.as_mut() else { return Ok(false) };
-        let page = self.store.read_after(self.applied_seq).map_err(|error| error.to_string())?;
         for (seq, input) in page.entries {
             if seq != self.applied_seq + 1 {
                 return Err(format!(
-                    "the registry log skips from entry {} to {seq}",
+                    "the registry log skips from entry {} to {seq}, and no snapshot covers \
+                     the gap",
                     self.applied_seq
                 ));
             }
@@ -262,12 +304,45 @@ impl<S: SharedStore> Replicator<S> {
         Ok(page.more)
     }
 
+    /// Replaces the replica with the newest snapshot, if it is ahead of it.
+    fn load_snapshot(&mut self) -> Result<(), String> {
+        let Some((seq, snapshot)) = self.store.read_snapshot().map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        self.snapshot_seq = self.snapshot_seq.max(seq);
+        if seq <= self.applied_seq {
+            return Ok(());
+        }
+        let registry = Registry::from_snapshot(snapshot)
+            .map_err(|error| format!("the snapshot after entry {seq}: {error}"))?;
+        self.replica = Some(registry);
+        self.applied_seq = seq;
+        Ok(())
+    }
+
+    /// A standby's snapshot of its replica, once it is far enough past the newest known.
+    /// A failure is only reported: the log keeps everything until a snapshot lands.
+    fn snapshot_if_due(&mut self) {
+        let every = self.snapshot_every_entries;
+        if every == 0 || self.applied_seq < self.snapshot_seq.saturating_add(every) {
+            return;
+        }
+        let Some(replica) = self.replica.as_ref() else { return };
+        let snapshot = replica.snapshot();
+        match self.store.write_snapshot(self.applied_seq, &snapshot) {
+            // Not stored: another node's is as new; either way none is due before `every`.
+            Ok(_) => self.snapshot_seq = self.applied_seq,
+            Err(error) => self.last_error = Some(format!("writing a snapshot: {error}")),
+        }
+    }
+
     /// After stepping down, whatever the Node did since its last commit is lost; the
-    /// replica starts over from the log (snapshots will shorten this).
+    /// replica starts over from the newest snapshot and the log after it.
     fn rebuild_if_deposed(&mut self, now: Timestamp) {
         if self.replica.is_none() && self.holder.leading_epoch(now).is_none() {
             self.replica = Some(Registry::new(self.registry_config));
             self.applied_seq = 0;
+            self.replica_fresh = true;
         }
     }
 }

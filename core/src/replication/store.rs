@@ -1,14 +1,16 @@
 //! What a cluster's shared store must do: a lease judged by the store's own clock, and an
 //! append-only log of Registry inputs whose appends are fenced by the lease.
 
-use crate::LoggedInput;
+use crate::{LoggedInput, RegistrySnapshot};
 
-/// One read of the log: entries in order with their sequence numbers, and whether the
-/// page was full (so more may follow).
+/// One read of the log: entries in order with their sequence numbers, whether the page
+/// was full (so more may follow), and the entry the newest snapshot includes (entries up
+/// to it may be gone: a reader behind it starts from the snapshot).
 #[derive(Debug, Default)]
 pub struct LogPage {
     pub entries: Vec<(u64, LoggedInput)>,
     pub more: bool,
+    pub snapshot_seq: u64,
 }
 
 /// What a take found.
@@ -78,9 +80,27 @@ pub trait SharedStore {
     ) -> Result<u64, AppendRefused<Self::Error>>;
 
     /// Entries after `after_seq`, in order, with their sequence numbers; at most a page.
+    /// Entries a snapshot covers may be gone: the page then starts after `after_seq + 1`.
     ///
     /// # Errors
     ///
     /// The store's failure.
     fn read_after(&mut self, after_seq: u64) -> Result<LogPage, Self::Error>;
+
+    /// The newest snapshot, and the sequence number of the last entry it includes.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure.
+    fn read_snapshot(&mut self) -> Result<Option<(u64, RegistrySnapshot)>, Self::Error>;
+
+    /// Stores `snapshot`, the registry's state after entry `seq` of the log, unless a
+    /// snapshot as new is stored already, and drops the entries it covers. Needs no lease:
+    /// the state after `seq` is the same whoever computes it. `false` when not stored.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure.
+    fn write_snapshot(&mut self, seq: u64, snapshot: &RegistrySnapshot)
+        -> Result<bool, Self::Error>;
 }

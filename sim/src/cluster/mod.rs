@@ -4,7 +4,9 @@
 //! took and commits every batch; standbys follow the log. Faults: a node paused (its
 //! clock runs on, its events wait), a node cut off from the store, the store down, a
 //! reply lost after the store acted, and in some seeds clocks slow enough that a deposed
-//! leader still believes it leads, so that only the store's fence stands in its way.
+//! leader still believes it leads, so that only the store's fence stands in its way. In
+//! most seeds standbys write snapshots that prune the log, so nodes that rebuild or fall
+//! behind start from a snapshot.
 //!
 //! Oracles, after every event:
 //! - every append the store accepted was made by the lease's holder at the lease's epoch,
@@ -12,6 +14,7 @@
 //! - the log's epochs never go backwards, and each epoch's entries come from one node;
 //! - every commit a leader was told is durable is in the log, unchanged;
 //! - a node that takes over holds exactly the log's state;
+//! - every snapshot a standby stored is exactly the log's state after its entry;
 //! - no master is expired by a leader within the takeover's grace
 //!   ([`LeaseTimings::takeover_grace_ms`]) of its taking over, whatever its clock says;
 //! - where every clock runs within a fifth of true time, no two nodes act as leader at
@@ -68,6 +71,8 @@ pub struct ClusterSettings {
     pub cut_off: u64,
     pub store_down: u64,
     pub lost_reply: u64,
+    /// Standbys write a snapshot every this many entries (0: never), pruning the log.
+    pub snapshot_every_entries: u64,
 }
 
 impl ClusterSettings {
@@ -100,6 +105,7 @@ impl ClusterSettings {
             cut_off: on(150_000),
             store_down: on(50_000),
             lost_reply: on(50_000),
+            snapshot_every_entries: if rng.chance(250_000) { 0 } else { rng.between(20, 400) },
         }
     }
 
@@ -118,6 +124,7 @@ pub struct ClusterStats {
     pub commits: u64,
     pub refused_commits: u64,
     pub log_entries: u64,
+    pub snapshots: u64,
     /// A hash of every event processed and of the log: equal for two runs of a seed.
     pub trace_hash: u64,
 }
@@ -154,6 +161,7 @@ struct ClusterWorld {
     checked_log: usize,
     last_logged: Option<(u64, usize)>,
     checked_acknowledged: usize,
+    checked_snapshots: usize,
     healed: bool,
     trace: crate::trace::TraceHash,
     /// From here on the leader submits nothing, so that every standby catches up.
@@ -195,6 +203,7 @@ impl ClusterWorld {
                     REGISTRY,
                 );
                 let Ok(replicator) = replicator else { unreachable!("derived timings are valid") };
+                let replicator = replicator.with_snapshots_every(settings.snapshot_every_entries);
                 Node {
                     replicator,
                     registry: None,
@@ -216,6 +225,7 @@ impl ClusterWorld {
             checked_log: 0,
             last_logged: None,
             checked_acknowledged: 0,
+            checked_snapshots: 0,
             healed: false,
             trace: crate::trace::TraceHash::default(),
             quiet_from_ms: 0,
@@ -301,7 +311,7 @@ impl ClusterWorld {
                     };
                     self.stats.takeovers += 1;
                     let truth = self.log_replayed();
-                    if registry.records() != truth.records() {
+                    if registry.snapshot() != truth.snapshot() {
                         return Err(correctness(format!(
                             "node {node} took over with a registry other than the log's"
                         )));
@@ -502,6 +512,20 @@ impl ClusterWorld {
         }
         self.checked_acknowledged = self.acknowledged.len();
         self.stats.log_entries = state.log.len() as u64;
+        // Every snapshot stored is the log's state after its entry, exactly.
+        for (seq, snapshot) in &state.snapshots_written[self.checked_snapshots..] {
+            let mut truth = Registry::new(REGISTRY);
+            for (_, _, input) in &state.log[..*seq as usize] {
+                truth.replay(input.clone());
+            }
+            if truth.snapshot() != *snapshot {
+                return Err(correctness(format!(
+                    "the snapshot after entry {seq} differs from the log's state there"
+                )));
+            }
+            self.stats.snapshots += 1;
+        }
+        self.checked_snapshots = state.snapshots_written.len();
         Ok(())
     }
 
@@ -583,7 +607,7 @@ impl ClusterWorld {
                     }
                 },
             };
-            if state.records() != truth.records() {
+            if state.snapshot() != truth.snapshot() {
                 return Err(liveness(format!(
                     "after healing, node {index}'s registry differs from the log ({} entries, \
                      {} applied)",

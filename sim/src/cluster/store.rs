@@ -1,13 +1,14 @@
 //! A model of the cluster's shared store: one linearizable lease row judged by the store's
 //! own clock and an append-only log, with the fence the PostgreSQL schema implements (the
-//! lease row locked and checked in the append's own transaction). Its faults: the store
+//! lease row locked and checked in the append's own transaction), and the newest snapshot,
+//! which hides the log it covers from readers. Its faults: the store
 //! down, a node cut off from it, and a reply lost after the store acted on the request.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
-use rollcall_core::LoggedInput;
+use rollcall_core::{LoggedInput, RegistrySnapshot};
 
 /// The most entries one read returns, as in the daemon's store.
 const PAGE: usize = 4_096;
@@ -42,6 +43,11 @@ pub(crate) struct StoreState {
     pub(crate) cut_off: Vec<bool>,
     /// Set by the world for the next call: the store acts, and the reply is lost.
     pub(crate) lose_next_reply: bool,
+    /// The newest snapshot and the entry it includes; the log up to there is pruned for
+    /// readers (`log` keeps it all, for the oracles).
+    pub(crate) snapshot: Option<(u64, RegistrySnapshot)>,
+    /// Every snapshot stored, for the oracle to check against the log.
+    pub(crate) snapshots_written: Vec<(u64, RegistrySnapshot)>,
 }
 
 impl StoreState {
@@ -54,6 +60,8 @@ impl StoreState {
             accepted: Vec::new(),
             cut_off: vec![false; nodes],
             lose_next_reply: false,
+            snapshot: None,
+            snapshots_written: Vec::new(),
         }
     }
 }
@@ -181,14 +189,39 @@ impl SharedStore for SimStore {
 
     fn read_after(&mut self, after_seq: u64) -> Result<LogPage, Unavailable> {
         self.call(|state, _, _| {
-            let start = usize::try_from(after_seq).unwrap_or(usize::MAX).min(state.log.len());
+            // Readers never see what the newest snapshot covers.
+            let pruned = state.snapshot.as_ref().map_or(0, |(seq, _)| *seq);
+            let pruned = u64::min(pruned, state.log.len() as u64);
+            let start = usize::try_from(after_seq.max(pruned))
+                .unwrap_or(usize::MAX)
+                .min(state.log.len());
             let end = (start + PAGE).min(state.log.len());
             let entries = state.log[start..end]
                 .iter()
                 .enumerate()
                 .map(|(offset, (_, _, input))| ((start + offset + 1) as u64, input.clone()))
                 .collect();
-            LogPage { entries, more: end - start == PAGE }
+            LogPage { entries, more: end - start == PAGE, snapshot_seq: pruned }
+        })
+    }
+
+    fn read_snapshot(&mut self) -> Result<Option<(u64, RegistrySnapshot)>, Unavailable> {
+        self.call(|state, _, _| state.snapshot.clone())
+    }
+
+    fn write_snapshot(
+        &mut self,
+        seq: u64,
+        snapshot: &RegistrySnapshot,
+    ) -> Result<bool, Unavailable> {
+        self.call(|state, _, _| {
+            let newest = state.snapshot.as_ref().map_or(0, |(newest, _)| *newest);
+            if seq <= newest || seq > state.log.len() as u64 {
+                return false;
+            }
+            state.snapshot = Some((seq, snapshot.clone()));
+            state.snapshots_written.push((seq, snapshot.clone()));
+            true
         })
     }
 }
