@@ -367,3 +367,46 @@ fn an_append_waiting_on_a_take_in_flight_is_fenced_by_it() {
     assert_eq!((lease.epoch, lease.last_seq), (2, 0));
     assert!(LogStore::read_after(&mut a_session, 0).expect("read the log").is_empty());
 }
+
+/// A snapshot is stored only if newer than the newest and within the log; storing it
+/// deletes the log it covers and older snapshots; readers are told where it stands, and
+/// it comes back as written.
+#[test]
+fn a_snapshot_prunes_the_log_it_covers_and_only_a_newer_one_replaces_it() {
+    use rollcall_core::{Command, LoggedInput, Registry, RegistryConfig, Timestamp};
+    let postgres = Postgres::start();
+    let mut store = PostgresStore::new(postgres.url(), "n1", "n1:7001", TTL);
+    let Take::Taken { epoch } = store.try_take().expect("take") else { panic!("a free lease") };
+    let at = Timestamp::from_millis(1_700_000_000_000);
+    let inputs: Vec<LoggedInput> = (0..5)
+        .map(|index| LoggedInput::Command {
+            at,
+            command: Command::MasterActive { name: format!("m{index}") },
+        })
+        .collect();
+    assert_eq!(store.append_fenced(epoch, 0, &inputs).ok(), Some(5));
+    let mut replica = Registry::new(RegistryConfig::default());
+    for input in &inputs[..3] {
+        replica.replay(input.clone());
+    }
+    let snapshot = replica.snapshot();
+    assert!(!store.write_snapshot(6, &snapshot).expect("write"), "beyond the log's end");
+    assert!(store.write_snapshot(3, &snapshot).expect("write"));
+    assert!(!store.write_snapshot(3, &snapshot).expect("write"), "not newer");
+    assert!(!store.write_snapshot(2, &snapshot).expect("write"), "older");
+
+    let page = store.read_after(0).expect("read");
+    assert_eq!(page.snapshot_seq, 3);
+    assert_eq!(page.entries.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![4, 5]);
+    let (seq, stored) = store.read_snapshot().expect("read").expect("a snapshot");
+    assert_eq!((seq, &stored), (3, &snapshot));
+
+    let mut later = Registry::from_snapshot(stored).expect("restores");
+    for (_, input) in page.entries {
+        later.replay(input);
+    }
+    assert!(store.write_snapshot(5, &later.snapshot()).expect("write"));
+    let rows = postgres.client().query("SELECT seq FROM rollcall_snapshot", &[]).expect("query");
+    assert_eq!(rows.len(), 1, "older snapshots are deleted");
+    assert!(store.read_after(0).expect("read").entries.is_empty());
+}

@@ -405,3 +405,53 @@ fn a_worker_follows_the_leader_across_a_takeover() {
     let _ = worker.wait();
     println!("the worker printed:\n{}", printed());
 }
+
+/// With snapshots every 10 entries, a standby snapshots its replica and the log before it
+/// is deleted; a node started afresh starts from the snapshot and shows every acknowledged
+/// request, and so does the next leader after `kill -9` of this one.
+#[test]
+fn a_standbys_snapshot_prunes_the_log_and_a_fresh_node_starts_from_it() {
+    let mut cluster = Cluster::start_with("snapshot_every_entries = 10\n");
+    let leader = cluster.leader(&[0, 1, 2]);
+    let (mut client, _) = cluster.master();
+    let (master, _) = acknowledged_work(&mut client);
+    let mut submitted = Vec::new();
+    for _ in 0..30 {
+        let submit = Command::SubmitBuildRequest { master, builder_name: "linux".into() };
+        let Reply::BuildRequest(id) = request(&mut client, submit) else { panic!("submitted") };
+        submitted.push(id.get());
+    }
+    let pruned = || {
+        let mut client = cluster.postgres.client();
+        let snapshot: i64 = client
+            .query_one("SELECT coalesce(max(seq), 0)::bigint FROM rollcall_snapshot", &[])
+            .expect("snapshots")
+            .get(0);
+        let first: Option<i64> =
+            client.query_one("SELECT min(seq) FROM rollcall_log", &[]).expect("log").get(0);
+        snapshot >= 10 && first.is_none_or(|first| first > snapshot)
+    };
+    eventually_showing(STEP, "a snapshot that pruned the log", pruned, || cluster.describe());
+
+    let standby = (0..3).find(|&index| index != leader).expect("a standby");
+    cluster.nodes[standby].kill_hard();
+    cluster.nodes[standby].spawn();
+    let shows_everything = |daemon: &Daemon| {
+        let shown = build_request_ids(daemon);
+        submitted.iter().all(|id| shown.contains(id))
+    };
+    eventually_showing(
+        STEP,
+        "the restarted node to show every request",
+        || shows_everything(&cluster.nodes[standby]),
+        || cluster.describe(),
+    );
+    let status = cluster.status(standby).expect("status");
+    assert!(status["snapshot_seq"].as_u64().expect("snapshot_seq") >= 10, "{status}");
+
+    cluster.nodes[leader].kill_hard();
+    let others: Vec<usize> = (0..3).filter(|&index| index != leader).collect();
+    let next = cluster.leader(&others);
+    assert!(shows_everything(&cluster.nodes[next]));
+    assert!(epochs_never_go_back(&cluster.log_epochs()));
+}

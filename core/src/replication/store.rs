@@ -101,6 +101,9 @@ pub trait SharedStore {
     /// # Errors
     ///
     /// The store's failure.
-    fn write_snapshot(&mut self, seq: u64, snapshot: &RegistrySnapshot)
-        -> Result<bool, Self::Error>;
+    fn write_snapshot(
+        &mut self,
+        seq: u64,
+        snapshot: &RegistrySnapshot,
+    ) -> Result<bool, Self::Error>;
 }

@@ -21,6 +21,9 @@ pub enum ClusterStoreError {
     LogMoved { expected_last: u64, found_last: u64 },
     /// A log entry does not decode: written by a newer rollcall, or damaged.
     BadEntry { seq: u64, error: String },
+    /// The snapshot after entry `seq` does not decode: written by a newer rollcall, or
+    /// damaged.
+    BadSnapshot { seq: u64, error: String },
     /// An input could not be encoded (a bug: rollcall's inputs always encode).
     Encode(crate::codec::CodecError),
     /// The server did not answer `what` within the call deadline: the outcome is unknown,
@@ -73,8 +76,13 @@ impl std::fmt::Display for ClusterStoreError {
                 "registry log entry {seq} does not decode ({error}): written by a newer \
                  rollcall, or damaged"
             ),
+            ClusterStoreError::BadSnapshot { seq, error } => write!(
+                formatter,
+                "the registry snapshot after entry {seq} does not decode ({error}): written by \
+                 a newer rollcall, or damaged"
+            ),
             ClusterStoreError::Encode(error) => {
-                write!(formatter, "cannot encode a registry input: {error}")
+                write!(formatter, "cannot encode a registry input or snapshot: {error}")
             }
             ClusterStoreError::Unanswered { what, after_ms } => write!(
                 formatter,

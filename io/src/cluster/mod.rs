@@ -15,6 +15,7 @@ mod log;
 mod schema;
 mod session;
 mod shared_store;
+mod snapshots;
 mod status;
 mod tls;
 
@@ -26,6 +27,7 @@ pub use log::{LogEntry, LogStore, MAX_ENTRIES_PER_READ};
 pub use schema::{migrate, SCHEMA_VERSION};
 pub use session::MAX_LIVE_SESSIONS;
 pub use shared_store::PostgresStore;
+pub use snapshots::SnapshotStore;
 pub use status::{ClusterState, ClusterStatus};
 pub use tls::{PostgresTls, PostgresTlsOptions};
 

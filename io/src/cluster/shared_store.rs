@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_core::replication::{AppendRefused, LogPage, SharedStore, Take};
-use rollcall_core::LoggedInput;
+use rollcall_core::{LoggedInput, RegistrySnapshot};
 
 use super::session::{Answer, Call, LiveSessions, Session};
-use super::{ClusterStoreError, Deadlines, LeaseStore, LogStore, PostgresTls};
+use super::{ClusterStoreError, Deadlines, LeaseStore, LogStore, PostgresTls, SnapshotStore};
 use crate::codec;
 
 /// One node's store: its session, and its name and address as the lease's holder.
@@ -176,8 +176,9 @@ impl SharedStore for PostgresStore {
     }
 
     fn read_after(&mut self, after_seq: u64) -> Result<LogPage, ClusterStoreError> {
-        let entries = self.with_session("reading the log", move |_, session| {
-            LogStore::read_after(session, after_seq)
+        let (entries, snapshot_seq) = self.with_session("reading the log", move |_, session| {
+            let entries = LogStore::read_after(session, after_seq)?;
+            Ok((entries, SnapshotStore::newest_seq(session)?))
         })?;
         let more = entries.len() == super::MAX_ENTRIES_PER_READ;
         let decoded = entries
@@ -189,6 +190,30 @@ impl SharedStore for PostgresStore {
                 Ok((entry.seq, input))
             })
             .collect::<Result<Vec<_>, ClusterStoreError>>()?;
-        Ok(LogPage { entries: decoded, more })
+        Ok(LogPage { entries: decoded, more, snapshot_seq })
+    }
+
+    fn read_snapshot(&mut self) -> Result<Option<(u64, RegistrySnapshot)>, ClusterStoreError> {
+        let newest = self
+            .with_session("reading a snapshot", |_, session| SnapshotStore::read_newest(session))?;
+        newest
+            .map(|(seq, body)| {
+                let snapshot = codec::decode(&body).map_err(|error| {
+                    ClusterStoreError::BadSnapshot { seq, error: error.to_string() }
+                })?;
+                Ok((seq, snapshot))
+            })
+            .transpose()
+    }
+
+    fn write_snapshot(
+        &mut self,
+        seq: u64,
+        snapshot: &RegistrySnapshot,
+    ) -> Result<bool, ClusterStoreError> {
+        let body = codec::encode(snapshot).map_err(ClusterStoreError::Encode)?;
+        self.with_session("writing a snapshot", move |_, session| {
+            SnapshotStore::write(session, seq, &body)
+        })
     }
 }

@@ -22,6 +22,8 @@ pub struct ClusterState {
     pub applied_seq: u64,
     /// The log's last entry, as last read from the lease row.
     pub log_last_seq: u64,
+    /// The newest snapshot this node loaded or wrote (the log before it may be pruned).
+    pub snapshot_seq: u64,
     /// Entries the log holds that this node has not applied yet (0 for the leader).
     pub lag_entries: u64,
     /// How many times this node took the lease since it started.

@@ -37,6 +37,7 @@ pub(crate) struct ClusterTable {
     pub(crate) advertise: Spanned<String>,
     pub(crate) lease_ttl_s: Option<Spanned<u64>>,
     pub(crate) renew_interval_s: Option<Spanned<u64>>,
+    pub(crate) snapshot_every_entries: Option<Spanned<u64>>,
     pub(crate) postgres_ca: Option<Spanned<String>>,
     pub(crate) postgres_certificate: Option<Spanned<String>>,
     pub(crate) postgres_private_key: Option<Spanned<String>>,

@@ -65,6 +65,9 @@ pub struct ClusterSection {
     pub advertise: String,
     pub lease_ttl_s: u64,
     pub renew_interval_s: u64,
+    /// A standby snapshots its replica, and prunes the log, every this many entries
+    /// (0: never; the log then grows without bound).
+    pub snapshot_every_entries: u64,
     /// TLS to PostgreSQL: `Some` when `[cluster]` names a TLS file or the connection
     /// string says `sslmode=require`; the sessions are then always encrypted and the
     /// server verified.
@@ -81,6 +84,7 @@ impl std::fmt::Debug for ClusterSection {
             .field("advertise", &self.advertise)
             .field("lease_ttl_s", &self.lease_ttl_s)
             .field("renew_interval_s", &self.renew_interval_s)
+            .field("snapshot_every_entries", &self.snapshot_every_entries)
             .field("postgres_tls", &self.postgres_tls)
             .finish()
     }

@@ -51,6 +51,7 @@ fn cluster_json(context: &Context) -> Option<serde_json::Value> {
         "leader_address": state.leader_address,
         "applied_seq": state.applied_seq,
         "log_last_seq": state.log_last_seq,
+        "snapshot_seq": state.snapshot_seq,
         "lag_entries": state.lag_entries,
         "leases_taken": state.leases_taken,
         "last_error": state.last_error,

@@ -192,9 +192,8 @@ impl SharedStore for SimStore {
             // Readers never see what the newest snapshot covers.
             let pruned = state.snapshot.as_ref().map_or(0, |(seq, _)| *seq);
             let pruned = u64::min(pruned, state.log.len() as u64);
-            let start = usize::try_from(after_seq.max(pruned))
-                .unwrap_or(usize::MAX)
-                .min(state.log.len());
+            let start =
+                usize::try_from(after_seq.max(pruned)).unwrap_or(usize::MAX).min(state.log.len());
             let end = (start + PAGE).min(state.log.len());
             let entries = state.log[start..end]
                 .iter()

@@ -84,11 +84,12 @@ impl ClusterCore {
         .with_tls(self.postgres_tls.clone());
         let registry_config = self.config.node_config().registry;
         let timings = self.cluster.lease_timings();
-        let Ok(mut replicator) =
+        let Ok(replicator) =
             Replicator::new(self.lease_clock.now(), store, timings, registry_config)
         else {
             unreachable!("the lease timings were validated with the configuration")
         };
+        let mut replicator = replicator.with_snapshots_every(self.cluster.snapshot_every_entries);
         tracing::info!(node = %self.cluster.node, advertise = %self.cluster.advertise, "standing by");
         loop {
             let registry = match self.stand_by(&mut replicator, inputs, &waiter)? {

@@ -77,9 +77,10 @@ impl ClusterCore {
             if let Some(registry) = replicator.take_registry(self.lease_clock.now()) {
                 return Ok(Watch::Leading(Box::new(registry)));
             }
-            let applied_seq = replicator.applied_seq();
+            let (applied_seq, snapshot_seq) = (replicator.applied_seq(), replicator.snapshot_seq());
             self.status.update(|state| {
                 state.applied_seq = applied_seq;
+                state.snapshot_seq = snapshot_seq;
                 state.lag_entries = state.log_last_seq.saturating_sub(applied_seq);
             });
             if now >= next_status {
