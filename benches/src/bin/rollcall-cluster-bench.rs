@@ -7,6 +7,8 @@
 //!   with `FjallStore::commit`, the single node's durable path. B = 1, 64, 1024.
 //! - `standby lag`: while the leader commits batches of 64 as fast as it can, a standby
 //!   ticking every 50 ms: how many entries behind it is after each tick.
+//! - `snapshot`: the caught-up standby snapshots its replica (taken, encoded, stored with
+//!   the log it covers deleted), and a new node starts from it, beside the full replay.
 //! - `failover`: a leader stops (as after `kill -9`: it neither renews nor releases); the
 //!   time until a standby, ticking every 100 ms, has committed its first heartbeat, with
 //!   the lease's defaults (10 s TTL, 3 s renewals), over `--takeovers` takeovers.
@@ -49,6 +51,48 @@ fn options() -> Options {
         }
     }
     options
+}
+
+/// A snapshot of the caught-up standby's replica: how long taking, encoding and storing
+/// it take (which prunes the whole log), how big it is, and how long a new node takes to
+/// start from it, beside the full replay it replaces (`replay_seconds`).
+fn snapshot_figures(
+    postgres: &Postgres,
+    clock: &Clock,
+    timings: LeaseTimings,
+    standby: &mut PostgresReplicator,
+    replay_seconds: f64,
+) {
+    let seq = standby.applied_seq();
+    let started = Instant::now();
+    let snapshot = standby.replica().expect("a standby's replica").snapshot();
+    let taken = started.elapsed().as_secs_f64();
+    let bytes = rollcall_io::codec::encode(&snapshot).expect("a snapshot encodes").len();
+    let written_started = Instant::now();
+    let stored = rollcall_core::replication::SharedStore::write_snapshot(
+        standby.store_mut(),
+        seq,
+        &snapshot,
+    )
+    .expect("the snapshot is stored");
+    assert!(stored, "a newer snapshot was stored already");
+    let written = written_started.elapsed().as_secs_f64();
+    let mut fresh = replicator(postgres, clock, "bench-fresh", timings);
+    let load_started = Instant::now();
+    while fresh.applied_seq() < seq {
+        fresh.tick(clock.now());
+    }
+    let loaded = load_started.elapsed().as_secs_f64();
+    println!(
+        "snapshot after entry {seq}: {} of {} rows, taken in {}, stored (the log up to it deleted) in {}; a new node starts from it in {} (the full replay above: {}, {:.0}x)",
+        human(bytes as f64, "bytes"),
+        snapshot.records.len(),
+        human(taken, "s"),
+        human(written, "s"),
+        human(loaded, "s"),
+        human(replay_seconds, "s"),
+        replay_seconds / loaded
+    );
 }
 
 /// Monotonic time for the lease, as the daemon would pass it.
@@ -189,6 +233,7 @@ fn main() {
         human(replay_seconds, "s"),
         human(replayed as f64 / replay_seconds, "ops/s")
     );
+    snapshot_figures(&postgres, &clock, fast, &mut standby, replay_seconds);
     // Standby lag while the leader commits batches of 64 flat out.
     let mut lags = Vec::new();
     let mut behind_after = Vec::new();
