@@ -48,6 +48,7 @@ struct Gauges {
     applied_seq: Gauge,
     lag_entries: Gauge,
     leases_taken: Gauge,
+    snapshot_seq: Gauge,
 }
 
 impl ClusterStatus {
@@ -81,6 +82,11 @@ impl ClusterStatus {
                 "Times this node took the lease since it started",
                 &gauges.leases_taken,
             ),
+            (
+                "cluster_snapshot_seq",
+                "The log entry the newest snapshot this node loaded or wrote includes",
+                &gauges.snapshot_seq,
+            ),
         ];
         for (name, help, gauge) in series {
             registry.register(name, help, gauge.clone());
@@ -100,5 +106,6 @@ impl ClusterStatus {
         self.gauges.applied_seq.set(value(state.applied_seq));
         self.gauges.lag_entries.set(value(state.lag_entries));
         self.gauges.leases_taken.set(value(state.leases_taken));
+        self.gauges.snapshot_seq.set(value(state.snapshot_seq));
     }
 }
