@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A throw-away rollcall cluster on loopback: one PostgreSQL 15 (Unix socket only, in a
-# temp dir), three nodes and a remote master heartbeating every second. Shows who leads,
-# kills the leader with -9, shows the takeover and the master following it; then stops
-# everything and removes the temp dir.
+# temp dir), three nodes, a remote master heartbeating every second and a worker, both
+# following the leader. Shows who leads, kills the leader with -9, shows the takeover and
+# the master and worker following it; then stops everything and removes the temp dir.
 #
 #   examples/cluster/run.sh [TAKEOVERS]     (from the repository; builds the release binary)
 #
@@ -78,12 +78,19 @@ renew_interval_s = $renew
 [[masters]]
 name = "demo"
 token_sha256 = ["$digest"]
+
+[[workers]]
+name = "demo-worker"
+password = "demo-password"
 TOML
     start_node "$n"
 done
 "$rollcall" master --connect 127.0.0.1:19991,127.0.0.1:19992,127.0.0.1:19993 --name demo \
     --token-file "$work/master.token" --heartbeat-interval-s 1 > "$work/master.log" 2>&1 &
 pids[3]=$!
+ROLLCALL_WORKER_PASSWORD=demo-password "$rollcall" worker --name demo-worker \
+    --connect 127.0.0.1:19991,127.0.0.1:19992,127.0.0.1:19993 > "$work/worker.log" 2>&1 &
+pids[4]=$!
 
 # One field of a node's /api/v2/cluster (the JSON is flattened first: it is pretty-printed).
 field() {
@@ -112,6 +119,7 @@ echo "== waiting for a leader"
 until first=$(leader 1 2 3); do sleep 0.2; done
 show
 registered() { grep -c "registered as master" "$work/master.log" || true; }
+last_attach() { grep "attached to" "$work/worker.log" | tail -1 || true; }
 lease_times=()
 ack_times=()
 for round in $(seq 1 "$takeovers"); do
@@ -127,6 +135,11 @@ for round in $(seq 1 "$takeovers"); do
     led_at=$(date +%s.%N)
     until [ "$(registered)" -gt "$acknowledged_before" ]; do sleep 0.05; done
     acked_at=$(date +%s.%N)
+    # The worker follows too (bounded: it backs off up to 2 s while the cluster redirects).
+    for _ in $(seq 1 300); do
+        case "$(last_attach)" in *"127.0.0.1:1999$next "*) break ;; esac
+        sleep 0.1
+    done
     lease_s=$(awk -v a="$led_at" -v b="$killed_at" 'BEGIN { printf "%.2f", a - b }')
     ack_s=$(awk -v a="$acked_at" -v b="$killed_at" 'BEGIN { printf "%.2f", a - b }')
     lease_times+=("$lease_s")
@@ -136,6 +149,7 @@ for round in $(seq 1 "$takeovers"); do
     start_node "$leader"
 done
 tail -1 "$work/master.log" | sed 's/^/  master: /'
+grep -E "attached to" "$work/worker.log" | sed 's/^/  worker: /'
 grep -h "lease taken" "$work"/n*.log | sort | sed 's/^/  /'
 summary() {
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
