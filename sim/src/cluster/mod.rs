@@ -46,7 +46,6 @@ use crate::oracle::{correctness, liveness, Verdict};
 use crate::rng::Rng;
 use store::{SimStore, StoreState};
 
-const REGISTRY: RegistryConfig = RegistryConfig { expiry_window_ms: 600_000 };
 /// The moment the simulated clocks start at, as in the single-node world.
 const START_MS: u64 = 1_700_000_000_000;
 /// The heartbeat interval the takeover's grace allows the masters (the workload's masters
@@ -63,6 +62,9 @@ pub struct ClusterSettings {
     pub seed: u64,
     pub nodes: usize,
     pub timings: LeaseTimings,
+    /// The registry's expiry window: one to three TTLs, so that a takeover's gap in the
+    /// masters' heartbeats is long enough to expire them but for the takeover's grace.
+    pub registry: RegistryConfig,
     /// Per node: its clock's rate, in millionths of true time (1,000,000 is exact).
     pub clock_rate_ppm: Vec<u64>,
     pub safety_phase_ms: u64,
@@ -81,6 +83,7 @@ impl ClusterSettings {
         let nodes = rng.between(2, 5) as usize;
         let ttl_ms = rng.between(3, 15) * 1_000;
         let renew_interval_ms = rng.between(ttl_ms / 10, ttl_ms / 3).max(100);
+        let expiry_window_ms = rng.between(ttl_ms, 3 * ttl_ms);
         // One seed in three has clocks slow enough (a third to two thirds of true speed)
         // that a deposed leader outlives its lease by its own reckoning: only the store's
         // fence then keeps its commits out.
@@ -99,6 +102,7 @@ impl ClusterSettings {
             seed,
             nodes,
             timings: LeaseTimings { ttl_ms, renew_interval_ms },
+            registry: RegistryConfig { expiry_window_ms },
             clock_rate_ppm,
             safety_phase_ms: 30 * 60 * 1_000,
             pause: on(200_000),
@@ -200,7 +204,7 @@ impl ClusterWorld {
                     Timestamp::from_millis(START_MS),
                     handle,
                     settings.timings,
-                    REGISTRY,
+                    settings.registry,
                 );
                 let Ok(replicator) = replicator else { unreachable!("derived timings are valid") };
                 let replicator = replicator.with_snapshots_every(settings.snapshot_every_entries);
@@ -459,7 +463,7 @@ impl ClusterWorld {
     }
 
     fn log_replayed(&self) -> Registry {
-        let mut registry = Registry::new(REGISTRY);
+        let mut registry = Registry::new(self.settings.registry);
         for (_, _, input) in &self.store.borrow().log {
             registry.replay(input.clone());
         }
@@ -514,7 +518,7 @@ impl ClusterWorld {
         self.stats.log_entries = state.log.len() as u64;
         // Every snapshot stored is the log's state after its entry, exactly.
         for (seq, snapshot) in &state.snapshots_written[self.checked_snapshots..] {
-            let mut truth = Registry::new(REGISTRY);
+            let mut truth = Registry::new(self.settings.registry);
             for (_, _, input) in &state.log[..*seq as usize] {
                 truth.replay(input.clone());
             }
@@ -548,7 +552,7 @@ impl ClusterWorld {
     /// (sent again after a commit whose reply was lost) got its first answer every time,
     /// and every answer the master was given is the log's.
     fn check_exactly_once(&self) -> Verdict {
-        let mut registry = Registry::new(REGISTRY);
+        let mut registry = Registry::new(self.settings.registry);
         let mut first_answers: BTreeMap<u64, Result<Reply, CommandError>> = BTreeMap::new();
         for (_, _, input) in &self.store.borrow().log {
             let LoggedInput::Request { at, master, request_id, command } = input.clone() else {
