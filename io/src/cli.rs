@@ -41,15 +41,8 @@ enum CliCommand {
     },
     /// Attach to a daemon as a worker; print the builder lists it pushes.
     Worker {
-        /// The daemon's address; for a cluster, its nodes' addresses, comma-separated (the
-        /// worker attaches to whichever leads, and follows it).
-        #[arg(
-            long,
-            value_name = "ADDR[,ADDR...]",
-            value_delimiter = ',',
-            default_value = "127.0.0.1:9989"
-        )]
-        connect: Vec<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
         #[arg(long)]
         name: String,
         /// The worker's password (or set ROLLCALL_WORKER_PASSWORD, which `ps` cannot see).
@@ -65,15 +58,8 @@ enum CliCommand {
     },
     /// Register a remote master, heartbeat until SIGTERM, then stop it.
     Master {
-        /// The daemon's address; for a cluster, its nodes' addresses, comma-separated
-        /// (the master follows the leader among them).
-        #[arg(
-            long,
-            value_name = "ADDR[,ADDR...]",
-            value_delimiter = ',',
-            default_value = "127.0.0.1:9989"
-        )]
-        connect: Vec<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
         #[arg(long)]
         name: String,
         /// A file holding this master's token (its first line), or set
@@ -93,6 +79,20 @@ enum CliCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+/// Where a client finds the daemon, or a cluster's leader.
+#[derive(Debug, clap::Args)]
+struct ConnectArgs {
+    /// The daemon's address; for a cluster, its nodes' addresses, comma-separated (the
+    /// client follows whichever leads).
+    #[arg(
+        long = "connect",
+        value_name = "ADDR[,ADDR...]",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:9989"
+    )]
+    addresses: Vec<String>,
 }
 
 /// How a client reaches a daemon with `[tls]`.
@@ -148,7 +148,7 @@ pub fn main() -> ExitCode {
         CliCommand::Worker { connect, name, password, keepalive_interval_s, once, tls } => {
             match tls.client_tls() {
                 Ok(tls) => smol::block_on(run_worker(WorkerOptions {
-                    addresses: connect,
+                    addresses: connect.addresses,
                     name,
                     password: Password::new(password),
                     keepalive_interval: Duration::from_secs(keepalive_interval_s.max(1)),
@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
             });
             match options {
                 Ok((token, tls)) => smol::block_on(run_master(MasterOptions {
-                    target: Target { addresses: connect, name, token, tls },
+                    target: Target { addresses: connect.addresses, name, token, tls },
                     builders,
                     heartbeat_interval: Duration::from_secs(heartbeat_interval_s.max(1)),
                 })),

@@ -101,24 +101,22 @@ fn start_pumps(client: TcpStream, server: UnixStream, state: &Arc<State>) {
     // Reads wake up often, to see the proxy stall or stop.
     let _ = client_reader.set_read_timeout(Some(POLL));
     let _ = server_reader.set_read_timeout(Some(POLL));
-    let upstream = {
-        let state = Arc::clone(state);
-        let mut server = server;
-        move || {
-            pump(client_reader, &mut server, &state);
-            let _ = server.shutdown(Shutdown::Write);
-        }
-    };
-    let downstream = {
-        let state = Arc::clone(state);
-        let mut client = client;
-        move || {
-            pump(server_reader, &mut client, &state);
-            let _ = client.shutdown(Shutdown::Write);
-        }
-    };
-    std::thread::spawn(upstream);
-    std::thread::spawn(downstream);
+    spawn_pump(client_reader, server, state, |server| server.shutdown(Shutdown::Write));
+    spawn_pump(server_reader, client, state, |client| client.shutdown(Shutdown::Write));
+}
+
+/// One direction on a thread of its own: `from` copied to `to`, whose write side is shut
+/// (`close`) once `from` ends, as the peer would see.
+fn spawn_pump<R, W>(from: R, mut to: W, state: &Arc<State>, close: fn(&W) -> std::io::Result<()>)
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    let state = Arc::clone(state);
+    std::thread::spawn(move || {
+        pump(from, &mut to, &state);
+        let _ = close(&to);
+    });
 }
 
 /// Copies `from` to `to` until either ends or the proxy stops; while stalled, reads
