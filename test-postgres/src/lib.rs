@@ -8,8 +8,10 @@
 //! (`/usr/lib/postgresql/15/bin`, or `ROLLCALL_PG_BIN`); without them the test fails and
 //! says how to install them: it never skips. `.ci/run` installs them.
 
+mod ports;
 mod proxy;
 
+pub use ports::free_port;
 pub use proxy::Proxy;
 
 use std::path::{Path, PathBuf};
@@ -200,12 +202,6 @@ impl Drop for Postgres {
         // Already stopped is fine: the temp dir goes either way.
         let _ = command.arg("stop").arg("--pgdata").arg(&data).args(["-m", "immediate"]).output();
     }
-}
-
-/// A TCP port free on 127.0.0.1 now (the server binds it a moment later).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
 }
 
 fn is_root() -> bool {

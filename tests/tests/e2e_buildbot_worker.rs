@@ -29,29 +29,30 @@ name = "mac os"
 workernames = ["bw1"]
 "#;
 
-fn buildbot_worker() -> Option<PathBuf> {
-    static INSTALLED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+fn buildbot_worker() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     INSTALLED.get_or_init(find_or_install).clone()
 }
 
 /// The worker from `$ROLLCALL_BUILDBOT_WORKER`, or `.venv-worker` at the repository root,
 /// installed there from PyPI on first use so that `cargo test --workspace` needs nothing
-/// set up beforehand. Only a machine without Python skips these tests, and says so.
-fn find_or_install() -> Option<PathBuf> {
+/// set up beforehand. A machine without Python fails these tests and says what to install:
+/// they never skip.
+fn find_or_install() -> PathBuf {
     if let Ok(path) = std::env::var("ROLLCALL_BUILDBOT_WORKER") {
-        return Some(PathBuf::from(path));
+        return PathBuf::from(path);
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-worker");
     let binary = venv.join("bin/buildbot-worker");
     if binary.exists() {
         install_tls_support(&venv);
-        return Some(binary);
+        return binary;
     }
     let python = Command::new("python3").arg("--version").output();
-    if !python.is_ok_and(|output| output.status.success()) {
-        eprintln!("SKIPPED: python3 is missing on this machine, so buildbot-worker cannot run");
-        return None;
-    }
+    assert!(
+        python.is_ok_and(|output| output.status.success()),
+        "python3 is missing on this machine, so buildbot-worker cannot run: install python3 and python3-venv (apt-get install python3-venv)"
+    );
     let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
     assert!(created.is_ok_and(|status| status.success()), "cannot create {}", venv.display());
     let installed = Command::new(venv.join("bin/pip"))
@@ -61,7 +62,7 @@ fn find_or_install() -> Option<PathBuf> {
         installed.is_ok_and(|status| status.success()),
         "pip install buildbot-worker==4.3.0 twisted[tls] failed"
     );
-    Some(binary)
+    binary
 }
 
 /// Twisted's TLS needs pyOpenSSL and service-identity (`twisted[tls]`); a venv made before
@@ -236,7 +237,7 @@ const CLOSED: &str = "WebSocket connection closed";
 
 #[test]
 fn a_stock_worker_attaches_reports_its_info_and_gets_its_builder_directories() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(ROSTER);
     let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
     worker.attach();
@@ -260,7 +261,7 @@ fn a_stock_worker_attaches_reports_its_info_and_gets_its_builder_directories() {
 
 #[test]
 fn wrong_passwords_and_unknown_names_are_refused_and_leave_nothing_behind() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(ROSTER);
     let wrong = Worker::create(&binary, &daemon, "wrong", "bw1", "guess");
     let stranger = Worker::create(&binary, &daemon, "stranger", "stranger", "pw1");
@@ -280,7 +281,7 @@ fn wrong_passwords_and_unknown_names_are_refused_and_leave_nothing_behind() {
 
 #[test]
 fn a_second_worker_with_the_same_name_follows_the_duplicate_policy() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     // ping-old: the first worker answers the ping (a print), so the newcomer is refused.
     let daemon = Daemon::start(&format!("[gateway]\nduplicate_policy = \"ping-old\"\n{ROSTER}"));
     let first = Worker::create(&binary, &daemon, "first", "bw1", "pw1");
@@ -297,7 +298,7 @@ fn a_second_worker_with_the_same_name_follows_the_duplicate_policy() {
 
 #[test]
 fn drop_older_gives_the_name_to_the_newest_worker() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(ROSTER);
     let first = Worker::create(&binary, &daemon, "first", "bw1", "pw1");
     let second = Worker::create(&binary, &daemon, "second", "bw1", "pw1");
@@ -309,7 +310,7 @@ fn drop_older_gives_the_name_to_the_newest_worker() {
 
 #[test]
 fn a_frozen_worker_is_found_dead_by_the_keepalive_deadline() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(&format!("[timing]\nkeepalive_timeout_s = 6\n{ROSTER}"));
     let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
     worker.attach();
@@ -325,7 +326,7 @@ fn a_frozen_worker_is_found_dead_by_the_keepalive_deadline() {
 
 #[test]
 fn a_reconfig_that_changes_the_builders_pushes_the_new_directories() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(ROSTER);
     let worker = Worker::create(&binary, &daemon, "bw1", "bw1", "pw1");
     worker.attach();
@@ -341,7 +342,7 @@ fn a_reconfig_that_changes_the_builders_pushes_the_new_directories() {
 
 #[test]
 fn a_stock_worker_left_on_its_default_pb_protocol_is_named_in_the_daemons_log() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let daemon = Daemon::start(&format!("[limits]\nhandshake_timeout_s = 2\n{ROSTER}"));
     let worker = Worker::create_speaking(&binary, &daemon, "bw1-pb", "bw1", "pw1", &[]);
     worker.launch();
@@ -371,7 +372,7 @@ fn tls_connection_string(daemon: &Daemon, pki: &Pki) -> String {
 
 #[test]
 fn a_stock_worker_attaches_over_tls_to_a_daemon_with_a_private_ca() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let pki = Pki::new();
     let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
     let connection = tls_connection_string(&daemon, &pki);
@@ -395,7 +396,7 @@ fn a_stock_worker_attaches_over_tls_to_a_daemon_with_a_private_ca() {
 
 #[test]
 fn over_tls_a_worker_in_the_clear_or_with_a_wrong_password_is_refused() {
-    let Some(binary) = buildbot_worker() else { return };
+    let binary = buildbot_worker();
     let pki = Pki::new();
     let daemon = Daemon::start(&format!("{ROSTER}{}", pki.section(false)));
     let plain = Worker::create(&binary, &daemon, "plain", "bw1", "pw1");

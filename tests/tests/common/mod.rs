@@ -6,7 +6,7 @@ pub mod tls;
 pub mod transport;
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -51,11 +51,8 @@ pub fn master_client(daemon: &Daemon, name: &str) -> rollcall_io::client::Master
         .expect("connect a master")
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("bound").port()
-}
+/// A port nobody listens on now, outside the range outbound connections are given.
+pub use rollcall_test_postgres::free_port;
 
 /// Waits until `condition` holds, failing the test after `limit`.
 pub fn eventually(limit: Duration, what: &str, condition: impl FnMut() -> bool) {
@@ -172,9 +169,18 @@ impl Daemon {
             .expect("start the daemon");
         self.child = Some(child);
         let address = self.workers_address;
-        eventually(Duration::from_secs(20), "the daemon to listen", || {
-            TcpStream::connect(address).is_ok()
-        });
+        let log_path = self.log_path.clone();
+        let child = self.child.as_mut().expect("just started");
+        eventually_showing(
+            Duration::from_secs(20),
+            "the daemon to listen",
+            || {
+                let exited = child.try_wait().expect("wait");
+                assert!(exited.is_none(), "the daemon exited at start:\n{}", read_log(&log_path));
+                TcpStream::connect(address).is_ok()
+            },
+            || format!(":\n{}", read_log(&log_path)),
+        );
         // The daemon binds its ports one after another and a test may start with any of
         // them; their log lines say they are bound (a probe connection would count as a
         // refused client in the metrics some tests read). This run's lines are the last.
@@ -226,11 +232,7 @@ impl Daemon {
     }
 
     pub fn log(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = std::fs::File::open(&self.log_path) {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
+        read_log(&self.log_path)
     }
 
     /// Waits for `needle` in the daemon's log; on timeout the log is shown. The limit is an
@@ -247,6 +249,15 @@ impl Daemon {
     pub fn address(&self) -> String {
         self.workers_address.to_string()
     }
+}
+
+/// What a daemon has logged so far (empty before its first line).
+fn read_log(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_string(&mut text);
+    }
+    text
 }
 
 impl Drop for Daemon {
