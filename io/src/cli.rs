@@ -217,18 +217,15 @@ fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
 
 /// The master's token: the first line of `--token-file`, else `ROLLCALL_MASTER_TOKEN`.
 fn master_token(file: Option<&std::path::Path>) -> Result<Token, String> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read the token file {}: {error}", path.display()))?,
-        None => std::env::var("ROLLCALL_MASTER_TOKEN").map_err(|_| {
-            "a master needs its token: --token-file FILE or ROLLCALL_MASTER_TOKEN".to_string()
-        })?,
-    };
-    let token = text.lines().next().unwrap_or_default().trim();
-    if token.is_empty() {
-        return Err("the master token is empty".into());
+    match file {
+        Some(path) => crate::credentials::read_token_file(path),
+        None => {
+            let text = std::env::var("ROLLCALL_MASTER_TOKEN").map_err(|_| {
+                "a master needs its token: --token-file FILE or ROLLCALL_MASTER_TOKEN".to_string()
+            })?;
+            crate::credentials::token_from_text(&text)
+        }
     }
-    Ok(Token::new(token))
 }
 
 fn new_token() -> Result<(), Box<dyn std::error::Error>> {

@@ -103,6 +103,30 @@ pub fn new_master_token() -> Result<String, String> {
     Ok(format!("{TOKEN_PREFIX}{}", hex(&random)))
 }
 
+/// A master token from the first line of `path` (what `rollcall token new` prints first).
+///
+/// # Errors
+///
+/// When the file cannot be read or its first line is empty.
+pub fn read_token_file(path: &std::path::Path) -> Result<Token, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the token file {}: {error}", path.display()))?;
+    token_from_text(&text)
+}
+
+/// A master token from the first line of `text`.
+///
+/// # Errors
+///
+/// When that line is empty.
+pub fn token_from_text(text: &str) -> Result<Token, String> {
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err("the master token is empty".into());
+    }
+    Ok(Token::new(token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ fn start_node(index: usize, url: &str) -> Daemon {
 fn start_node_with(index: usize, url: &str, settings: &str) -> Daemon {
     let number = index + 1;
     let section = format!(
-        "[cluster]\npostgres = {url:?}\nnode = \"n{number}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\n{settings}"
+        "[cluster]\npostgres = {url:?}\nnode = \"n{number}\"\nadvertise = \"{{workers}}\"\nlease_ttl_s = {LEASE_TTL_S}\nrenew_interval_s = {RENEW_INTERVAL_S}\nmaster_token_file = \"{{master_token_file}}\"\n{settings}"
     );
     Daemon::start_as(&format!("node-{number}"), &section, &[])
 }
@@ -366,29 +366,42 @@ fn a_node_reaches_postgres_over_tls_and_leads() {
     assert!(!sessions.is_empty() && sessions.iter().all(|&ssl| ssl), "{sessions:?}");
 }
 
-/// `rollcall worker --connect` of all three nodes attaches to whichever leads (following a
-/// standby's redirect), and after `kill -9` of the leader attaches to the new one.
+/// Every node is a build master with its own workers: a worker attaches to a standby,
+/// which records it at the leader through its own master's session; `kill -9` of the
+/// leader leaves it attached (it never reconnects), and the new leader's registry shows it
+/// connected to the standby's master, which is still active.
 #[test]
-fn a_worker_follows_the_leader_across_a_takeover() {
+fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
     let cluster = Cluster::start_with("[[workers]]\nname = \"w1\"\npassword = \"s3cret\"\n");
     let leader = cluster.leader(&[0, 1, 2]);
+    let standby = (0..3).find(|&index| index != leader).expect("a standby");
     let output = cluster.nodes[0].directory.path().join("worker.out");
-    let addresses: Vec<String> = cluster.nodes.iter().map(Daemon::address).collect();
+    let address = cluster.nodes[standby].address();
     let mut worker = std::process::Command::new(common::BINARY)
-        .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect"])
-        .arg(addresses.join(","))
+        .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect", &address])
         .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
         .stdout(std::fs::File::create(&output).expect("the worker's output"))
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start rollcall worker");
     let printed = || std::fs::read_to_string(&output).unwrap_or_default();
-    let attached_to = |index: usize| format!("attached to {} as w1", addresses[index]);
+    let attached = format!("attached to {address} as w1");
     eventually_showing(
         STEP,
-        "the worker to attach to the leader",
-        || printed().contains(&attached_to(leader)),
+        "the worker to attach to the standby",
+        || printed().contains(&attached),
         || format!("{}\n{}", printed(), cluster.describe()),
+    );
+    let standby_master = format!("node-{}", standby + 1);
+    let recorded_at = |cluster: &Cluster, index: usize| {
+        master_of_worker(&cluster.nodes[index], "w1")
+            .is_some_and(|master| master_name(&cluster.nodes[index], master) == standby_master)
+    };
+    eventually_showing(
+        STEP,
+        "the leader to record w1 on the standby's master",
+        || recorded_at(&cluster, leader),
+        || cluster.describe(),
     );
 
     let mut cluster = cluster;
@@ -397,13 +410,38 @@ fn a_worker_follows_the_leader_across_a_takeover() {
     let next = cluster.leader(&others);
     eventually_showing(
         TAKEOVER_LIMIT,
-        "the worker to attach to the new leader",
-        || printed().contains(&attached_to(next)),
+        "the new leader to record w1 on the standby's master",
+        || recorded_at(&cluster, next),
         || format!("{}\n{}", printed(), cluster.describe()),
     );
+    let masters = get(cluster.nodes[next].http_address, "/api/v2/masters").json();
+    let row = masters["masters"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["name"] == standby_master.as_str()))
+        .cloned()
+        .expect("the standby's master has a row");
+    assert_eq!(row["active"], Value::Bool(true), "{row}");
+    assert_eq!(
+        printed().matches("attached to").count(),
+        1,
+        "the worker never reconnected:\n{}",
+        printed()
+    );
+    assert!(cluster.nodes[standby].log().contains("registered at the leader"));
     let _ = worker.kill();
     let _ = worker.wait();
-    println!("the worker printed:\n{}", printed());
+}
+
+/// The master a worker's REST row says it is connected to, if one.
+fn master_of_worker(daemon: &Daemon, worker: &str) -> Option<u64> {
+    let body = get(daemon.http_address, "/api/v2/workers").json();
+    let row = body["workers"].as_array()?.iter().find(|row| row["name"] == worker)?.clone();
+    row["connected_to"].as_array()?.first()?["masterid"].as_u64()
+}
+
+fn master_name(daemon: &Daemon, master: u64) -> String {
+    let body = get(daemon.http_address, &format!("/api/v2/masters/{master}")).json();
+    body["masters"][0]["name"].as_str().unwrap_or_default().to_string()
 }
 
 /// With snapshots every 10 entries, a standby snapshots its replica and the log before it

@@ -91,6 +91,21 @@ impl Batches {
         }
     }
 
+    /// The batch that will never be durable (its leader was deposed): the outputs it and
+    /// the open batch held, for the caller to sort; their changes are dropped.
+    pub(super) fn abandon(&mut self) -> Vec<NodeOutput> {
+        let mut outputs = self.awaiting.take().map(|(_, outputs)| outputs).unwrap_or_default();
+        outputs.append(&mut self.held);
+        self.changes.clear();
+        self.open = false;
+        outputs
+    }
+
+    /// An output that depends on no change: out at once.
+    pub(super) fn release(&mut self, output: NodeOutput) {
+        self.released.push_back(output);
+    }
+
     pub(super) fn poll_released(&mut self) -> Option<NodeOutput> {
         self.released.pop_front()
     }

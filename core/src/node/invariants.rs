@@ -15,9 +15,20 @@ impl Node {
     ///
     /// The first inconsistency found.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        self.registry.check_invariants()?;
         self.gateway.check_invariants()?;
-        let own = self.registry.master(self.master);
+        let (changes, held, awaiting) = self.batches.pending();
+        ensure!(
+            NODE,
+            !self.batches.is_committed() || (changes == 0 && held == 0 && !awaiting),
+            "the state counts as committed with {changes} changes and {held} outputs pending"
+        );
+        let Some(registry) = self.registry() else {
+            ensure!(NODE, self.sessions.is_empty(), "a standby holds remote masters' sessions");
+            ensure!(NODE, changes == 0, "a standby's batch holds {changes} registry changes");
+            return Ok(());
+        };
+        registry.check_invariants()?;
+        let own = registry.master(self.master);
         ensure!(NODE, own.is_some(), "the node's own master {} has no row", self.master);
         if let Some(row) = own {
             ensure!(
@@ -48,7 +59,7 @@ impl Node {
                 session.hello_name
             );
             if let Some(master) = session.master {
-                let row = self.registry.master(master);
+                let row = registry.master(master);
                 ensure!(
                     NODE,
                     row.is_some_and(|row| row.name == session.hello_name),
@@ -58,20 +69,14 @@ impl Node {
                 );
             }
         }
-        let (changes, held, awaiting) = self.batches.pending();
-        ensure!(
-            NODE,
-            !self.batches.is_committed() || (changes == 0 && held == 0 && !awaiting),
-            "the state counts as committed with {changes} changes and {held} outputs pending"
-        );
         ensure!(
             NODE,
             self.stopped
                 || self.next_heartbeat
-                    <= self.registry.now().plus_millis(self.config.heartbeat_interval_ms),
+                    <= registry.now().plus_millis(self.config.heartbeat_interval_ms),
             "the next heartbeat at {} is more than an interval after {}",
             self.next_heartbeat,
-            self.registry.now()
+            registry.now()
         );
         Ok(())
     }

@@ -51,6 +51,16 @@ pub enum NodeInput {
     Reconfig(Box<NodeConfig>),
     /// Stop this master cleanly and close every connection.
     Shutdown,
+    /// A standby's session to the leader is open: its own master registers and declares
+    /// its state there.
+    LeaderSessionOpened,
+    /// A standby's session to the leader ended (or no leader could be reached).
+    LeaderSessionClosed,
+    /// The leader's answer to [`NodeOutput::ToLeader`] `request_id`.
+    LeaderReply {
+        request_id: u64,
+        result: Result<Reply, RequestError>,
+    },
 }
 
 /// Why a remote master's request was refused.
@@ -119,6 +129,9 @@ pub enum SessionCloseReason {
     AuthenticationFailed,
     /// A reconfig removed the master, or the token the session proved itself with.
     Deauthorized,
+    /// This node does not serve the registry (a standby, or a leader deposed): the master
+    /// should follow the leader.
+    NotLeader,
 }
 
 /// What a Node asks its driver to do, released only once the batch that produced it is
@@ -135,6 +148,13 @@ pub enum NodeOutput {
     Reply { connection: ConnectionId, request_id: u64, result: Result<Reply, RequestError> },
     /// Close a master session, telling it why.
     CloseSession { connection: ConnectionId, reason: SessionCloseReason },
+    /// A standby's own master's command, for the leader: answer with
+    /// [`NodeInput::LeaderReply`] echoing `request_id`. Unsent on no session: the next
+    /// session declares the state again.
+    ToLeader { request_id: u64, command: Command },
+    /// Give up the session to the leader (it left requests unanswered too long, or too
+    /// many): report [`NodeInput::LeaderSessionClosed`], then open a new one.
+    CloseLeaderSession,
     /// For logs and metrics.
     Event(NodeEvent),
 }
@@ -179,6 +199,23 @@ pub enum NodeEvent {
     OwnCommandRefused {
         command: &'static str,
         error: CommandError,
+    },
+    /// A standby's own master is registered at the leader, and has declared its state.
+    RegisteredAtLeader {
+        master: MasterId,
+    },
+    /// The leader refused a standby's own command.
+    LeaderRefused {
+        command: &'static str,
+        error: RequestError,
+    },
+    /// This standby took over: it serves the registry, its workers still attached.
+    Promoted {
+        master: MasterId,
+    },
+    /// This leader stood down: it forwards to the next leader, its workers still attached.
+    Deposed {
+        master: MasterId,
     },
     ReconfigApplied,
     ReconfigRejected {

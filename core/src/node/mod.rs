@@ -26,10 +26,12 @@
 
 mod batch;
 mod config;
+mod forwarding;
 mod invariants;
 mod messages;
 mod own_master;
 mod row_caps;
+mod seat;
 mod sessions;
 mod startup;
 mod tokens;
@@ -44,18 +46,21 @@ use crate::{
 
 pub use batch::Batch;
 pub use config::{NodeConfig, NodeConfigError, RowCaps};
+pub use forwarding::MAX_IN_FLIGHT_TO_LEADER;
 pub use messages::{NodeEvent, NodeInput, NodeOutput, RequestError, SessionCloseReason, StartKind};
 pub use startup::StartError;
 pub use tokens::{token_matches, MasterTokens, TokenDigest, MAX_TOKENS_PER_MASTER};
 
 use batch::Batches;
+use seat::Seat;
 use sessions::Session;
 
 /// One rollcall process. See the [module documentation](self).
 #[derive(Debug)]
 pub struct Node {
     config: NodeConfig,
-    registry: Registry,
+    /// The Registry it serves, or its link to the leader that does.
+    seat: Seat,
     gateway: Gateway,
     /// The Node's own master.
     master: MasterId,
@@ -86,6 +91,14 @@ impl Node {
     pub fn handle(&mut self, now: Timestamp, input: NodeInput) {
         self.batches.begin_input();
         if self.stopped {
+            // A stopping standby still hears the leader confirm its stop.
+            match input {
+                NodeInput::LeaderReply { request_id, result } => {
+                    self.leader_reply(now, request_id, result);
+                }
+                NodeInput::LeaderSessionClosed => self.leader_session_closed(),
+                _ => {}
+            }
             return;
         }
         match input {
@@ -99,10 +112,20 @@ impl Node {
                 self.gateway_input(now, crate::GatewayInput::Pong { connection, nonce });
             }
             NodeInput::MasterSessionOpened { connection, name, token } => {
-                self.open_session(connection, name, token);
+                if self.is_serving() {
+                    self.open_session(connection, name, token);
+                } else {
+                    let reason = SessionCloseReason::NotLeader;
+                    self.batches.hold(NodeOutput::CloseSession { connection, reason });
+                }
             }
             NodeInput::MasterRequest { connection, request_id, command } => {
                 self.session_request(now, connection, request_id, command);
+            }
+            NodeInput::LeaderSessionOpened => self.leader_session_opened(now),
+            NodeInput::LeaderSessionClosed => self.leader_session_closed(),
+            NodeInput::LeaderReply { request_id, result } => {
+                self.leader_reply(now, request_id, result);
             }
             NodeInput::ConnectionClosed { connection } => {
                 if self.sessions.remove(&connection).is_none() {
@@ -135,9 +158,14 @@ impl Node {
         if self.next_heartbeat <= now {
             self.heartbeat(now);
         }
-        if self.registry.poll_timeout().is_some_and(|due| due <= now) {
-            self.registry.handle_timeout(now);
-            self.drain_registry();
+        match &mut self.seat {
+            Seat::Serving(registry) => {
+                if registry.poll_timeout().is_some_and(|due| due <= now) {
+                    registry.handle_timeout(now);
+                    self.drain_registry();
+                }
+            }
+            Seat::Forwarding(_) => self.forwarder_timeout(now),
         }
     }
 
@@ -147,10 +175,11 @@ impl Node {
         if self.stopped {
             return None;
         }
-        [self.gateway.poll_timeout(), self.registry.poll_timeout(), Some(self.next_heartbeat)]
-            .into_iter()
-            .flatten()
-            .min()
+        let seat = match &self.seat {
+            Seat::Serving(registry) => registry.poll_timeout(),
+            Seat::Forwarding(forwarder) => forwarder.deadline(self.leader_reply_deadline_ms()),
+        };
+        [self.gateway.poll_timeout(), seat, Some(self.next_heartbeat)].into_iter().flatten().min()
     }
 
     /// Ends the batch: its changes, to be made durable as one atomic write.
@@ -159,7 +188,10 @@ impl Node {
     ///
     /// When the previous batch still awaits durability.
     pub fn end_batch(&mut self) -> Batch {
-        let registry_inputs = self.registry.take_logged_inputs();
+        let registry_inputs = match &mut self.seat {
+            Seat::Serving(registry) => registry.take_logged_inputs(),
+            Seat::Forwarding(_) => Vec::new(),
+        };
         self.batches.end(registry_inputs)
     }
 
@@ -178,21 +210,55 @@ impl Node {
         self.batches.poll_released()
     }
 
-    /// The committed state, or `None` while some input's changes are not yet durable.
+    /// The committed state, or `None` while some input's changes are not yet durable, and
+    /// on a standby (it serves no registry: read its replica with [`Node::gateway`]).
     #[must_use]
     pub fn committed(&self) -> Option<CommittedView<'_>> {
-        self.batches.is_committed().then(|| self.view())
+        (self.batches.is_committed() && self.is_serving()).then(|| self.view())
     }
 
     /// The state as it is now, committed or not: for oracles and tests that look inside a
     /// batch, never for answers to a client.
+    ///
+    /// # Panics
+    ///
+    /// On a standby, which serves no registry.
     #[must_use]
     pub fn view(&self) -> CommittedView<'_> {
+        let Seat::Serving(registry) = &self.seat else {
+            panic!("a standby's node serves no registry: read the replica")
+        };
         CommittedView {
-            registry: &self.registry,
+            registry,
             gateway: &self.gateway,
             master: self.master,
             master_name: &self.config.master_name,
+        }
+    }
+
+    /// The own master's workers as committed (`None` while a batch is open): with a
+    /// standby's replica, what its reads show.
+    #[must_use]
+    pub fn committed_gateway(&self) -> Option<&Gateway> {
+        self.batches.is_committed().then_some(&self.gateway)
+    }
+
+    /// The Registry this Node serves, `None` on a standby.
+    #[must_use]
+    pub fn registry(&self) -> Option<&Registry> {
+        match &self.seat {
+            Seat::Serving(registry) => Some(registry),
+            Seat::Forwarding(_) => None,
+        }
+    }
+
+    /// On a standby: whether its own master is registered at the leader, and how many of
+    /// its requests the leader has yet to answer.
+    #[must_use]
+    pub fn leader_link(&self) -> Option<(bool, usize)> {
+        match &self.seat {
+            Seat::Serving(_) => None,
+            Seat::Forwarding(forwarder) => Some((forwarder.is_registered(), forwarder.in_flight())),
         }
     }
 
@@ -200,13 +266,22 @@ impl Node {
         self.master
     }
 
+    /// The own master's Gateway, committed or not.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
     pub fn config(&self) -> &NodeConfig {
         &self.config
     }
 
-    /// Whether shutdown has run: the driver may exit once the last batch is released.
+    /// Whether shutdown has run (on a standby: and the leader has confirmed the stop, or
+    /// no leader is there to tell): the driver may exit once the last batch is released.
     pub fn is_stopped(&self) -> bool {
-        self.stopped
+        match &self.seat {
+            Seat::Serving(_) => self.stopped,
+            Seat::Forwarding(forwarder) => self.stopped && forwarder.stop_done(),
+        }
     }
 
     /// A command the Node sends for its own master. Its outputs join the batch; the reply
@@ -225,7 +300,10 @@ impl Node {
     ) -> Result<Reply, CommandError> {
         let token = self.registry_input(now, command, key);
         let mut reply = None;
-        while let Some(output) = self.registry.poll_output() {
+        let Seat::Serving(registry) = &mut self.seat else {
+            unreachable!("only a serving node answers from its registry")
+        };
+        while let Some(output) = registry.poll_output() {
             match output {
                 RegistryOutput::Reply { token: answered, result } => {
                     assert_eq!(answered, token, "the registry answers the command it was given");
@@ -249,16 +327,20 @@ impl Node {
         self.next_token += 1;
         let token = ReplyToken(self.next_token);
         let input = RegistryInput { token, command };
+        let Seat::Serving(registry) = &mut self.seat else {
+            unreachable!("only a serving node feeds its registry")
+        };
         match key {
-            Some(key) => self.registry.handle_request(now, input, key),
-            None => self.registry.handle(now, input),
+            Some(key) => registry.handle_request(now, input, key),
+            None => registry.handle(now, input),
         }
         token
     }
 
     /// Changes and events of a timeout (the expiry sweep: no reply).
     fn drain_registry(&mut self) {
-        while let Some(output) = self.registry.poll_output() {
+        let Seat::Serving(registry) = &mut self.seat else { return };
+        while let Some(output) = registry.poll_output() {
             self.batches.registry_output(output);
         }
     }

@@ -7,8 +7,14 @@ use super::{Node, NodeConfig, NodeEvent, NodeOutput, SessionCloseReason};
 
 impl Node {
     /// Buildbot's schedule: masterActive for ourselves, then expireMasters.
+    /// On a standby, only the masterActive: the leader runs the sweeps.
     pub(super) fn heartbeat(&mut self, now: Timestamp) {
-        let was_active = self.registry.master(self.master).is_some_and(|row| row.active);
+        self.next_heartbeat = now.plus_millis(self.config.heartbeat_interval_ms);
+        let Some(registry) = self.registry() else {
+            self.forwarded_heartbeat(now);
+            return;
+        };
+        let was_active = registry.master(self.master).is_some_and(|row| row.active);
         let name = self.config.master_name.clone();
         self.local_must_succeed(now, "MasterActive", Command::MasterActive { name });
         let expire = Command::ExpireMasters { force_housekeeping: false };
@@ -21,7 +27,6 @@ impl Node {
             let master = self.master;
             self.batches.hold(NodeOutput::Event(NodeEvent::Revived { master }));
         }
-        self.next_heartbeat = now.plus_millis(self.config.heartbeat_interval_ms);
     }
 
     /// Tells the Registry which workers and builders this master has configured.
@@ -65,7 +70,12 @@ impl Node {
                     connection: *connection,
                 };
                 self.batches.hold(NodeOutput::Event(NodeEvent::Gateway(event)));
-                self.local_may_fail(now, "WorkerDisconnected", command);
+                if self.is_serving() {
+                    self.local_may_fail(now, "WorkerDisconnected", command);
+                } else if let Command::WorkerDisconnected { worker_name, connection, .. } = command
+                {
+                    self.forward_detach(now, worker_name, connection);
+                }
                 return;
             }
             _ => {}
@@ -102,7 +112,9 @@ impl Node {
             return;
         }
         // The registry's window applies to sweeps from now on; its rows stay as they are.
-        self.registry.set_config(config.registry);
+        if let super::Seat::Serving(registry) = &mut self.seat {
+            registry.set_config(config.registry);
+        }
         self.config = config;
         self.close_deauthorized_sessions();
         self.declare_configuration(now);
@@ -124,20 +136,39 @@ impl Node {
             self.batches.hold(NodeOutput::CloseSession { connection, reason });
         }
         let master = self.master;
-        self.local_must_succeed(now, "MasterStopped", Command::MasterStopped { master });
+        if self.is_serving() {
+            self.local_must_succeed(now, "MasterStopped", Command::MasterStopped { master });
+        } else {
+            self.forwarded_stop(now);
+        }
         self.batches.hold(NodeOutput::Event(NodeEvent::Stopped { master }));
         self.stopped = true;
     }
 
     /// A command for the own master the Registry cannot refuse unless its state is broken.
-    pub(super) fn local_must_succeed(&mut self, now: Timestamp, name: &str, command: Command) {
+    /// On a standby it goes to the leader, which answers later.
+    pub(super) fn local_must_succeed(
+        &mut self,
+        now: Timestamp,
+        name: &'static str,
+        command: Command,
+    ) {
+        if !self.is_serving() {
+            self.forward(now, name, command);
+            return;
+        }
         if let Err(error) = self.local(now, command) {
             panic!("the registry refused the node's own {name}: {error}");
         }
     }
 
     /// A report the Registry may refuse (its master was expired meanwhile): told, not fatal.
+    /// On a standby it goes to the leader, which answers later.
     pub(super) fn local_may_fail(&mut self, now: Timestamp, name: &'static str, command: Command) {
+        if !self.is_serving() {
+            self.forward(now, name, command);
+            return;
+        }
         if let Err(error) = self.local(now, command) {
             let event = NodeEvent::OwnCommandRefused { command: name, error };
             self.batches.hold(NodeOutput::Event(event));

@@ -74,9 +74,12 @@ impl Node {
     ) {
         // A request on a connection with no session: one that already closed.
         let Some(session) = self.sessions.get(&connection) else { return };
+        let super::Seat::Serving(registry) = &self.seat else {
+            unreachable!("a standby holds no sessions: they close when it is deposed")
+        };
         let refusal = session_refusal(session, &command)
-            .or_else(|| row_caps::check_ownership(&self.registry, &command).err())
-            .or_else(|| row_caps::check(&self.registry, &command, self.config.row_caps).err());
+            .or_else(|| row_caps::check_ownership(registry, &command).err())
+            .or_else(|| row_caps::check(registry, &command, self.config.row_caps).err());
         if let Some(error) = refusal {
             self.batches.hold(NodeOutput::Reply { connection, request_id, result: Err(error) });
             return;

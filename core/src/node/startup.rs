@@ -102,7 +102,7 @@ impl Node {
         let mut node = Node {
             next_heartbeat: now.plus_millis(config.heartbeat_interval_ms),
             config,
-            registry,
+            seat: super::Seat::Serving(registry),
             gateway,
             master: crate::MasterId(0),
             sessions: BTreeMap::new(),
@@ -119,7 +119,10 @@ impl Node {
 
     fn run_startup(&mut self, now: Timestamp) -> Result<StartKind, StartError> {
         let name = self.config.master_name.clone();
-        let existing = self.registry.master_by_name(&name).map(|row| row.active);
+        let existing = self
+            .registry()
+            .and_then(|registry| registry.master_by_name(&name))
+            .map(|row| row.active);
         let master = match self.startup_step(
             now,
             "RegisterMaster",
@@ -150,7 +153,7 @@ impl Node {
         Ok(kind)
     }
 
-    fn startup_step(
+    pub(super) fn startup_step(
         &mut self,
         now: Timestamp,
         step: &'static str,

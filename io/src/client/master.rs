@@ -85,6 +85,11 @@ impl MasterClient {
         }
     }
 
+    /// The session, for a caller that pipelines its requests ([`Session::pipeline`]).
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     /// Registers (or heartbeats) under `name` and returns the master id.
     ///
     /// # Errors

@@ -148,6 +148,52 @@ impl Session {
         self.writer.write_all(bytes).await.map_err(ClientError::Send)
     }
 
+    /// Sends every message `outgoing` yields while receiving at the same time, each
+    /// message received handed to `incoming`, until the connection fails, `outgoing`
+    /// closes or yields `None` (the caller gives the session up), or `incoming` returns
+    /// `false`: requests are pipelined, not each waiting for the last one's reply.
+    pub(crate) async fn pipeline(
+        &mut self,
+        outgoing: &smol::channel::Receiver<Option<ClientMessage>>,
+        mut incoming: impl FnMut(ServerMessage) -> bool,
+    ) -> ClientError {
+        let Session { reader, writer } = self;
+        let sending = async {
+            loop {
+                let Ok(Some(message)) = outgoing.recv().await else {
+                    return ClientError::Unexpected("the session was given up".into());
+                };
+                let frame = match codec::encode_frame(&message) {
+                    Ok(frame) => frame,
+                    Err(error) => return ClientError::Decode(error),
+                };
+                if let Err(error) = writer.write_all(&frame).await {
+                    return ClientError::Send(error);
+                }
+            }
+        };
+        let receiving = async {
+            loop {
+                let body = match codec::read_frame(reader, CLIENT_MAX_FRAME_BYTES).await {
+                    Ok(body) => body,
+                    Err(error) => return ClientError::Receive(error),
+                };
+                let message = match codec::decode(&body) {
+                    Ok(ServerMessage::Goodbye { reason }) => return ClientError::Goodbye(reason),
+                    Ok(ServerMessage::NotLeader { leader }) => {
+                        return ClientError::NotLeader(leader)
+                    }
+                    Ok(message) => message,
+                    Err(error) => return ClientError::Decode(error),
+                };
+                if !incoming(message) {
+                    return ClientError::Unexpected("an unexpected message".into());
+                }
+            }
+        };
+        futures_lite::FutureExt::or(sending, receiving).await
+    }
+
     /// The next message; a `Goodbye` becomes [`ClientError::Goodbye`].
     ///
     /// # Errors

@@ -41,6 +41,7 @@ pub(crate) struct ClusterTable {
     pub(crate) postgres_ca: Option<Spanned<String>>,
     pub(crate) postgres_certificate: Option<Spanned<String>>,
     pub(crate) postgres_private_key: Option<Spanned<String>>,
+    pub(crate) master_token_file: Option<Spanned<String>>,
 }
 
 /// A certificate without its key (or the reverse) could serve nothing: both are required.

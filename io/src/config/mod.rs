@@ -72,6 +72,10 @@ pub struct ClusterSection {
     /// string says `sslmode=require`; the sessions are then always encrypted and the
     /// server verified.
     pub postgres_tls: Option<crate::cluster::PostgresTlsOptions>,
+    /// The file holding the token this node's own master presents to the leader while
+    /// it stands by (the leader lists the master in its `[[masters]]`, as any remote
+    /// master). Without it, a standby's master is not registered until the node leads.
+    pub master_token_file: Option<std::path::PathBuf>,
 }
 
 /// Shows where the store is without its password.
@@ -86,6 +90,7 @@ impl std::fmt::Debug for ClusterSection {
             .field("renew_interval_s", &self.renew_interval_s)
             .field("snapshot_every_entries", &self.snapshot_every_entries)
             .field("postgres_tls", &self.postgres_tls)
+            .field("master_token_file", &self.master_token_file)
             .finish()
     }
 }

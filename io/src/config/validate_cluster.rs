@@ -78,6 +78,11 @@ pub(super) fn cluster(
             .as_ref()
             .map_or(SNAPSHOT_EVERY_ENTRIES, |entries| *entries.get_ref()),
         postgres_tls,
+        master_token_file: table
+            .master_token_file
+            .as_ref()
+            .map(|text| path("cluster.master_token_file", text, origin))
+            .transpose()?,
     })
 }
 

@@ -63,6 +63,19 @@ pub(crate) enum CoreInput {
     Reconfig(Box<Config>),
     Read(ReadJob),
     Shutdown,
+    /// News from a cluster standby's session to the leader.
+    Leader(LeaderEvent),
+}
+
+/// What a standby's session to the leader reports (daemon/cluster/leader_link.rs).
+#[derive(Debug)]
+pub(crate) enum LeaderEvent {
+    Opened,
+    Closed,
+    Reply {
+        request_id: u64,
+        result: Result<rollcall_core::Reply, rollcall_core::node::RequestError>,
+    },
 }
 
 impl std::fmt::Debug for CoreInput {
@@ -89,6 +102,7 @@ impl std::fmt::Debug for CoreInput {
             CoreInput::Reconfig(_) => formatter.write_str("Reconfig"),
             CoreInput::Read(_) => formatter.write_str("Read"),
             CoreInput::Shutdown => formatter.write_str("Shutdown"),
+            CoreInput::Leader(event) => write!(formatter, "Leader({event:?})"),
         }
     }
 }

@@ -19,7 +19,7 @@ use smol::channel::Receiver;
 
 use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::config::Config;
-use crate::core_link::inputs::{CoreInput, ReadJob, ReadView, WorkerMessage};
+use crate::core_link::inputs::{CoreInput, LeaderEvent, ReadJob, ReadView, WorkerMessage};
 use crate::credentials;
 use crate::daemon::clock;
 use crate::daemon::durability::{Durability, Halt, LocalStore};
@@ -33,16 +33,6 @@ use crate::metrics::Metrics;
 use crate::storage::StorageError;
 use crate::trace::{Line, Recorder, Start};
 use crate::wire::ServerMessage;
-
-/// How a core loop ended.
-#[derive(Debug)]
-pub(crate) enum Exit<D> {
-    /// The Node stopped cleanly (shutdown).
-    Stopped,
-    /// The durability deposed the Node (a cluster leader lost its lease): it is handed
-    /// back, and every peer was told to find the leader.
-    Deposed(D),
-}
 
 /// The most inputs taken into one batch: bounds the latency a batch adds to its first input.
 pub(crate) const MAX_BATCH_INPUTS: usize = 4_096;
@@ -69,7 +59,13 @@ pub(crate) struct CoreLoop<D> {
     reads: Vec<ReadJob>,
     /// Peers found not reading after the last overflow round: closed in the next batch.
     deferred_closes: Vec<ConnectionId>,
+    /// Once a shutdown was fed: the moment the loop stops waiting for a standby's leader
+    /// to confirm that its master stopped.
+    stop_deadline: Option<std::time::Instant>,
 }
+
+/// How long a stopping standby waits for the leader to confirm its master's stop.
+const STOP_CONFIRMATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl<S: Store<Error = StorageError>> CoreLoop<LocalStore<S>> {
     /// Loads the store and starts the Node (its startup is the first batch, committed here).
@@ -130,14 +126,9 @@ impl<D: Durability> CoreLoop<D> {
             pending_reconfigs: std::collections::VecDeque::new(),
             reads: Vec::new(),
             deferred_closes: Vec::new(),
+            stop_deadline: None,
             config,
         }
-    }
-
-    /// The durability back, from a Node deposed before it ran.
-    pub(crate) fn into_durability(mut self) -> D {
-        self.tell_peers_to_find_the_leader();
-        self.durability
     }
 
     /// The roster's credentials, kept current across reconfigs, for listeners that must
@@ -147,7 +138,8 @@ impl<D: Durability> CoreLoop<D> {
     }
 
     /// Runs until a shutdown input arrives (or every sender is gone), then stops this
-    /// master cleanly; or until the durability deposes the Node.
+    /// master cleanly. A cluster node's Node changes seats on the way, its workers
+    /// attached: promoted when it takes the lease, deposed when it loses it.
     ///
     /// # Errors
     ///
@@ -156,18 +148,39 @@ impl<D: Durability> CoreLoop<D> {
         mut self,
         inputs: &Receiver<CoreInput>,
         waiter: &Waiter,
-    ) -> Result<Exit<D>, DaemonError> {
-        match self.drive(inputs, waiter) {
-            Ok(()) => {
-                self.durability.stopped();
-                Ok(Exit::Stopped)
-            }
-            Err(Halt::Failed(error)) => Err(error),
-            Err(Halt::Deposed) => {
-                self.tell_peers_to_find_the_leader();
-                Ok(Exit::Deposed(self.durability))
+    ) -> Result<(), DaemonError> {
+        loop {
+            match self.drive(inputs, waiter) {
+                Ok(()) => {
+                    self.durability.stopped();
+                    return Ok(());
+                }
+                Err(Halt::Failed(error)) => return Err(error),
+                Err(Halt::Deposed) if self.durability.follows_when_deposed() => self.stand_by(),
+                Err(Halt::Deposed) => unreachable!("only a cluster node is ever deposed"),
             }
         }
+    }
+
+    /// The Node was deposed: it forwards to the next leader, its workers attached, and
+    /// what its lost batch would have told remote masters is never sent.
+    fn stand_by(&mut self) {
+        if self.node.is_serving() {
+            self.node.depose(crate::client::next_request_id());
+        }
+        let overflowed = self.release();
+        for connection in overflowed {
+            Metrics::add(&self.metrics.outbound_overflows, 1);
+            self.deferred_closes.push(connection);
+        }
+        self.run_reads();
+    }
+
+    /// A takeover: the Node serves the caught-up registry, its workers attached.
+    fn promote(&mut self, registry: rollcall_core::Registry) -> Result<(), Halt> {
+        let now = clock::now();
+        self.node.promote(now, registry).map_err(|error| Halt::Failed(DaemonError::Node(error)))?;
+        self.commit_and_release()
     }
 
     fn drive(&mut self, inputs: &Receiver<CoreInput>, waiter: &Waiter) -> Result<(), Halt> {
@@ -182,12 +195,20 @@ impl<D: Durability> CoreLoop<D> {
             if let Some(deadline) = self.durability.poll_deadline() {
                 wake = wake.min(deadline);
             }
+            if let Some(deadline) = self.stop_deadline {
+                wake = wake.min(deadline);
+            }
             let first = match waiter.next(inputs, wake) {
                 Next::Input(input) => Some(input),
-                Next::Closed => Some(CoreInput::Shutdown),
-                Next::Deadline => None,
+                Next::Closed if self.stop_deadline.is_none() => Some(CoreInput::Shutdown),
+                Next::Closed | Next::Deadline => None,
             };
-            self.durability.keep()?;
+            if self.stop_deadline.is_none() {
+                self.durability.keep()?;
+                if let Some(registry) = self.durability.take_promotion() {
+                    self.promote(registry)?;
+                }
+            }
             let now = clock::now();
             for connection in std::mem::take(&mut self.deferred_closes) {
                 self.feed(now, NodeInput::ConnectionClosed { connection });
@@ -204,7 +225,12 @@ impl<D: Durability> CoreLoop<D> {
                 self.node.handle_timeout(now);
             }
             self.commit_and_release()?;
-            if self.node.is_stopped() {
+            let gave_up =
+                self.stop_deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline);
+            if self.node.is_stopped() || gave_up {
+                if gave_up && !self.node.is_stopped() {
+                    tracing::warn!("the leader did not confirm this master's stop in time; it expires there instead");
+                }
                 self.say_goodbye_to_the_rest();
                 return Ok(());
             }
@@ -269,8 +295,22 @@ impl<D: Durability> CoreLoop<D> {
             }
             CoreInput::Read(job) => self.reads.push(job),
             CoreInput::Shutdown => {
-                tracing::info!("shutting down");
-                self.feed(now, NodeInput::Shutdown);
+                if self.stop_deadline.is_none() {
+                    tracing::info!("shutting down");
+                    self.stop_deadline =
+                        Some(std::time::Instant::now() + STOP_CONFIRMATION_TIMEOUT);
+                    self.feed(now, NodeInput::Shutdown);
+                }
+            }
+            CoreInput::Leader(event) => {
+                let input = match event {
+                    LeaderEvent::Opened => NodeInput::LeaderSessionOpened,
+                    LeaderEvent::Closed => NodeInput::LeaderSessionClosed,
+                    LeaderEvent::Reply { request_id, result } => {
+                        NodeInput::LeaderReply { request_id, result }
+                    }
+                };
+                self.feed(now, input);
             }
         }
     }
@@ -342,12 +382,24 @@ impl<D: Durability> CoreLoop<D> {
                         rollcall_core::node::SessionCloseReason::Deauthorized => {
                             "this master or its token was removed from the configuration"
                         }
+                        rollcall_core::node::SessionCloseReason::NotLeader => {
+                            self.peers.redirect(connection, self.durability.leader_address());
+                            continue;
+                        }
                     };
                     self.peers.close(connection, reason);
                     Ok(())
                 }
                 NodeOutput::Event(event) => {
                     self.event_released(&event);
+                    Ok(())
+                }
+                NodeOutput::ToLeader { request_id, command } => {
+                    self.durability.to_leader(request_id, command);
+                    Ok(())
+                }
+                NodeOutput::CloseLeaderSession => {
+                    self.durability.give_up_leader_session();
                     Ok(())
                 }
             };
@@ -389,15 +441,26 @@ impl<D: Durability> CoreLoop<D> {
         if self.reads.is_empty() {
             return;
         }
-        let Some(view) = self.node.committed() else {
-            unreachable!("reads run after the batch is committed");
-        };
-        let view = ReadView {
-            registry: view.registry,
-            worker_info: &self.worker_info,
-            gateway: view.gateway,
-            master: view.master,
-            master_name: view.master_name,
+        let master_name = self.config.master.name.as_str();
+        let view = match self.node.committed() {
+            Some(view) => ReadView {
+                registry: view.registry,
+                worker_info: &self.worker_info,
+                gateway: view.gateway,
+                master: view.master,
+                master_name: view.master_name,
+            },
+            None => {
+                // A standby: the replica, with its own master's workers.
+                let (Some(registry), Some(gateway)) =
+                    (self.durability.replica(), self.node.committed_gateway())
+                else {
+                    unreachable!("reads run after the batch is committed, on a registry");
+                };
+                let master =
+                    registry.master_by_name(master_name).map_or(self.node.master(), |row| row.id);
+                ReadView { registry, worker_info: &self.worker_info, gateway, master, master_name }
+            }
         };
         for job in self.reads.drain(..) {
             job(&view);
@@ -411,15 +474,6 @@ impl<D: Durability> CoreLoop<D> {
             encode(&ServerMessage::Goodbye { reason: "the master is shutting down".into() });
         for (_, peer) in self.peers.drain() {
             let _ = peer.outbound.try_send(goodbye.clone());
-        }
-    }
-
-    /// A deposed leader's peers: none of them can be served here any more. Workers and
-    /// masters reconnect and find the leader.
-    fn tell_peers_to_find_the_leader(&mut self) {
-        let not_leader = encode(&ServerMessage::NotLeader { leader: None });
-        for (_, peer) in self.peers.drain() {
-            let _ = peer.outbound.try_send(not_leader.clone());
         }
     }
 

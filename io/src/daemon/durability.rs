@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use rollcall_core::node::Batch;
 use rollcall_core::store::Store;
+use rollcall_core::{Command, Registry};
 
 use crate::daemon::DaemonError;
 use crate::metrics::Metrics;
@@ -16,8 +17,9 @@ use crate::storage::StorageError;
 pub(crate) enum Halt {
     /// The store failed: nothing can be acknowledged, and the daemon stops.
     Failed(DaemonError),
-    /// This node stopped leading its cluster: the Node is dropped, with whatever it had
-    /// not committed, and the node stands by.
+    /// This node stopped leading its cluster: what the Node had not committed is lost,
+    /// and it stands by ([`Node::depose`](rollcall_core::Node::depose)), its workers
+    /// attached.
     Deposed,
 }
 
@@ -47,6 +49,35 @@ pub(crate) trait Durability {
 
     /// The Node stopped cleanly and its last batch is durable.
     fn stopped(&mut self);
+
+    /// After [`Durability::keep`]: the registry a standby took over, for its Node to serve.
+    fn take_promotion(&mut self) -> Option<Registry> {
+        None
+    }
+
+    /// Whether a deposed Node stands by and goes on (a cluster node); otherwise the loop
+    /// ends.
+    fn follows_when_deposed(&self) -> bool {
+        false
+    }
+
+    /// What a standby's reads answer from.
+    fn replica(&self) -> Option<&Registry> {
+        None
+    }
+
+    /// Where remote masters a standby turns away should go.
+    fn leader_address(&self) -> Option<String> {
+        None
+    }
+
+    /// Carries a standby's own request to the leader. A single node never forwards.
+    fn to_leader(&mut self, request_id: u64, command: Command) {
+        let _ = (request_id, command);
+    }
+
+    /// The standby's Node gave up its session to the leader: open a new one.
+    fn give_up_leader_session(&mut self) {}
 }
 
 /// One node's own store on local disk: the embedded default.

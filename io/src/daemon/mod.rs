@@ -54,6 +54,8 @@ pub enum DaemonError {
     Signals(std::io::Error),
     /// The core thread could not be started.
     CoreThreadSpawn(std::io::Error),
+    /// A cluster node's own master token (`[cluster] master_token_file`) cannot be read.
+    MasterToken(String),
     /// The core thread panicked: a bug, whose message is in the log.
     CoreThreadPanicked,
     /// A TLS file could not be loaded: `<file>: <why>`.
@@ -77,6 +79,9 @@ impl std::fmt::Display for DaemonError {
             DaemonError::CoreThreadSpawn(error) => {
                 write!(formatter, "cannot start the core thread: {error}")
             }
+            DaemonError::MasterToken(why) => {
+                write!(formatter, "[cluster] master_token_file: {why}")
+            }
             DaemonError::CoreThreadPanicked => {
                 formatter.write_str("the core thread panicked (a bug: see the log above)")
             }
@@ -95,7 +100,7 @@ impl std::error::Error for DaemonError {
             | DaemonError::Signals(error)
             | DaemonError::CoreThreadSpawn(error) => Some(error),
             DaemonError::Tls(error) => Some(error),
-            DaemonError::CoreThreadPanicked => None,
+            DaemonError::CoreThreadPanicked | DaemonError::MasterToken(_) => None,
         }
     }
 }
@@ -127,9 +132,10 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     let (core, metrics) = start_core(&config, record)?;
     let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
+    let reports = core_sender.clone();
     let core_thread = std::thread::Builder::new()
         .name("rollcall-core".into())
-        .spawn(move || core.run(&core_receiver))
+        .spawn(move || core.run(&core_receiver, reports))
         .map_err(DaemonError::CoreThreadSpawn)?;
 
     let network = smol::block_on(async {
@@ -264,13 +270,19 @@ impl Core {
         }
     }
 
-    fn run(self, inputs: &smol::channel::Receiver<CoreInput>) -> Result<(), DaemonError> {
+    /// `reports` is where a cluster node's leader link reports (a single node drops it).
+    fn run(
+        self,
+        inputs: &smol::channel::Receiver<CoreInput>,
+        reports: smol::channel::Sender<CoreInput>,
+    ) -> Result<(), DaemonError> {
         match self {
             Core::Local(core) => {
+                drop(reports);
                 let waiter = wait::Waiter::for_this_thread();
-                core.run(inputs, &waiter).map(|_| ())
+                core.run(inputs, &waiter)
             }
-            Core::Cluster(core) => core.run(inputs),
+            Core::Cluster(core) => core.run(inputs, reports),
         }
     }
 }
@@ -294,11 +306,7 @@ fn start_core(
             .map(crate::cluster::PostgresTls::load)
             .transpose()
             .map_err(DaemonError::Tls)?;
-        let Some(core) =
-            cluster::ClusterCore::new(config.clone(), tls, Arc::clone(&metrics), status)
-        else {
-            unreachable!("the configuration has [cluster]")
-        };
+        let core = cluster::ClusterCore::new(config.clone(), tls, Arc::clone(&metrics), status)?;
         return Ok((Core::Cluster(Box::new(core)), metrics));
     }
     let metrics = Arc::new(Metrics::default());

@@ -36,6 +36,18 @@ pub(super) fn report(event: &NodeEvent, metrics: &Metrics, rejection_log: &mut L
                 tracing::warn!(master = %Escaped(name), connection = %connection, suppressed, "master refused: unknown name or wrong token");
             }
         }
+        NodeEvent::RegisteredAtLeader { master } => {
+            tracing::info!(masterid = %master, "this master is registered at the leader, its workers and builders declared");
+        }
+        NodeEvent::LeaderRefused { command, error } => {
+            tracing::error!(command, error = %error, "the leader refused this master's own report");
+        }
+        NodeEvent::Promoted { master } => {
+            tracing::info!(masterid = %master, "serving the registry; this master's workers stay attached");
+        }
+        NodeEvent::Deposed { master } => {
+            tracing::info!(masterid = %master, "no longer serving the registry; this master's workers stay attached, its reports go to the next leader");
+        }
         NodeEvent::ReconfigApplied => tracing::info!("reconfig complete"),
         NodeEvent::ReconfigRejected { reason } => tracing::error!("reconfig failed: {reason}"),
         NodeEvent::Stopped { master } => tracing::info!(masterid = %master, "master stopped; bye"),

@@ -92,6 +92,13 @@ impl Peers {
         Some(peer)
     }
 
+    /// Forgets the peer after telling it where the leader is (a master at a standby).
+    pub(super) fn redirect(&mut self, connection: ConnectionId, leader: Option<String>) {
+        if let Some(peer) = self.by_connection.remove(&connection) {
+            let _ = peer.outbound.try_send(encode(&ServerMessage::NotLeader { leader }));
+        }
+    }
+
     /// Every peer, for the shutdown's Goodbye.
     pub(super) fn drain(&mut self) -> impl Iterator<Item = (ConnectionId, Peer)> + '_ {
         self.by_connection.drain()

@@ -270,6 +270,12 @@ impl World {
                     )));
                 }
                 NodeOutput::SessionWelcome { .. } | NodeOutput::CloseSession { .. } => {}
+                NodeOutput::ToLeader { .. } | NodeOutput::CloseLeaderSession => {
+                    return Err(correctness(
+                        "the single node, which serves its registry, forwarded to a leader"
+                            .to_string(),
+                    ));
+                }
             }
         }
         Ok(())

@@ -32,14 +32,23 @@ pub fn test_masters() -> Vec<String> {
         .chain(numbered)
         .chain(builds)
         .map(|name| format!("{name}:/srv"))
+        .chain(cluster_node_masters())
         .collect()
 }
 
-fn masters_config() -> String {
+/// The own masters of a test cluster's nodes: each node lists the others', as a leader
+/// must to take a standby's master session.
+pub fn cluster_node_masters() -> Vec<String> {
+    (1..=5).map(|number| format!("node-{number}")).collect()
+}
+
+/// `[[masters]]` for every test master but `own` (a daemon never lists its own master).
+fn masters_config(own: &str) -> String {
     let digest =
         rollcall_io::credentials::hex(&rollcall_io::credentials::sha256(MASTER_TOKEN.as_bytes()));
     test_masters()
         .iter()
+        .filter(|name| *name != own)
         .map(|name| format!("[[masters]]\nname = {name:?}\ntoken_sha256 = [\"{digest}\"]\n"))
         .collect()
 }
@@ -136,7 +145,11 @@ impl Daemon {
 
     /// Replaces the config's tail (for SIGHUP tests); the header stays the same.
     pub fn write_config(&self, rest: &str) {
-        let rest = rest.replace("{workers}", &self.workers_address.to_string());
+        let token_file = self.directory.path().join("master.token");
+        std::fs::write(&token_file, MASTER_TOKEN).expect("write the master token");
+        let rest = rest
+            .replace("{workers}", &self.workers_address.to_string())
+            .replace("{master_token_file}", &token_file.display().to_string());
         let text = format!(
             "[master]\nname = {:?}\ndata_dir = {:?}\n\n[listen]\nworkers = \"{}\"\nhttp = \"{}\"\nbuildbot_workers = \"{}\"\n\n{rest}\n{}",
             self.master_name,
@@ -144,7 +157,7 @@ impl Daemon {
             self.workers_address,
             self.http_address,
             self.buildbot_address,
-            masters_config(),
+            masters_config(&self.master_name),
         );
         std::fs::write(&self.config_path, text).expect("write config");
     }
@@ -171,8 +184,9 @@ impl Daemon {
         let address = self.workers_address;
         let log_path = self.log_path.clone();
         let child = self.child.as_mut().expect("just started");
+        // An upper bound for a loaded machine (CI runs tests two cores wide), never a timing.
         eventually_showing(
-            Duration::from_secs(20),
+            Duration::from_secs(60),
             "the daemon to listen",
             || {
                 let exited = child.try_wait().expect("wait");

@@ -1,41 +1,43 @@
-//! A cluster node's core thread (docs/cluster.md). It stands by, following the registry
-//! log into a replica (`standby.rs`), until it takes the lease; then it drives a Node on
-//! the caught-up registry, with every batch's registry inputs committed fenced by its
-//! epoch (`leader.rs`), until it stops, or is deposed and stands by again.
+//! A cluster node's core thread (docs/cluster.md): one Node, driven from start to stop,
+//! that changes seats with the lease. It starts as a standby, forwarding its own master's
+//! commands to the leader ([`leader_link`]) while it follows the registry log into a
+//! replica; when it takes the lease its Node is promoted onto the caught-up registry and
+//! every batch is committed fenced by its epoch; when deposed it forwards again. Its own
+//! workers stay attached through every change (`seat.rs`).
 
 mod events;
-mod leader;
+mod leader_link;
 mod lease_clock;
-mod standby;
+mod seat;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rollcall_core::replication::Replicator;
-use rollcall_core::{Node, Registry};
-use smol::channel::Receiver;
+use rollcall_core::Node;
+use smol::channel::{Receiver, Sender};
 
 use crate::buildbot::{credentials_of, write_lock, Credentials};
 use crate::cluster::{ClusterStatus, PostgresStore, PostgresTls};
 use crate::config::{ClusterSection, Config};
 use crate::core_link::inputs::CoreInput;
+use crate::credentials::Token;
 use crate::daemon::clock;
-use crate::daemon::core_loop::{CoreLoop, Exit};
-use crate::daemon::durability::Halt;
+use crate::daemon::core_loop::CoreLoop;
 use crate::daemon::wait::Waiter;
 use crate::daemon::DaemonError;
 use crate::metrics::Metrics;
-use leader::Leading;
+use leader_link::LeaderLink;
 use lease_clock::LeaseClock;
-use standby::Watch;
+use seat::ClusterSeat;
 
 pub(crate) struct ClusterCore {
-    /// The configuration as last loaded: a Node started at a takeover runs on it.
     config: Config,
     cluster: ClusterSection,
     /// TLS to PostgreSQL, loaded at the start.
     postgres_tls: Option<PostgresTls>,
-    lease_clock: LeaseClock,
+    /// The token the own master presents to the leader, read at the start.
+    master_token: Option<Token>,
     status: Arc<ClusterStatus>,
     metrics: Arc<Metrics>,
     credentials: Credentials,
@@ -43,38 +45,59 @@ pub(crate) struct ClusterCore {
 
 impl ClusterCore {
     /// A standby of the cluster `config` names; it reaches the store once it runs.
+    ///
+    /// # Errors
+    ///
+    /// When the own master's token file cannot be read.
     pub(crate) fn new(
         config: Config,
         postgres_tls: Option<PostgresTls>,
         metrics: Arc<Metrics>,
         status: Arc<ClusterStatus>,
-    ) -> Option<ClusterCore> {
-        let cluster = config.cluster.clone()?;
+    ) -> Result<ClusterCore, DaemonError> {
+        let Some(cluster) = config.cluster.clone() else {
+            unreachable!("the configuration has [cluster]")
+        };
+        let master_token = match &cluster.master_token_file {
+            Some(path) => {
+                Some(crate::credentials::read_token_file(path).map_err(DaemonError::MasterToken)?)
+            }
+            None => {
+                tracing::warn!("[cluster] names no master_token_file: while this node stands by, its master is not registered at the leader (its workers attach, but the registry does not record them until this node leads)");
+                None
+            }
+        };
         let credentials = Credentials::default();
         *write_lock(&credentials) = credentials_of(&config.roster());
-        Some(ClusterCore {
+        Ok(ClusterCore {
             config,
             cluster,
             postgres_tls,
-            lease_clock: LeaseClock::start(),
+            master_token,
             status,
             metrics,
             credentials,
         })
     }
 
-    /// The roster's credentials, kept current across reconfigs and terms of leading.
+    /// The roster's credentials, kept current across reconfigs and seats.
     pub(crate) fn credentials(&self) -> Credentials {
         Arc::clone(&self.credentials)
     }
 
-    /// Stands by and leads, in turn, until a shutdown.
+    /// Drives the node until a shutdown; `core` is where the leader link reports.
     ///
     /// # Errors
     ///
-    /// When a Node cannot start on the registry the log holds (a bug or a corrupt log).
-    pub(crate) fn run(mut self, inputs: &Receiver<CoreInput>) -> Result<(), DaemonError> {
+    /// When the Node cannot start or serve the registry the log holds (a bug or a corrupt
+    /// log), or the leader link's thread cannot start.
+    pub(crate) fn run(
+        self,
+        inputs: &Receiver<CoreInput>,
+        core: Sender<CoreInput>,
+    ) -> Result<(), DaemonError> {
         let waiter = Waiter::for_this_thread();
+        let lease_clock = LeaseClock::start();
         let store = PostgresStore::new(
             self.cluster.postgres.clone(),
             &self.cluster.node,
@@ -82,66 +105,48 @@ impl ClusterCore {
             Duration::from_secs(self.cluster.lease_ttl_s),
         )
         .with_tls(self.postgres_tls.clone());
-        let registry_config = self.config.node_config().registry;
+        let node_config = self.config.node_config();
         let timings = self.cluster.lease_timings();
         let Ok(replicator) =
-            Replicator::new(self.lease_clock.now(), store, timings, registry_config)
+            Replicator::new(lease_clock.now(), store, timings, node_config.registry)
         else {
             unreachable!("the lease timings were validated with the configuration")
         };
-        let mut replicator = replicator.with_snapshots_every(self.cluster.snapshot_every_entries);
-        tracing::info!(node = %self.cluster.node, advertise = %self.cluster.advertise, "standing by");
-        loop {
-            let registry = match self.stand_by(&mut replicator, inputs, &waiter)? {
-                Watch::Leading(registry) => *registry,
-                Watch::Stopped => return Ok(()),
-            };
-            let leading = Leading {
-                replicator,
-                lease_clock: self.lease_clock,
-                status: Arc::clone(&self.status),
-            };
-            match self.lead(registry, leading, inputs, &waiter)? {
-                Some(deposed) => replicator = deposed.replicator,
-                None => return Ok(()),
-            }
-            tracing::info!(node = %self.cluster.node, "standing by");
-        }
-    }
-
-    /// Drives a Node on `registry` until it stops (`None`) or is deposed.
-    fn lead(
-        &mut self,
-        mut registry: Registry,
-        leading: Leading,
-        inputs: &Receiver<CoreInput>,
-        waiter: &Waiter,
-    ) -> Result<Option<Leading>, DaemonError> {
-        let now = clock::now();
-        let node_config = self.config.node_config();
-        let grace_ms =
-            self.cluster.lease_timings().takeover_grace_ms(node_config.heartbeat_interval_ms);
-        registry.take_over(now, grace_ms);
-        let rows = registry.records().len();
+        let replicator = replicator.with_snapshots_every(self.cluster.snapshot_every_entries);
+        let link = match self.master_token.clone() {
+            Some(token) => Some(
+                LeaderLink::spawn(
+                    self.config.master.name.clone(),
+                    token,
+                    Arc::clone(&self.status),
+                    core,
+                )
+                .map_err(DaemonError::CoreThreadSpawn)?,
+            ),
+            None => None,
+        };
+        let seat = ClusterSeat {
+            replicator,
+            lease_clock,
+            status: Arc::clone(&self.status),
+            link,
+            takeover_grace_ms: timings.takeover_grace_ms(node_config.heartbeat_interval_ms),
+            promotion: None,
+            next_follow: Instant::now(),
+            next_status: Instant::now(),
+        };
         let node =
-            Node::start_recovered(now, node_config, registry, rows).map_err(DaemonError::Node)?;
-        let mut core = CoreLoop::on_node(
-            self.config.clone(),
+            Node::start_forwarding(clock::now(), node_config, crate::client::next_request_id())
+                .map_err(DaemonError::Node)?;
+        tracing::info!(node = %self.cluster.node, advertise = %self.cluster.advertise, "standing by");
+        let core = CoreLoop::on_node(
+            self.config,
             node,
-            leading,
+            seat,
             Arc::clone(&self.metrics),
             None,
             Arc::clone(&self.credentials),
         );
-        if let Err(halt) = core.commit_and_release() {
-            return match halt {
-                Halt::Failed(error) => Err(error),
-                Halt::Deposed => Ok(Some(core.into_durability())),
-            };
-        }
-        match core.run(inputs, waiter)? {
-            Exit::Stopped => Ok(None),
-            Exit::Deposed(leading) => Ok(Some(leading)),
-        }
+        core.run(inputs, &waiter)
     }
 }
