@@ -236,8 +236,10 @@ fn a_killed_leader_is_replaced_with_everything_it_acknowledged() {
 /// the other's, never interleaved.
 #[test]
 fn a_frozen_leader_is_fenced_and_steps_down_when_it_wakes() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_with(W1);
     let leader = cluster.leader(&[0, 1, 2]);
+    let worker = Worker::start(&cluster, leader);
+    worker.wait_attached(&cluster);
     let (mut client, _) = cluster.master();
     let (master, request_id) = acknowledged_work(&mut client);
     cluster.nodes[leader].signal("STOP");
@@ -260,6 +262,19 @@ fn a_frozen_leader_is_fenced_and_steps_down_when_it_wakes() {
     assert_eq!(again, master);
     assert!(second_request > request_id);
     assert!(epochs_never_go_back(&cluster.log_epochs()));
+
+    // The deposed node's worker stayed attached to it, and the new leader records it there.
+    let old_master = format!("node-{}", leader + 1);
+    eventually_showing(
+        STEP,
+        "the new leader to record w1 on the deposed node's master",
+        || {
+            master_of_worker(&cluster.nodes[next], "w1")
+                .is_some_and(|id| master_name(&cluster.nodes[next], id) == old_master)
+        },
+        || format!("{}\n{}", worker.printed(), cluster.describe()),
+    );
+    worker.assert_attached_once();
 }
 
 /// With PostgreSQL down nobody can lead, so nothing is acknowledged; once it is back, a
@@ -366,32 +381,69 @@ fn a_node_reaches_postgres_over_tls_and_leads() {
     assert!(!sessions.is_empty() && sessions.iter().all(|&ssl| ssl), "{sessions:?}");
 }
 
+/// A roster of one worker, for the tests that attach one.
+const W1: &str = "[[workers]]\nname = \"w1\"\npassword = \"s3cret\"\n";
+
+/// `rollcall worker w1` attached to one node of a cluster.
+struct Worker {
+    process: std::process::Child,
+    output: std::path::PathBuf,
+    address: String,
+}
+
+impl Worker {
+    fn start(cluster: &Cluster, node: usize) -> Worker {
+        let output = cluster.nodes[node].directory.path().join("worker.out");
+        let address = cluster.nodes[node].address();
+        let process = std::process::Command::new(common::BINARY)
+            .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect", &address])
+            .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
+            .stdout(std::fs::File::create(&output).expect("the worker's output"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rollcall worker");
+        Worker { process, output, address }
+    }
+
+    fn printed(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    fn wait_attached(&self, cluster: &Cluster) {
+        let attached = format!("attached to {} as w1", self.address);
+        eventually_showing(
+            STEP,
+            "the worker to attach",
+            || self.printed().contains(&attached),
+            || format!("{}\n{}", self.printed(), cluster.describe()),
+        );
+    }
+
+    /// It attached once and never had to again: no failover dropped it.
+    fn assert_attached_once(&self) {
+        let printed = self.printed();
+        assert_eq!(printed.matches("attached to").count(), 1, "the worker reconnected:\n{printed}");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 /// Every node is a build master with its own workers: a worker attaches to a standby,
 /// which records it at the leader through its own master's session; `kill -9` of the
 /// leader leaves it attached (it never reconnects), and the new leader's registry shows it
 /// connected to the standby's master, which is still active.
 #[test]
 fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
-    let cluster = Cluster::start_with("[[workers]]\nname = \"w1\"\npassword = \"s3cret\"\n");
+    let cluster = Cluster::start_with(W1);
     let leader = cluster.leader(&[0, 1, 2]);
     let standby = (0..3).find(|&index| index != leader).expect("a standby");
-    let output = cluster.nodes[0].directory.path().join("worker.out");
-    let address = cluster.nodes[standby].address();
-    let mut worker = std::process::Command::new(common::BINARY)
-        .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect", &address])
-        .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
-        .stdout(std::fs::File::create(&output).expect("the worker's output"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start rollcall worker");
-    let printed = || std::fs::read_to_string(&output).unwrap_or_default();
-    let attached = format!("attached to {address} as w1");
-    eventually_showing(
-        STEP,
-        "the worker to attach to the standby",
-        || printed().contains(&attached),
-        || format!("{}\n{}", printed(), cluster.describe()),
-    );
+    let worker = Worker::start(&cluster, standby);
+    worker.wait_attached(&cluster);
     let standby_master = format!("node-{}", standby + 1);
     let recorded_at = |cluster: &Cluster, index: usize| {
         master_of_worker(&cluster.nodes[index], "w1")
@@ -403,6 +455,12 @@ fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
         || recorded_at(&cluster, leader),
         || cluster.describe(),
     );
+    eventually_showing(
+        STEP,
+        "the standby's replica to show w1 on its master",
+        || recorded_at(&cluster, standby),
+        || cluster.describe(),
+    );
 
     let mut cluster = cluster;
     cluster.nodes[leader].kill_hard();
@@ -412,7 +470,7 @@ fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
         TAKEOVER_LIMIT,
         "the new leader to record w1 on the standby's master",
         || recorded_at(&cluster, next),
-        || format!("{}\n{}", printed(), cluster.describe()),
+        || format!("{}\n{}", worker.printed(), cluster.describe()),
     );
     let masters = get(cluster.nodes[next].http_address, "/api/v2/masters").json();
     let row = masters["masters"]
@@ -421,15 +479,8 @@ fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
         .cloned()
         .expect("the standby's master has a row");
     assert_eq!(row["active"], Value::Bool(true), "{row}");
-    assert_eq!(
-        printed().matches("attached to").count(),
-        1,
-        "the worker never reconnected:\n{}",
-        printed()
-    );
+    worker.assert_attached_once();
     assert!(cluster.nodes[standby].log().contains("registered at the leader"));
-    let _ = worker.kill();
-    let _ = worker.wait();
 }
 
 /// The master a worker's REST row says it is connected to, if one.
