@@ -57,6 +57,15 @@ start_node() {
     pids[$((n - 1))]=$!
 }
 
+# Each node's own master registers at the leader as any remote master does: every node
+# lists the others' masters, all with one token here.
+other_masters() {
+    for other in 1 2 3; do
+        [ "$other" = "$1" ] && continue
+        printf '[[masters]]\nname = "node-%s"\ntoken_sha256 = ["%s"]\n\n' "$other" "$digest"
+    done
+}
+
 for n in 1 2 3; do
     cat > "$work/n$n.toml" <<TOML
 [master]
@@ -74,7 +83,9 @@ node = "n$n"
 advertise = "127.0.0.1:1999$n"
 lease_ttl_s = $ttl
 renew_interval_s = $renew
+master_token_file = "$work/master.token"
 
+$(other_masters "$n")
 [[masters]]
 name = "demo"
 token_sha256 = ["$digest"]
@@ -135,9 +146,10 @@ for round in $(seq 1 "$takeovers"); do
     led_at=$(date +%s.%N)
     until [ "$(registered)" -gt "$acknowledged_before" ]; do sleep 0.05; done
     acked_at=$(date +%s.%N)
-    # The worker follows too (bounded: it backs off up to 2 s while the cluster redirects).
+    # The worker stays on its own node (every node is a build master) unless that node
+    # was the one killed; then it attaches to the next address (bounded: it backs off).
     for _ in $(seq 1 300); do
-        case "$(last_attach)" in *"127.0.0.1:1999$next "*) break ;; esac
+        case "$(last_attach)" in *"127.0.0.1:1999$leader "*) ;; ?*) break ;; esac
         sleep 0.1
     done
     lease_s=$(awk -v a="$led_at" -v b="$killed_at" 'BEGIN { printf "%.2f", a - b }')
