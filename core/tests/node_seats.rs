@@ -220,7 +220,8 @@ fn a_standby_heartbeat_is_master_active_and_never_an_expiry_sweep() {
 }
 
 /// A worker that leaves while no leader is reachable is still detached at the next one:
-/// the detach is kept until a leader confirms it, and the re-registration sends it.
+/// the record a leader may hold is remembered until a leader confirms it gone, and the
+/// re-registration removes it.
 #[test]
 fn a_detach_while_no_leader_is_reachable_reaches_the_next_leader() {
     let mut pair = Pair::new();
@@ -239,6 +240,45 @@ fn a_detach_while_no_leader_is_reachable_reaches_the_next_leader() {
         !sent_commands(&pair.standby_outputs).contains(&"WorkerDisconnected".to_string()),
         "a confirmed detach is not sent again"
     );
+}
+
+/// Found by the simulator: a worker recorded at a leader, then attached again and gone again
+/// while no leader was reachable, leaves the first connection's record, not the last's,
+/// for the next session to remove.
+#[test]
+fn a_record_older_than_the_last_detach_is_removed_at_the_next_leader() {
+    let mut pair = Pair::new();
+    pair.link(at(1));
+    pair.attach(at(2), 1, "w1");
+    assert_eq!(pair.recorded("w1"), Some(ConnectionId(1)));
+    pair.unlink(at(3));
+    pair.standby_input(at(4), NodeInput::ConnectionClosed { connection: ConnectionId(1) });
+    pair.attach(at(5), 2, "w1");
+    pair.standby_input(at(6), NodeInput::ConnectionClosed { connection: ConnectionId(2) });
+    pair.link(at(7));
+    assert_eq!(pair.recorded("w1"), None, "connection 1's record is removed");
+}
+
+/// A deposed leader's next session removes the records its term left for workers that
+/// have gone since (in the batch it lost, or later while no leader was reachable).
+#[test]
+fn a_deposed_leaders_records_of_departed_workers_are_removed_at_the_next_leader() {
+    let mut pair = Pair::new();
+    pair.link(at(1));
+    pair.attach(at(2), 1, "w1");
+    pair.unlink(at(3));
+    let mut replica =
+        Registry::from_snapshot(pair.leader.view().registry.snapshot()).expect("replica");
+    replica.start_input_log();
+    pair.standby.promote(at(4), replica).expect("promoted");
+    settle(&mut pair.standby, &mut pair.standby_disk);
+    // Leading, it records w1; then it is deposed, and w1 leaves while no leader is reached.
+    pair.standby.depose(7_000);
+    let _: Vec<NodeOutput> = std::iter::from_fn(|| pair.standby.poll_output()).collect();
+    pair.standby_input(at(5), NodeInput::ConnectionClosed { connection: ConnectionId(1) });
+    // The old leader (which still holds w1's record from before) hears the standby again.
+    pair.link(at(6));
+    assert_eq!(pair.recorded("w1"), None);
 }
 
 /// A leader that leaves a request unanswered past the deadline loses the session: the

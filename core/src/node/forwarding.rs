@@ -9,10 +9,12 @@
 //!
 //! Every command is a declaration of state, so a lost one is never re-sent: each time a
 //! session to a leader opens (the first, after a takeover, after a lost session), the own
-//! master registers and declares its whole state from the Gateway as it is then. Only a
-//! detach is kept until the leader confirms it, because the Gateway no longer shows it.
+//! master registers and declares its whole state from the Gateway as it is then. Only the
+//! connection records the leader may still hold for workers that left are remembered
+//! here, because the Gateway no longer shows them: each is removed again on every new
+//! session until a leader confirms it gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Command, CommandError, ConnectionId, Reply, Timestamp};
 
@@ -44,8 +46,9 @@ enum Link {
 struct Sent {
     command: &'static str,
     at: Timestamp,
-    /// A detach, kept in [`Forwarder::detached`] until this answer.
-    detach: Option<(String, ConnectionId)>,
+    /// A connection record it makes or removes, settled in [`Forwarder::maybe_recorded`]
+    /// by the answer.
+    record: Option<(String, ConnectionId, bool)>,
 }
 
 /// A standby's link from its own master to the leader.
@@ -54,9 +57,13 @@ pub(super) struct Forwarder {
     link: Link,
     next_request_id: u64,
     in_flight: BTreeMap<u64, Sent>,
-    /// Workers that detached since the leader last confirmed it, by name (the newest
-    /// connection only: an older one's record is gone once a newer one is recorded).
-    detached: BTreeMap<String, ConnectionId>,
+    /// Per worker: the connections some leader may hold a record of for this master (a
+    /// `WorkerConnected` was sent for each, and no `WorkerDisconnected` confirmed). A
+    /// confirmed connect supersedes the older ones (a transport numbers connections in
+    /// increasing order, and the registry keeps one per worker and master); a confirmed
+    /// disconnect removes its own. Entries are added only by requests sent, so this holds
+    /// no more than the requests in flight and one per worker.
+    maybe_recorded: BTreeMap<String, BTreeSet<ConnectionId>>,
     /// This process's master was registered (and a crashed run's hold given back) once:
     /// later registrations, after a takeover or a lost session, only declare.
     recovered: bool,
@@ -70,8 +77,15 @@ impl Forwarder {
             link: Link::Down,
             next_request_id: first_request_id,
             in_flight: BTreeMap::new(),
-            detached: BTreeMap::new(),
+            maybe_recorded: BTreeMap::new(),
             recovered,
+        }
+    }
+
+    /// Connection records a leader may hold for the own master (a deposed leader's).
+    pub(super) fn may_hold(&mut self, records: impl IntoIterator<Item = (String, ConnectionId)>) {
+        for (worker, connection) in records {
+            self.maybe_recorded.entry(worker).or_default().insert(connection);
         }
     }
 
@@ -143,9 +157,15 @@ impl Node {
         let Some(forwarder) = self.forwarder_mut() else { return };
         // An answer on an earlier session, or to nothing we sent: nothing waits for it.
         let Some(sent) = forwarder.in_flight.remove(&request_id) else { return };
-        if let Some((worker, connection)) = &sent.detach {
-            if forwarder.detached.get(worker) == Some(connection) {
-                forwarder.detached.remove(worker);
+        if let (Some((worker, connection, connected)), Ok(_)) = (&sent.record, &result) {
+            let known = forwarder.maybe_recorded.entry(worker.clone()).or_default();
+            if *connected {
+                known.retain(|other| other >= connection);
+            } else {
+                known.remove(connection);
+            }
+            if known.is_empty() {
+                forwarder.maybe_recorded.remove(worker);
             }
         }
         let link = forwarder.link;
@@ -190,6 +210,8 @@ impl Node {
     /// `MasterActive` was answered with the master's id.
     fn registered_at_leader(&mut self, now: Timestamp) {
         let master = self.master;
+        let attached: BTreeMap<String, ConnectionId> =
+            self.gateway.attached_workers().into_iter().collect();
         let Some(forwarder) = self.forwarder_mut() else { return };
         if !forwarder.recovered {
             forwarder.recovered = true;
@@ -200,17 +222,21 @@ impl Node {
             return;
         }
         forwarder.link = Link::Up;
-        let detached: Vec<(String, ConnectionId)> = forwarder
-            .detached
+        let stale: Vec<(String, ConnectionId)> = forwarder
+            .maybe_recorded
             .iter()
-            .map(|(worker, connection)| (worker.clone(), *connection))
+            .flat_map(|(worker, connections)| {
+                connections.iter().map(move |connection| (worker.clone(), *connection))
+            })
+            .filter(|(worker, connection)| attached.get(worker) != Some(connection))
             .collect();
         self.batches.hold(NodeOutput::Event(NodeEvent::RegisteredAtLeader { master }));
         self.declare_configuration(now);
-        for (worker_name, connection) in detached {
-            self.forward_detach(now, worker_name, connection);
+        for (worker_name, connection) in stale {
+            let command = Command::WorkerDisconnected { master, worker_name, connection };
+            self.forward(now, "WorkerDisconnected", command);
         }
-        for (worker_name, connection) in self.gateway.attached_workers() {
+        for (worker_name, connection) in attached {
             let command = Command::WorkerConnected { master, worker_name, connection };
             self.forward(now, "WorkerConnected", command);
         }
@@ -221,31 +247,6 @@ impl Node {
     pub(super) fn forward(&mut self, now: Timestamp, name: &'static str, command: Command) {
         if self.forwarder_mut().is_some_and(|forwarder| forwarder.is_registered()) {
             let _ = self.send_to_leader(now, name, command);
-        }
-    }
-
-    /// A detach: kept until the leader confirms it, through lost sessions and takeovers.
-    pub(super) fn forward_detach(
-        &mut self,
-        now: Timestamp,
-        worker_name: String,
-        connection: ConnectionId,
-    ) {
-        let master = self.master;
-        let Some(forwarder) = self.forwarder_mut() else { return };
-        forwarder.detached.insert(worker_name.clone(), connection);
-        if !forwarder.is_registered() {
-            return;
-        }
-        let detach = Some((worker_name.clone(), connection));
-        let command = Command::WorkerDisconnected { master, worker_name, connection };
-        let Some(request_id) = self.send_to_leader(now, "WorkerDisconnected", command) else {
-            return;
-        };
-        if let Some(sent) =
-            self.forwarder_mut().and_then(|forwarder| forwarder.in_flight.get_mut(&request_id))
-        {
-            sent.detach = detach;
         }
     }
 
@@ -305,7 +306,18 @@ impl Node {
         }
         let request_id = forwarder.next_request_id;
         forwarder.next_request_id = forwarder.next_request_id.wrapping_add(1);
-        forwarder.in_flight.insert(request_id, Sent { command: name, at: now, detach: None });
+        let record = match &command {
+            Command::WorkerConnected { worker_name, connection, .. } => {
+                let known = forwarder.maybe_recorded.entry(worker_name.clone()).or_default();
+                known.insert(*connection);
+                Some((worker_name.clone(), *connection, true))
+            }
+            Command::WorkerDisconnected { worker_name, connection, .. } => {
+                Some((worker_name.clone(), *connection, false))
+            }
+            _ => None,
+        };
+        forwarder.in_flight.insert(request_id, Sent { command: name, at: now, record });
         self.batches.hold(NodeOutput::ToLeader { request_id, command });
         Some(request_id)
     }

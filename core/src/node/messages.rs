@@ -132,6 +132,9 @@ pub enum SessionCloseReason {
     /// This node does not serve the registry (a standby, or a leader deposed): the master
     /// should follow the leader.
     NotLeader,
+    /// The registry expired the session's master (silent for the expiry window): it
+    /// should register again, declaring what it serves.
+    Expired,
 }
 
 /// What a Node asks its driver to do, released only once the batch that produced it is

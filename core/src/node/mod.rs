@@ -300,16 +300,13 @@ impl Node {
     ) -> Result<Reply, CommandError> {
         let token = self.registry_input(now, command, key);
         let mut reply = None;
-        let Seat::Serving(registry) = &mut self.seat else {
-            unreachable!("only a serving node answers from its registry")
-        };
-        while let Some(output) = registry.poll_output() {
+        while let Some(output) = self.poll_registry() {
             match output {
                 RegistryOutput::Reply { token: answered, result } => {
                     assert_eq!(answered, token, "the registry answers the command it was given");
                     reply = Some(result);
                 }
-                other => self.batches.registry_output(other),
+                other => self.registry_output(other),
             }
         }
         match reply {
@@ -339,10 +336,31 @@ impl Node {
 
     /// Changes and events of a timeout (the expiry sweep: no reply).
     fn drain_registry(&mut self) {
-        let Seat::Serving(registry) = &mut self.seat else { return };
-        while let Some(output) = registry.poll_output() {
-            self.batches.registry_output(output);
+        while let Some(output) = self.poll_registry() {
+            self.registry_output(output);
         }
+    }
+
+    fn poll_registry(&mut self) -> Option<RegistryOutput> {
+        match &mut self.seat {
+            Seat::Serving(registry) => registry.poll_output(),
+            Seat::Forwarding(_) => None,
+        }
+    }
+
+    /// A change or event of the Registry joins the batch. An expired master's sessions
+    /// close: the master must register again, and so declares its builders and workers
+    /// again, which the expiry gave back (a heartbeat alone would revive it without them).
+    fn registry_output(&mut self, output: RegistryOutput) {
+        if let RegistryOutput::Event(crate::RegistryEvent::MasterStopped {
+            master,
+            cause: crate::StopCause::Expired,
+            ..
+        }) = &output
+        {
+            self.close_sessions_of(*master);
+        }
+        self.batches.registry_output(output);
     }
 
     fn gateway_input(&mut self, now: Timestamp, input: crate::GatewayInput) {

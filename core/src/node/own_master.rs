@@ -70,12 +70,7 @@ impl Node {
                     connection: *connection,
                 };
                 self.batches.hold(NodeOutput::Event(NodeEvent::Gateway(event)));
-                if self.is_serving() {
-                    self.local_may_fail(now, "WorkerDisconnected", command);
-                } else if let Command::WorkerDisconnected { worker_name, connection, .. } = command
-                {
-                    self.forward_detach(now, worker_name, connection);
-                }
+                self.local_may_fail(now, "WorkerDisconnected", command);
                 return;
             }
             _ => {}

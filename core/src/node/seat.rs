@@ -149,7 +149,27 @@ impl Node {
     /// When the Node does not serve.
     pub fn depose(&mut self, first_request_id: u64) {
         assert!(self.is_serving(), "only a serving node is deposed");
+        // What the next leader may record for the own master: every record this one
+        // holds, and those the lost batch removed (the log still has them).
+        let master = self.master;
+        let mut maybe_recorded: Vec<(String, ConnectionId)> = match &self.seat {
+            Seat::Serving(registry) => registry
+                .workers()
+                .filter_map(|worker| {
+                    Some((worker.record.name.clone(), *worker.connected_to.get(&master)?))
+                })
+                .collect(),
+            Seat::Forwarding(_) => Vec::new(),
+        };
         for output in self.batches.abandon() {
+            if let NodeOutput::Event(NodeEvent::Gateway(crate::GatewayEvent::Detached {
+                worker,
+                connection,
+                ..
+            })) = &output
+            {
+                maybe_recorded.push((worker.clone(), *connection));
+            }
             match output {
                 NodeOutput::ToWorker { .. }
                 | NodeOutput::CloseWorker { .. }
@@ -162,7 +182,9 @@ impl Node {
             let reason = SessionCloseReason::NotLeader;
             self.batches.release(NodeOutput::CloseSession { connection, reason });
         }
-        self.seat = Seat::Forwarding(Forwarder::new(first_request_id, true));
+        let mut forwarder = Forwarder::new(first_request_id, true);
+        forwarder.may_hold(maybe_recorded);
+        self.seat = Seat::Forwarding(forwarder);
         let master = self.master;
         self.batches.release(NodeOutput::Event(NodeEvent::Deposed { master }));
     }

@@ -65,6 +65,21 @@ impl Node {
         }
     }
 
+    /// The sessions bound to `master`, which the registry expired.
+    pub(super) fn close_sessions_of(&mut self, master: MasterId) {
+        let bound: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| session.master == Some(master))
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in bound {
+            self.sessions.remove(&connection);
+            let reason = SessionCloseReason::Expired;
+            self.batches.hold(NodeOutput::CloseSession { connection, reason });
+        }
+    }
+
     pub(super) fn session_request(
         &mut self,
         now: Timestamp,

@@ -382,6 +382,9 @@ impl<D: Durability> CoreLoop<D> {
                         rollcall_core::node::SessionCloseReason::Deauthorized => {
                             "this master or its token was removed from the configuration"
                         }
+                        rollcall_core::node::SessionCloseReason::Expired => {
+                            "this master was expired (silent for the expiry window): register again"
+                        }
                         rollcall_core::node::SessionCloseReason::NotLeader => {
                             self.peers.redirect(connection, self.durability.leader_address());
                             continue;

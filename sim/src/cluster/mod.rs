@@ -1,12 +1,15 @@
-//! The cluster's replication under simulated time and faults (issue #13): several nodes,
-//! each the core's real [`Replicator`] with its own drifting clock, over a model of the
-//! shared store ([`store`]). The leader of the moment runs a workload on the Registry it
-//! took and commits every batch; standbys follow the log. Faults: a node paused (its
-//! clock runs on, its events wait), a node cut off from the store, the store down, a
-//! reply lost after the store acted, and in some seeds clocks slow enough that a deposed
-//! leader still believes it leads, so that only the store's fence stands in its way. In
-//! most seeds standbys write snapshots that prune the log, so nodes that rebuild or fall
-//! behind start from a snapshot.
+//! The cluster under simulated time and faults (issue #13): several nodes, each the
+//! core's real [`Replicator`] with its own drifting clock over a model of the shared store
+//! ([`store`]), and each the very [`Node`](rollcall_core::Node) the daemon drives
+//! ([`members`]): a build master with workers of its own, whose seat changes with the
+//! lease. The leader serves the registry: a remote master's requests and every standby's
+//! own master's (each standby keeps a session to the leader) are committed batch by batch;
+//! standbys follow the log. Faults: a node paused (its clock runs on, its events and
+//! deliveries wait), a node cut off from the store, the store down, a reply lost after the
+//! store acted, and in some seeds clocks slow enough that a deposed leader still believes
+//! it leads, so that only the store's fence stands in its way. In most seeds standbys
+//! write snapshots that prune the log, so nodes that rebuild or fall behind start from a
+//! snapshot.
 //!
 //! Oracles, after every event:
 //! - every append the store accepted was made by the lease's holder at the lease's epoch,
@@ -19,40 +22,39 @@
 //!   ([`LeaseTimings::takeover_grace_ms`]) of its taking over, whatever its clock says;
 //! - where every clock runs within a fifth of true time, no two nodes act as leader at
 //!   once (the lease's local rule alone guarantees it);
-//! - after every fault heals, one leader, and every standby's replica equal to its
-//!   registry and to the log replayed;
+//! - no node ever closes one of its workers: promotions and depositions keep them;
+//! - after every fault heals, one leader; every standby's replica equal to its
+//!   registry and to the log replayed; every node's master registered and active there,
+//!   its connection records exactly its Gateway's attached workers;
 //! - replies exactly once: a request sent again after a commit whose reply was lost gets
 //!   the answer its first, logged, execution gave, and every answer the master got is the
 //!   log's.
 
+mod checks;
+mod members;
 mod store;
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use rollcall_core::lease::{LeaseEvent, LeaseTimings};
-use rollcall_core::registry::{
-    RegistryEvent, RegistryInput, RegistryOutput, RequestKey, StopCause,
-};
-use rollcall_core::replication::{Replicator, Role};
+use rollcall_core::node::RequestError;
+use rollcall_core::registry::{RegistryEvent, StopCause};
+use rollcall_core::replication::Replicator;
 use rollcall_core::{
-    BuildRequestId, Command, CommandError, LoggedInput, MasterId, Registry, RegistryConfig, Reply,
-    ReplyToken, Timestamp,
+    BuildRequestId, Command, CommandError, LoggedInput, MasterId, NodeEvent, NodeInput, NodeOutput,
+    Registry, RegistryConfig, Reply, Timestamp,
 };
 
-use crate::oracle::{correctness, liveness, Verdict};
+use crate::oracle::{correctness, Verdict};
 use crate::rng::Rng;
+use members::{Member, REMOTE, REMOTE_SESSION, TOKEN};
 use store::{SimStore, StoreState};
 
 /// The moment the simulated clocks start at, as in the single-node world.
 const START_MS: u64 = 1_700_000_000_000;
-/// The heartbeat interval the takeover's grace allows the masters (the workload's masters
-/// heartbeat every few seconds).
-const HEARTBEAT_INTERVAL_MS: u64 = 10_000;
-/// The remote master whose requests the workload sends (and sends again).
-const REMOTE: &str = "remote";
 /// The most unanswered requests the master sends again; older ones it gives up on.
 const MAX_UNANSWERED: usize = 16;
 
@@ -140,15 +142,6 @@ enum Kind {
     Fault,
 }
 
-struct Node {
-    replicator: Replicator<SimStore>,
-    /// The registry this node took when it became leader, while it leads.
-    registry: Option<Registry>,
-    /// While it leads: by its own clock, when the takeover's grace ends.
-    expiry_floor: Timestamp,
-    paused_until_ms: u64,
-}
-
 struct ClusterWorld {
     settings: ClusterSettings,
     now_ms: u64,
@@ -156,7 +149,7 @@ struct ClusterWorld {
     sequence: u64,
     rng: Rng,
     store: Rc<RefCell<StoreState>>,
-    nodes: Vec<Node>,
+    members: Vec<Member>,
     /// Every commit a leader was told is durable: its entries and their sequence numbers.
     acknowledged: Vec<(u64, Vec<LoggedInput>)>,
     /// How far the checks have got: accepted appends, log entries (and the last one's
@@ -171,11 +164,16 @@ struct ClusterWorld {
     snapshot_truth: (u64, Registry),
     healed: bool,
     trace: crate::trace::TraceHash,
-    /// From here on the leader submits nothing, so that every standby catches up.
+    /// From here on nobody submits or attaches anything, so that every node catches up.
     quiet_from_ms: u64,
-    /// The remote master's last request id, and its requests of a commit that failed
-    /// (their outcome unknown), to send again under the same ids.
+    /// The leader the remote master's session is open at, and its master id once known.
+    remote_at: Option<usize>,
+    remote_master: Option<MasterId>,
+    /// The remote master's last request id; its requests in the batch being committed;
+    /// those of a commit that failed (their outcome unknown), to send again under the
+    /// same ids.
     next_request_id: u64,
+    in_batch: Vec<(u64, Command)>,
     unanswered: Vec<(u64, Command)>,
     /// Every answer the master got, after its commit, by request id.
     answered: Vec<(u64, Result<Reply, CommandError>)>,
@@ -199,24 +197,22 @@ impl ClusterWorld {
     fn new(settings: ClusterSettings) -> ClusterWorld {
         let store = Rc::new(RefCell::new(StoreState::new(settings.nodes)));
         let mut rng = Rng::new(settings.seed).fork(0x5_17e);
-        let nodes = (0..settings.nodes)
-            .map(|node| {
-                let handle =
-                    SimStore { node, ttl_ms: settings.timings.ttl_ms, state: Rc::clone(&store) };
-                let replicator = Replicator::new(
-                    Timestamp::from_millis(START_MS),
-                    handle,
-                    settings.timings,
-                    settings.registry,
-                );
+        let start = Timestamp::from_millis(START_MS);
+        let members = (0..settings.nodes)
+            .map(|index| {
+                let handle = SimStore {
+                    node: index,
+                    ttl_ms: settings.timings.ttl_ms,
+                    state: Rc::clone(&store),
+                };
+                let replicator =
+                    Replicator::new(start, handle, settings.timings, settings.registry);
                 let Ok(replicator) = replicator else { unreachable!("derived timings are valid") };
                 let replicator = replicator.with_snapshots_every(settings.snapshot_every_entries);
-                Node {
-                    replicator,
-                    registry: None,
-                    expiry_floor: Timestamp::from_millis(0),
-                    paused_until_ms: 0,
-                }
+                let config = members::node_config(index, settings.nodes, settings.registry);
+                // Each run of a node numbers its requests from a point of its own.
+                let first_request_id = rng.next_u64() >> 8;
+                Member::new(index, replicator, config, start, first_request_id)
             })
             .collect();
         let snapshot_truth = (0, Registry::new(settings.registry));
@@ -227,7 +223,7 @@ impl ClusterWorld {
             sequence: 0,
             rng: rng.fork(1),
             store,
-            nodes,
+            members,
             acknowledged: Vec::new(),
             checked_appends: 0,
             checked_log: 0,
@@ -238,12 +234,15 @@ impl ClusterWorld {
             healed: false,
             trace: crate::trace::TraceHash::default(),
             quiet_from_ms: 0,
+            remote_at: None,
+            remote_master: None,
             next_request_id: 0,
+            in_batch: Vec::new(),
             unanswered: Vec::new(),
             answered: Vec::new(),
             stats: ClusterStats::default(),
         };
-        for node in 0..world.nodes.len() {
+        for node in 0..world.members.len() {
             let first = world.rng.below(1_000);
             world.schedule(first, node, Kind::Tick);
             let work = world.rng.below(1_000);
@@ -297,7 +296,7 @@ impl ClusterWorld {
     }
 
     fn paused(&mut self, node: usize, kind: Kind) -> bool {
-        let until = self.nodes[node].paused_until_ms;
+        let until = self.members[node].paused_until_ms;
         if until > self.now_ms {
             // Its events wait for it to resume; its clock runs on meanwhile.
             self.schedule(until - self.now_ms, node, kind);
@@ -306,16 +305,22 @@ impl ClusterWorld {
         false
     }
 
+    /// The lease and the log, as the daemon's seat keeps them: a take promotes the Node
+    /// onto the caught-up registry, a loss deposes it.
     fn tick(&mut self, node: usize) -> Verdict {
         if self.paused(node, Kind::Tick) {
             return Ok(());
         }
+        let interval = self.settings.timings.renew_interval_ms;
+        let next = self.rng.between(interval / 4, interval / 2).max(1);
+        self.schedule(next, node, Kind::Tick);
         let now = self.local(node);
-        let events = self.nodes[node].replicator.tick(now);
+        let events = self.members[node].replicator.tick(now);
         for event in events {
             match event {
                 LeaseEvent::Taken { .. } => {
-                    let Some(mut registry) = self.nodes[node].replicator.take_registry(now) else {
+                    let Some(mut registry) = self.members[node].replicator.take_registry(now)
+                    else {
                         continue;
                     };
                     self.stats.takeovers += 1;
@@ -325,110 +330,299 @@ impl ClusterWorld {
                             "node {node} took over with a registry other than the log's"
                         )));
                     }
-                    // As the daemon's leader does before its Node starts.
-                    let grace_ms = self.settings.timings.takeover_grace_ms(HEARTBEAT_INTERVAL_MS);
+                    // As the daemon's seat does before the Node is promoted.
+                    let heartbeat_ms = members::heartbeat_interval_ms(self.settings.registry);
+                    let grace_ms = self.settings.timings.takeover_grace_ms(heartbeat_ms);
                     registry.take_over(now, grace_ms);
-                    self.nodes[node].expiry_floor = now.plus_millis(grace_ms);
-                    self.nodes[node].registry = Some(registry);
+                    self.members[node].expiry_floor = now.plus_millis(grace_ms);
+                    self.unlink(node);
+                    if let Err(error) = self.members[node].node.promote(now, registry) {
+                        return Err(correctness(format!(
+                            "node {node}'s promotion failed: {error}"
+                        )));
+                    }
+                    self.commit(node, now)?;
                 }
                 LeaseEvent::Lost { .. } | LeaseEvent::SteppedDown { .. } => {
-                    self.nodes[node].registry = None;
+                    self.depose(node)?;
                 }
             }
         }
-        let interval = self.settings.timings.renew_interval_ms;
-        let next = self.rng.between(interval / 4, interval / 2).max(1);
-        self.schedule(next, node, Kind::Tick);
-        Ok(())
+        self.drive(node)
     }
 
-    /// The leader runs a few commands on its registry and commits them as one batch.
+    /// The leader serves the remote master; a standby's workers come and go, and it keeps
+    /// a session to the leader.
     fn work(&mut self, node: usize) -> Verdict {
         if self.paused(node, Kind::Work) {
             return Ok(());
         }
         let next = self.rng.between(50, 2_000);
         self.schedule(next, node, Kind::Work);
-        if self.now_ms >= self.quiet_from_ms {
-            return Ok(());
+        // What was delivered first: a session's end must reach the Node before a new
+        // session opens.
+        self.deliver(node);
+        let quiet = self.now_ms >= self.quiet_from_ms;
+        if !quiet {
+            self.workers_come_and_go(node);
         }
-        if self.nodes[node].registry.is_none() {
-            return Ok(());
-        }
-        let now = self.local(node);
-        // What the remote master never had answered is sent again first, under its ids.
-        let mut requests = std::mem::take(&mut self.unanswered);
-        for _ in 0..self.rng.between(1, 4) {
-            let command = self.command();
-            self.next_request_id += 1;
-            requests.push((self.next_request_id, command));
-        }
-        let floor = self.nodes[node].expiry_floor;
-        let Some(registry) = self.nodes[node].registry.as_mut() else { return Ok(()) };
-        for (request_id, command) in &requests {
-            let key = RequestKey { master: REMOTE.into(), request_id: *request_id };
-            let input = RegistryInput { token: ReplyToken(*request_id), command: command.clone() };
-            registry.handle_request(now, input, key);
-        }
-        let mut answers = Vec::with_capacity(requests.len());
-        while let Some(output) = registry.poll_output() {
-            match output {
-                RegistryOutput::Event(RegistryEvent::MasterStopped {
-                    name,
-                    cause: StopCause::Expired,
-                    ..
-                }) if now < floor => {
-                    return Err(correctness(format!(
-                        "node {node} expired master {name} at {now:?}, inside its takeover's \
-                         grace (until {floor:?})"
-                    )));
-                }
-                // A heartbeat is no request the log keys (it always runs): not checked.
-                RegistryOutput::Reply { token, result } => {
-                    let heartbeat = requests.iter().any(|(id, command)| {
-                        *id == token.0 && matches!(command, Command::MasterActive { .. })
-                    });
-                    if !heartbeat {
-                        answers.push((token.0, result));
-                    }
-                }
-                _ => {}
+        if self.members[node].node.is_serving() {
+            if !quiet {
+                self.remote_requests(node);
             }
+        } else {
+            self.link(node);
         }
-        let inputs = registry.take_logged_inputs();
-        if !self.healed && self.rng.chance(self.settings.lost_reply) {
-            self.store.borrow_mut().lose_next_reply = true;
-        }
-        match self.nodes[node].replicator.commit(now, &inputs) {
-            Ok(last) => {
-                self.stats.commits += 1;
-                self.acknowledged.push((last, inputs));
-                self.answered.extend(answers);
-            }
-            Err(_) => {
-                self.stats.refused_commits += 1;
-                // Never answered, whether it landed or not: the master sends it again.
-                requests.truncate(MAX_UNANSWERED);
-                self.unanswered = requests;
-                // The Node restarts as a standby: what it did since its last commit is
-                // gone, and the replicator rebuilds its replica from the log.
-                self.nodes[node].registry = None;
-            }
-        }
-        self.store.borrow_mut().lose_next_reply = false;
-        Ok(())
+        self.drive(node)
     }
 
-    fn command(&mut self) -> Command {
-        let master = MasterId(self.rng.between(1, 4));
+    /// One of the node's workers attaches or leaves, now and then.
+    fn workers_come_and_go(&mut self, node: usize) {
+        if !self.rng.chance(300_000) {
+            return;
+        }
+        let worker = self.rng.index(members::WORKERS_PER_NODE);
+        let now = self.local(node);
+        let member = &mut self.members[node];
+        let input = match member.workers[worker].take() {
+            Some(connection) => NodeInput::ConnectionClosed { connection },
+            None => member.attach(node, worker),
+        };
+        member.node.handle(now, input);
+    }
+
+    /// A standby with no session opens one to whichever node serves (if any): the leader
+    /// hears the session's Hello first, the standby learns it is open at once.
+    fn link(&mut self, node: usize) {
+        if self.members[node].link.is_some() {
+            return;
+        }
+        let Some(leader) = (0..self.members.len())
+            .find(|&other| other != node && self.members[other].node.is_serving())
+        else {
+            return;
+        };
+        let name = members::master_name(node);
+        let connection = members::standby_session(node);
+        self.members[leader].inbox.push(NodeInput::MasterSessionOpened {
+            connection,
+            name,
+            token: TOKEN,
+        });
+        self.members[node].link = Some(leader);
+        let now = self.local(node);
+        self.members[node].node.handle(now, NodeInput::LeaderSessionOpened);
+    }
+
+    /// A standby's session ends at both ends.
+    fn unlink(&mut self, node: usize) {
+        if let Some(leader) = self.members[node].link.take() {
+            let connection = members::standby_session(node);
+            self.members[leader].inbox.push(NodeInput::ConnectionClosed { connection });
+            self.members[node].inbox.push(NodeInput::LeaderSessionClosed);
+        }
+    }
+
+    /// The remote master's requests to the leader: a session opened first where it has
+    /// none, what was never answered sent again under its ids, and a few new ones.
+    fn remote_requests(&mut self, node: usize) {
+        let now = self.local(node);
+        let mut requests = Vec::new();
+        if self.remote_at != Some(node) {
+            let opened = NodeInput::MasterSessionOpened {
+                connection: REMOTE_SESSION,
+                name: REMOTE.into(),
+                token: TOKEN,
+            };
+            self.members[node].node.handle(now, opened);
+            self.remote_at = Some(node);
+            self.next_request_id += 1;
+            requests.push((self.next_request_id, Command::MasterActive { name: REMOTE.into() }));
+        }
+        requests.append(&mut self.unanswered);
+        if let Some(master) = self.remote_master {
+            for _ in 0..self.rng.between(1, 4) {
+                let command = self.command(master);
+                self.next_request_id += 1;
+                requests.push((self.next_request_id, command));
+            }
+        }
+        for (request_id, command) in &requests {
+            let request = NodeInput::MasterRequest {
+                connection: REMOTE_SESSION,
+                request_id: *request_id,
+                command: command.clone(),
+            };
+            self.members[node].node.handle(now, request);
+        }
+        self.in_batch.extend(requests);
+    }
+
+    fn command(&mut self, master: MasterId) -> Command {
         match self.rng.below(5) {
-            0 | 1 => Command::MasterActive { name: format!("m{}", self.rng.below(4)) },
+            0 | 1 => Command::MasterActive { name: REMOTE.into() },
             2 => Command::SubmitBuildRequest { master, builder_name: "b".into() },
             3 => Command::ClaimBuildRequests {
                 master,
                 requests: vec![BuildRequestId(self.rng.between(1, 20))],
             },
-            _ => Command::ExpireMasters { force_housekeeping: false },
+            _ => Command::UnclaimBuildRequests {
+                master,
+                requests: vec![BuildRequestId(self.rng.between(1, 20))],
+            },
+        }
+    }
+
+    /// Feeds what was delivered to the node, in order.
+    fn deliver(&mut self, node: usize) {
+        let now = self.local(node);
+        let member = &mut self.members[node];
+        for input in std::mem::take(&mut member.inbox) {
+            member.node.handle(now, input);
+        }
+    }
+
+    /// Feeds what was delivered, fires what is due, and commits the batch.
+    fn drive(&mut self, node: usize) -> Verdict {
+        self.deliver(node);
+        let now = self.local(node);
+        let member = &mut self.members[node];
+        if member.node.poll_timeout().is_some_and(|due| due <= now) {
+            member.node.handle_timeout(now);
+        }
+        self.commit(node, now)
+    }
+
+    /// The batch: a standby's is all Gateway (durable at once); a leader's registry inputs
+    /// are committed fenced, and a refusal deposes the Node.
+    fn commit(&mut self, node: usize, now: Timestamp) -> Verdict {
+        let batch = self.members[node].node.end_batch();
+        if batch.registry_inputs.is_empty() {
+            if !batch.changes.is_empty() {
+                return Err(correctness(format!(
+                    "node {node}'s batch changed the registry without a logged input"
+                )));
+            }
+            self.members[node].node.batch_durable(batch.number);
+            let verdict = self.release(node, now);
+            self.in_batch.clear();
+            return verdict;
+        }
+        if !self.healed && self.rng.chance(self.settings.lost_reply) {
+            self.store.borrow_mut().lose_next_reply = true;
+        }
+        let committed = self.members[node].replicator.commit(now, &batch.registry_inputs);
+        self.store.borrow_mut().lose_next_reply = false;
+        match committed {
+            Ok(last) => {
+                self.stats.commits += 1;
+                self.acknowledged.push((last, batch.registry_inputs));
+                self.members[node].node.batch_durable(batch.number);
+                let verdict = self.release(node, now);
+                self.in_batch.clear();
+                verdict
+            }
+            Err(_) => {
+                self.stats.refused_commits += 1;
+                // Never answered, whether it landed or not: the master sends it again.
+                let mut requests = std::mem::take(&mut self.in_batch);
+                requests.truncate(MAX_UNANSWERED);
+                self.unanswered = requests;
+                self.depose(node)
+            }
+        }
+    }
+
+    /// The Node stands by again, its workers attached; what its lost batch would have
+    /// told remote masters is never told.
+    fn depose(&mut self, node: usize) -> Verdict {
+        if !self.members[node].node.is_serving() {
+            return Ok(());
+        }
+        let first_request_id = self.rng.next_u64() >> 8;
+        self.members[node].node.depose(first_request_id);
+        if self.remote_at == Some(node) {
+            self.remote_at = None;
+        }
+        let now = self.local(node);
+        self.release(node, now)
+    }
+
+    /// Carries out what the Node released.
+    fn release(&mut self, node: usize, now: Timestamp) -> Verdict {
+        let nodes = self.members.len();
+        while let Some(output) = self.members[node].node.poll_output() {
+            match output {
+                NodeOutput::CloseWorker { connection, reason } => {
+                    return Err(correctness(format!(
+                        "node {node} closed its worker connection {connection} ({reason:?}): \
+                         only the workload closes workers"
+                    )));
+                }
+                NodeOutput::Reply { connection, request_id, result } => {
+                    if connection == REMOTE_SESSION {
+                        self.remote_answered(request_id, result);
+                    } else if let Some(standby) = members::standby_of(connection, nodes) {
+                        if self.members[standby].link == Some(node) {
+                            let reply = NodeInput::LeaderReply { request_id, result };
+                            self.members[standby].inbox.push(reply);
+                        }
+                    }
+                }
+                NodeOutput::CloseSession { connection, .. } => {
+                    if connection == REMOTE_SESSION && self.remote_at == Some(node) {
+                        self.remote_at = None;
+                    } else if let Some(standby) = members::standby_of(connection, nodes) {
+                        if self.members[standby].link == Some(node) {
+                            self.members[standby].link = None;
+                            self.members[standby].inbox.push(NodeInput::LeaderSessionClosed);
+                        }
+                    }
+                }
+                NodeOutput::ToLeader { request_id, command } => {
+                    if let Some(leader) = self.members[node].link {
+                        let connection = members::standby_session(node);
+                        let request = NodeInput::MasterRequest { connection, request_id, command };
+                        self.members[leader].inbox.push(request);
+                    }
+                }
+                NodeOutput::CloseLeaderSession => self.unlink(node),
+                NodeOutput::Event(NodeEvent::Registry(RegistryEvent::MasterStopped {
+                    name,
+                    cause: StopCause::Expired,
+                    ..
+                })) if now < self.members[node].expiry_floor => {
+                    return Err(correctness(format!(
+                        "node {node} expired master {name} at {now:?}, inside its takeover's \
+                         grace (until {:?})",
+                        self.members[node].expiry_floor
+                    )));
+                }
+                NodeOutput::ToWorker { .. }
+                | NodeOutput::SessionWelcome { .. }
+                | NodeOutput::Event(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// An answer the remote master got, its commit made: the log's answer, unless the
+    /// session refused it before the registry saw it (nothing was logged then).
+    fn remote_answered(&mut self, request_id: u64, result: Result<Reply, RequestError>) {
+        let heartbeat = self.in_batch.iter().any(|(id, command)| {
+            *id == request_id && matches!(command, Command::MasterActive { .. })
+        });
+        if let Ok(Reply::Master(master)) = &result {
+            self.remote_master = Some(*master);
+        }
+        let logged = match result {
+            Ok(reply) => Ok(reply),
+            Err(RequestError::Refused(error)) => Err(error),
+            Err(_) => return,
+        };
+        // A heartbeat is no request the log keys (it always runs): not checked.
+        if !heartbeat {
+            self.answered.push((request_id, logged));
         }
     }
 
@@ -441,11 +635,11 @@ impl ClusterWorld {
         let (pause, cut_off, store_down) = (settings.pause, settings.cut_off, settings.store_down);
         let ttl = settings.timings.ttl_ms;
         if self.rng.chance(pause) {
-            let node = self.rng.index(self.nodes.len());
+            let node = self.rng.index(self.members.len());
             // Around a TTL: long enough for a takeover, short enough that a slow clock
             // has not noticed.
             let length = self.rng.between(ttl / 2, ttl * 2);
-            self.nodes[node].paused_until_ms = self.now_ms + length;
+            self.members[node].paused_until_ms = self.now_ms + length;
         }
         let mut state = self.store.borrow_mut();
         if self.rng.chance(cut_off) {
@@ -462,8 +656,8 @@ impl ClusterWorld {
         let mut state = self.store.borrow_mut();
         state.down = false;
         state.cut_off.iter_mut().for_each(|cut| *cut = false);
-        for node in &mut self.nodes {
-            node.paused_until_ms = 0;
+        for member in &mut self.members {
+            member.paused_until_ms = 0;
         }
     }
 
@@ -473,163 +667,5 @@ impl ClusterWorld {
             registry.replay(input.clone());
         }
         registry
-    }
-
-    /// Each append the store accepted since the last check, against the lease as it stood.
-    fn check_appends(&mut self) -> Verdict {
-        let state = self.store.borrow();
-        for accepted in &state.accepted[self.checked_appends..] {
-            let lease = &accepted.lease;
-            if lease.holder != Some(accepted.node)
-                || lease.epoch != accepted.epoch
-                || lease.valid_until_ms < accepted.at_ms
-            {
-                return Err(correctness(format!(
-                    "the store accepted entries {}..={} from node {} at epoch {} while the lease \
-                     was {lease:?}",
-                    accepted.first_seq, accepted.last_seq, accepted.node, accepted.epoch
-                )));
-            }
-        }
-        self.checked_appends = state.accepted.len();
-        for (index, (epoch, node, _)) in state.log.iter().enumerate().skip(self.checked_log) {
-            if let Some((last_epoch, last_node)) = self.last_logged {
-                if *epoch < last_epoch || (*epoch == last_epoch && *node != last_node) {
-                    return Err(correctness(format!(
-                        "log entry {} is epoch {epoch} from node {node} after epoch {last_epoch} \
-                         from node {last_node}",
-                        index + 1
-                    )));
-                }
-            }
-            self.last_logged = Some((*epoch, *node));
-        }
-        self.checked_log = state.log.len();
-        // The log only grows, so an acknowledged commit found in it stays there.
-        for (last, inputs) in &self.acknowledged[self.checked_acknowledged..] {
-            let first = *last as usize - inputs.len();
-            let stored = state.log.get(first..*last as usize);
-            let same = stored.is_some_and(|stored| {
-                stored.iter().zip(inputs).all(|((_, _, logged), acked)| logged == acked)
-            });
-            if !same {
-                return Err(correctness(format!(
-                    "acknowledged entries {}..={last} are not in the log as committed",
-                    first + 1
-                )));
-            }
-        }
-        self.checked_acknowledged = self.acknowledged.len();
-        self.stats.log_entries = state.log.len() as u64;
-        // Every snapshot stored is the log's state after its entry, exactly.
-        for (seq, snapshot) in &state.snapshots_written[self.checked_snapshots..] {
-            let (replayed, truth) = &mut self.snapshot_truth;
-            assert!(*seq > *replayed, "the store keeps only newer snapshots");
-            for (_, _, input) in &state.log[*replayed as usize..*seq as usize] {
-                truth.replay(input.clone());
-            }
-            *replayed = *seq;
-            if truth.snapshot() != *snapshot {
-                return Err(correctness(format!(
-                    "the snapshot after entry {seq} differs from the log's state there"
-                )));
-            }
-            self.stats.snapshots += 1;
-        }
-        self.checked_snapshots = state.snapshots_written.len();
-        Ok(())
-    }
-
-    fn check_one_acting_leader(&self) -> Verdict {
-        if !self.settings.clocks_tame() {
-            return Ok(());
-        }
-        let leaders: Vec<usize> = (0..self.nodes.len())
-            .filter(|&node| {
-                matches!(self.nodes[node].replicator.role(self.local(node)), Role::Leader { .. })
-            })
-            .collect();
-        if leaders.len() > 1 {
-            return Err(correctness(format!("nodes {leaders:?} act as leader at once")));
-        }
-        Ok(())
-    }
-
-    /// Replies exactly once: replaying the log, every request the log holds more than once
-    /// (sent again after a commit whose reply was lost) got its first answer every time,
-    /// and every answer the master was given is the log's.
-    fn check_exactly_once(&self) -> Verdict {
-        let mut registry = Registry::new(self.settings.registry);
-        let mut first_answers: BTreeMap<u64, Result<Reply, CommandError>> = BTreeMap::new();
-        for (_, _, input) in &self.store.borrow().log {
-            let LoggedInput::Request { at, master, request_id, command } = input.clone() else {
-                registry.replay(input.clone());
-                continue;
-            };
-            let token = ReplyToken(request_id);
-            registry.handle_request(
-                at,
-                RegistryInput { token, command },
-                RequestKey { master, request_id },
-            );
-            while let Some(output) = registry.poll_output() {
-                let RegistryOutput::Reply { result, .. } = output else { continue };
-                match first_answers.get(&request_id) {
-                    Some(first) if *first != result => {
-                        return Err(correctness(format!(
-                            "request {request_id} was answered {first:?}, then {result:?} when \
-                             it was sent again"
-                        )));
-                    }
-                    Some(_) => {}
-                    None => {
-                        first_answers.insert(request_id, result);
-                    }
-                }
-            }
-        }
-        for (request_id, answer) in &self.answered {
-            if first_answers.get(request_id) != Some(answer) {
-                return Err(correctness(format!(
-                    "the master was answered {answer:?} for request {request_id}, the log's \
-                     answer is {:?}",
-                    first_answers.get(request_id)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_end(&mut self) -> Verdict {
-        self.check_exactly_once()?;
-        let truth = self.log_replayed();
-        let mut leaders = 0;
-        for (index, node) in self.nodes.iter().enumerate() {
-            let now = self.local(index);
-            let state = match (node.replicator.role(now), &node.registry) {
-                (Role::Leader { .. }, Some(registry)) => {
-                    leaders += 1;
-                    registry
-                }
-                _ => match node.replicator.replica() {
-                    Some(replica) => replica,
-                    None => {
-                        return Err(liveness(format!("node {index} is neither leader nor standby")))
-                    }
-                },
-            };
-            if state.snapshot() != truth.snapshot() {
-                return Err(liveness(format!(
-                    "after healing, node {index}'s registry differs from the log ({} entries, \
-                     {} applied)",
-                    self.store.borrow().log.len(),
-                    node.replicator.applied_seq()
-                )));
-            }
-        }
-        if leaders != 1 {
-            return Err(liveness(format!("{leaders} leaders after healing, not one")));
-        }
-        Ok(())
     }
 }

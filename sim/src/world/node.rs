@@ -269,7 +269,8 @@ impl World {
                         "the node's empty roster sent to worker connection {connection}"
                     )));
                 }
-                NodeOutput::SessionWelcome { .. } | NodeOutput::CloseSession { .. } => {}
+                NodeOutput::CloseSession { connection, .. } => self.session_closed(connection),
+                NodeOutput::SessionWelcome { .. } => {}
                 NodeOutput::ToLeader { .. } | NodeOutput::CloseLeaderSession => {
                     return Err(correctness(
                         "the single node, which serves its registry, forwarded to a leader"
@@ -279,6 +280,17 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// The Node closed a session (its master was expired): nothing more is answered on
+    /// it, and its master opens a new one (registering again) for its next command.
+    fn session_closed(&mut self, connection: ConnectionId) {
+        if let Some((master, _)) = self.process.sessions.remove(&connection) {
+            if self.masters[master].session.is_some_and(|(open, _)| open == connection) {
+                self.masters[master].session = None;
+            }
+        }
+        self.process.answering.retain(|(asked_on, _, _)| *asked_on != connection);
     }
 
     fn reply_released(
