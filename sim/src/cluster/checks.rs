@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use rollcall_core::registry::{RegistryInput, RegistryOutput, RequestKey};
 use rollcall_core::replication::Role;
-use rollcall_core::{CommandError, ConnectionId, LoggedInput, Registry, Reply, ReplyToken};
+use rollcall_core::{
+    CommandError, ConnectionId, LoggedInput, NodeInput, Registry, Reply, ReplyToken,
+};
 
 use super::members::{self, REMOTE};
 use super::ClusterWorld;
@@ -87,6 +89,33 @@ impl ClusterWorld {
             .collect();
         if leaders.len() > 1 {
             return Err(correctness(format!("nodes {leaders:?} act as leader at once")));
+        }
+        Ok(())
+    }
+
+    /// Whenever a standby's session to a leader is settled (registered, nothing in flight
+    /// either way), the leader's registry records exactly the standby's attached workers
+    /// on the standby's master.
+    pub(super) fn check_settled_records(&self) -> Verdict {
+        for (index, member) in self.members.iter().enumerate() {
+            let Some(leader) = member.link else { continue };
+            let session = members::standby_session(index);
+            let quiet = member.node.leader_link() == Some((true, 0))
+                && member.inbox.is_empty()
+                && !self.members[leader].inbox.iter().any(|input| addressed(input, session));
+            let Some(registry) = self.members[leader].node.registry() else { continue };
+            if !quiet {
+                continue;
+            }
+            let recorded = records_of(registry, &members::master_name(index));
+            let attached: BTreeMap<String, ConnectionId> =
+                member.node.gateway().attached_workers().into_iter().collect();
+            if recorded != attached {
+                return Err(correctness(format!(
+                    "node {leader} records {recorded:?} on node {index}'s master, whose session \
+                     is settled and whose Gateway holds {attached:?}"
+                )));
+            }
         }
         Ok(())
     }
@@ -187,13 +216,7 @@ impl ClusterWorld {
             if !row.active {
                 return Err(liveness(format!("after healing, node {index}'s master is inactive")));
             }
-            let recorded: BTreeMap<String, ConnectionId> = truth
-                .workers()
-                .filter_map(|worker| {
-                    let connection = *worker.connected_to.get(&row.id)?;
-                    Some((worker.record.name.clone(), connection))
-                })
-                .collect();
+            let recorded = records_of(&truth, &name);
             let attached: BTreeMap<String, ConnectionId> =
                 member.node.gateway().attached_workers().into_iter().collect();
             if recorded != attached {
@@ -204,5 +227,27 @@ impl ClusterWorld {
             }
         }
         Ok(())
+    }
+}
+
+/// The connection records `registry` holds on the master named `master`.
+fn records_of(registry: &Registry, master: &str) -> BTreeMap<String, ConnectionId> {
+    let Some(row) = registry.master_by_name(master) else { return BTreeMap::new() };
+    registry
+        .workers()
+        .filter_map(|worker| {
+            let connection = *worker.connected_to.get(&row.id)?;
+            Some((worker.record.name.clone(), connection))
+        })
+        .collect()
+}
+
+/// Whether `input` concerns the session on `connection`.
+fn addressed(input: &NodeInput, connection: ConnectionId) -> bool {
+    match input {
+        NodeInput::MasterSessionOpened { connection: on, .. }
+        | NodeInput::MasterRequest { connection: on, .. }
+        | NodeInput::ConnectionClosed { connection: on } => *on == connection,
+        _ => false,
     }
 }

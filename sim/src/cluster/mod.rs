@@ -23,6 +23,8 @@
 //! - where every clock runs within a fifth of true time, no two nodes act as leader at
 //!   once (the lease's local rule alone guarantees it);
 //! - no node ever closes one of its workers: promotions and depositions keep them;
+//! - whenever a standby's session is settled (registered, nothing in flight), the leader
+//!   records exactly the standby's attached workers on the standby's master;
 //! - after every fault heals, one leader; every standby's replica equal to its
 //!   registry and to the log replayed; every node's master registered and active there,
 //!   its connection records exactly its Gateway's attached workers;
@@ -286,6 +288,7 @@ impl ClusterWorld {
             }
             self.check_appends()?;
             self.check_one_acting_leader()?;
+            self.check_settled_records()?;
         }
         for (epoch, node, _) in &self.store.borrow().log {
             self.trace.number(*epoch);
