@@ -15,7 +15,7 @@ use common::{eventually_showing, within, Daemon, MASTER_TOKEN};
 use rollcall_core::{Command, MasterId, Reply};
 use rollcall_io::client::{connect_to_leader, next_request_id, MasterClient, Target};
 use rollcall_io::credentials::Token;
-use rollcall_test_pki::TestPki;
+use rollcall_test_pki::{Name, TestPki};
 use rollcall_test_postgres::{Postgres, Proxy};
 use serde_json::Value;
 
@@ -393,10 +393,16 @@ struct Worker {
 
 impl Worker {
     fn start(cluster: &Cluster, node: usize) -> Worker {
+        Worker::start_with(cluster, node, &[])
+    }
+
+    /// With more arguments for `rollcall worker` (TLS).
+    fn start_with(cluster: &Cluster, node: usize, extra_args: &[&str]) -> Worker {
         let output = cluster.nodes[node].directory.path().join("worker.out");
         let address = cluster.nodes[node].address();
         let process = std::process::Command::new(common::BINARY)
             .args(["worker", "--name", "w1", "--keepalive-interval-s", "1", "--connect", &address])
+            .args(extra_args)
             .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
             .stdout(std::fs::File::create(&output).expect("the worker's output"))
             .stderr(std::process::Stdio::null())
@@ -480,6 +486,72 @@ fn a_worker_stays_attached_to_its_standby_across_a_takeover() {
         .expect("the standby's master has a row");
     assert_eq!(row["active"], Value::Bool(true), "{row}");
     worker.assert_attached_once();
+    assert!(cluster.nodes[standby].log().contains("registered at the leader"));
+}
+
+/// With `[tls]` on every node's master port (masters presenting certificates named for
+/// them), a standby's own master reaches the leader over TLS with its `[cluster]
+/// peer_*` files, and the leader records the standby's worker on it.
+#[test]
+fn over_tls_a_standby_registers_its_master_and_its_worker_at_the_leader() {
+    let pki = common::tls::Pki::new();
+    let postgres = Postgres::start();
+    let nodes = (0..2)
+        .map(|index| {
+            let master = format!("node-{}", index + 1);
+            let identity = pki.pki.client(&master, Name::Uri(&master));
+            let settings = format!(
+                "peer_ca = {:?}\npeer_certificate = {:?}\npeer_private_key = {:?}\n{W1}{}",
+                pki.pki.ca,
+                identity.certificate,
+                identity.key,
+                pki.section(true)
+            );
+            start_node_with(index, &postgres.url(), &settings)
+        })
+        .collect();
+    let cluster = Cluster { proxy: None, postgres, nodes };
+    let client = pki.client();
+    let status = |index: usize| {
+        let response =
+            common::tls::https_get(cluster.nodes[index].http_address, &client, "/api/v2/cluster");
+        response.json()["cluster"][0]["role"].as_str().unwrap_or_default().to_string()
+    };
+    let mut leader = None;
+    eventually_showing(
+        TAKEOVER_LIMIT,
+        "one node to lead",
+        || {
+            leader = (0..2).find(|&index| status(index) == "leader");
+            leader.is_some()
+        },
+        || cluster.describe(),
+    );
+    let leader = leader.expect("a leader");
+    let standby = 1 - leader;
+    let ca = pki.pki.ca.display().to_string();
+    let worker = Worker::start_with(&cluster, standby, &["--tls", "--ca", &ca]);
+    worker.wait_attached(&cluster);
+    let standby_master = format!("node-{}", standby + 1);
+    eventually_showing(
+        STEP,
+        "the leader to record w1 on the standby's master",
+        || {
+            let address = cluster.nodes[leader].http_address;
+            let workers = common::tls::https_get(address, &client, "/api/v2/workers").json();
+            let Some(master) = workers["workers"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|row| row["name"] == "w1"))
+                .and_then(|row| row["connected_to"][0]["masterid"].as_u64())
+            else {
+                return false;
+            };
+            let path = format!("/api/v2/masters/{master}");
+            let row = common::tls::https_get(address, &client, &path).json();
+            row["masters"][0]["name"] == standby_master.as_str()
+        },
+        || format!("{}\n{}", worker.printed(), cluster.describe()),
+    );
     assert!(cluster.nodes[standby].log().contains("registered at the leader"));
 }
 

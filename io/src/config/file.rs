@@ -42,6 +42,9 @@ pub(crate) struct ClusterTable {
     pub(crate) postgres_certificate: Option<Spanned<String>>,
     pub(crate) postgres_private_key: Option<Spanned<String>>,
     pub(crate) master_token_file: Option<Spanned<String>>,
+    pub(crate) peer_ca: Option<Spanned<String>>,
+    pub(crate) peer_certificate: Option<Spanned<String>>,
+    pub(crate) peer_private_key: Option<Spanned<String>>,
 }
 
 /// A certificate without its key (or the reverse) could serve nothing: both are required.

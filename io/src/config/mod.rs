@@ -76,6 +76,11 @@ pub struct ClusterSection {
     /// it stands by (the leader lists the master in its `[[masters]]`, as any remote
     /// master). Without it, a standby's master is not registered until the node leads.
     pub master_token_file: Option<std::path::PathBuf>,
+    /// How this node's master reaches the other nodes' master port when the cluster runs
+    /// it with `[tls]` (this node's own `[tls]` says so: a cluster's nodes are configured
+    /// alike): the CA their certificates chain to (default: the system's), and the
+    /// certificate and key to present where `[tls] client_ca` asks masters for one.
+    pub peer_tls: crate::tls::ClientTlsOptions,
 }
 
 /// Shows where the store is without its password.
@@ -91,6 +96,7 @@ impl std::fmt::Debug for ClusterSection {
             .field("snapshot_every_entries", &self.snapshot_every_entries)
             .field("postgres_tls", &self.postgres_tls)
             .field("master_token_file", &self.master_token_file)
+            .field("peer_tls", &self.peer_tls)
             .finish()
     }
 }

@@ -143,6 +143,8 @@ pub enum ConfigProblem {
     /// One of `cluster.postgres_certificate` and `cluster.postgres_private_key` without
     /// the other.
     PostgresCertificateWithoutKey,
+    /// One of `cluster.peer_certificate` and `cluster.peer_private_key` without the other.
+    PeerCertificateWithoutKey,
 }
 
 /// A setting as a message names it: its key, and whether the file left it at its default.
@@ -290,6 +292,10 @@ impl std::fmt::Display for ConfigProblem {
             P::PostgresCertificateWithoutKey => formatter.write_str(
                 "cluster.postgres_certificate and cluster.postgres_private_key go together: \
                  give both or neither",
+            ),
+            P::PeerCertificateWithoutKey => formatter.write_str(
+                "cluster.peer_certificate and cluster.peer_private_key go together: give both \
+                 or neither",
             ),
         }
     }

@@ -83,6 +83,33 @@ pub(super) fn cluster(
             .as_ref()
             .map(|text| path("cluster.master_token_file", text, origin))
             .transpose()?,
+        peer_tls: peer_tls(table, origin)?,
+    })
+}
+
+/// The leader link's TLS files: a certificate only with its key.
+fn peer_tls(
+    table: &ClusterTable,
+    origin: &Origin<'_>,
+) -> Result<crate::tls::ClientTlsOptions, ConfigError> {
+    let optional = |key, text: &Option<toml::Spanned<String>>| {
+        text.as_ref().map(|text| path(key, text, origin)).transpose()
+    };
+    let certificate = optional("cluster.peer_certificate", &table.peer_certificate)?;
+    let private_key = optional("cluster.peer_private_key", &table.peer_private_key)?;
+    if certificate.is_some() != private_key.is_some() {
+        let span = table
+            .peer_certificate
+            .as_ref()
+            .or(table.peer_private_key.as_ref())
+            .map_or_else(|| table.node.span(), toml::Spanned::span);
+        return Err(origin.error_at(&span, ConfigProblem::PeerCertificateWithoutKey));
+    }
+    Ok(crate::tls::ClientTlsOptions {
+        ca: optional("cluster.peer_ca", &table.peer_ca)?,
+        certificate,
+        private_key,
+        ..crate::tls::ClientTlsOptions::default()
     })
 }
 

@@ -14,7 +14,7 @@ use super::{files, provider, ClientStream, Stream, TlsError};
 
 /// Where a client finds its TLS material. Without `ca`, the system's CA bundle is used
 /// (`SSL_CERT_FILE`, else the usual Linux bundle paths).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientTlsOptions {
     pub ca: Option<PathBuf>,
     /// A master's certificate chain and key, for a daemon with `[tls] client_ca`.

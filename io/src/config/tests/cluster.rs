@@ -113,3 +113,23 @@ fn contradictory_postgres_tls_settings_are_refused() {
     let verify_full = CLUSTER.replace("dbname=rollcall", "dbname=rollcall sslmode=verify-full");
     assert_refused_at(&verify_full, 2, "name the CA in cluster.postgres_ca");
 }
+
+/// The leader link's TLS files: absolute once parsed, a certificate refused without its
+/// key on its line, and the own master's token file kept.
+#[test]
+fn the_leader_links_files_are_read_and_a_certificate_needs_its_key() {
+    let section = parsed(CLUSTER).cluster.expect("a cluster");
+    assert_eq!(section.peer_tls, crate::tls::ClientTlsOptions::default());
+    assert_eq!(section.master_token_file, None);
+    let text = format!(
+        "{CLUSTER}peer_ca = \"/ca.pem\"\npeer_certificate = \"node.pem\"\npeer_private_key = \"node.key\"\nmaster_token_file = \"/etc/rollcall/token\"\n"
+    );
+    let section = parsed(&text).cluster.expect("a cluster");
+    assert_eq!(section.peer_tls.ca.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert!(section.peer_tls.certificate.is_some_and(|path| path.ends_with("node.pem")));
+    assert_eq!(
+        section.master_token_file.as_deref(),
+        Some(std::path::Path::new("/etc/rollcall/token"))
+    );
+    assert_refused_at(&format!("{CLUSTER}peer_certificate = \"/node.pem\"\n"), 5, "give both");
+}

@@ -17,6 +17,8 @@ use crate::client::{ClientError, MasterClient};
 use crate::cluster::ClusterStatus;
 use crate::core_link::inputs::{CoreInput, LeaderEvent};
 use crate::credentials::Token;
+use crate::log_limit::{LogLimiter, Verdict};
+use crate::tls::ClientTls;
 use crate::wire::{ClientMessage, ServerMessage};
 
 /// Room for every request the Node may have in flight, and the resets between them.
@@ -42,12 +44,14 @@ impl LeaderLink {
     pub(crate) fn spawn(
         name: String,
         token: Token,
+        tls: Option<ClientTls>,
         status: Arc<ClusterStatus>,
         core: Sender<CoreInput>,
     ) -> std::io::Result<LeaderLink> {
         let (outgoing, queue) = smol::channel::bounded(QUEUE_CAPACITY);
         std::thread::Builder::new().name("rollcall-leader-link".into()).spawn(move || {
-            smol::block_on(follow(&name, &token, &status, &core, &queue));
+            let peer = Peer { name, token, tls };
+            smol::block_on(follow(&peer, &status, &core, &queue));
         })?;
         Ok(LeaderLink { outgoing })
     }
@@ -66,15 +70,24 @@ impl LeaderLink {
     }
 }
 
+/// Who the own master is to the leader.
+struct Peer {
+    name: String,
+    token: Token,
+    tls: Option<ClientTls>,
+}
+
 /// Until the core is gone: find the leader, open a session, carry requests and answers,
 /// and start over when the session ends.
 async fn follow(
-    name: &str,
-    token: &Token,
+    peer: &Peer,
     status: &ClusterStatus,
     core: &Sender<CoreInput>,
     queue: &Receiver<Option<ClientMessage>>,
 ) {
+    // A leader that keeps refusing (a wrong token or certificate) is said in the log, but
+    // not five times a second.
+    let mut refusals = LogLimiter::new(Duration::from_secs(60), 1);
     while !core.is_closed() {
         let state = status.get();
         let leader = state.leader_address.filter(|_| state.role != "leader");
@@ -83,7 +96,8 @@ async fn follow(
             smol::Timer::after(RETRY_INTERVAL).await;
             continue;
         };
-        let connecting = MasterClient::connect_with(&address, name, token, None);
+        let connecting =
+            MasterClient::connect_with(&address, &peer.name, &peer.token, peer.tls.as_ref());
         let timeout = async {
             smol::Timer::after(CONNECT_TIMEOUT).await;
             Err(ClientError::Unexpected("no welcome in time".into()))
@@ -91,7 +105,13 @@ async fn follow(
         let mut client = match connecting.or(timeout).await {
             Ok(client) => client,
             Err(error) => {
-                tracing::debug!(%address, %error, "the leader's master port did not take this master");
+                let lasting = matches!(error, ClientError::Goodbye(_) | ClientError::Tls(_));
+                let verdict = lasting.then(|| refusals.check(std::time::Instant::now()));
+                if let Some(Verdict::Log { suppressed }) = verdict {
+                    tracing::warn!(%address, %error, suppressed, "the leader's master port refused this node's master: it is not registered there");
+                } else {
+                    tracing::debug!(%address, %error, "the leader's master port did not take this master");
+                }
                 smol::Timer::after(RETRY_INTERVAL).await;
                 continue;
             }

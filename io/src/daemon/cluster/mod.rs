@@ -27,6 +27,7 @@ use crate::daemon::core_loop::CoreLoop;
 use crate::daemon::wait::Waiter;
 use crate::daemon::DaemonError;
 use crate::metrics::Metrics;
+use crate::tls::ClientTls;
 use leader_link::LeaderLink;
 use lease_clock::LeaseClock;
 use seat::ClusterSeat;
@@ -38,6 +39,8 @@ pub(crate) struct ClusterCore {
     postgres_tls: Option<PostgresTls>,
     /// The token the own master presents to the leader, read at the start.
     master_token: Option<Token>,
+    /// TLS to the leader's master port, when this cluster runs it with `[tls]`.
+    peer_tls: Option<ClientTls>,
     status: Arc<ClusterStatus>,
     metrics: Arc<Metrics>,
     credentials: Credentials,
@@ -48,7 +51,8 @@ impl ClusterCore {
     ///
     /// # Errors
     ///
-    /// When the own master's token file cannot be read.
+    /// When the own master's token file, or the TLS files for the other nodes, cannot be
+    /// read.
     pub(crate) fn new(
         config: Config,
         postgres_tls: Option<PostgresTls>,
@@ -67,6 +71,11 @@ impl ClusterCore {
                 None
             }
         };
+        // The other nodes' master port speaks TLS where this one does: nodes are alike.
+        let peer_tls = match &config.tls {
+            Some(_) => Some(ClientTls::new(&cluster.peer_tls).map_err(DaemonError::Tls)?),
+            None => None,
+        };
         let credentials = Credentials::default();
         *write_lock(&credentials) = credentials_of(&config.roster());
         Ok(ClusterCore {
@@ -74,6 +83,7 @@ impl ClusterCore {
             cluster,
             postgres_tls,
             master_token,
+            peer_tls,
             status,
             metrics,
             credentials,
@@ -118,6 +128,7 @@ impl ClusterCore {
                 LeaderLink::spawn(
                     self.config.master.name.clone(),
                     token,
+                    self.peer_tls.clone(),
                     Arc::clone(&self.status),
                     core,
                 )
