@@ -17,6 +17,9 @@ use crate::tls::{ClientTls, ClientTlsOptions, TlsError};
 struct Cli {
     #[command(subcommand)]
     command: CliCommand,
+    /// How log lines are written (for `serve`, over the config's `[log] format`).
+    #[arg(long, global = true, value_enum, env = "ROLLCALL_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<crate::logging::LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +31,10 @@ enum CliCommand {
         /// Record every core input, with its moment, as JSON lines (see the README).
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        /// Write the process id to FILE once every port listens (removed at a clean stop):
+        /// `kill -HUP "$(cat FILE)"` reloads the configuration.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
     },
     /// Feed a recorded trace to a fresh core and print the state it reaches, in REST shape.
     Replay {
@@ -139,10 +146,15 @@ enum TokenCommand {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    crate::logging::init();
     let cli = Cli::parse();
+    // The daemon's log starts once its config is read (it may name the format).
+    if !matches!(cli.command, CliCommand::Serve { .. }) {
+        crate::logging::init(cli.log_format.unwrap_or_default());
+    }
     let outcome: Result<(), Box<dyn std::error::Error>> = match cli.command {
-        CliCommand::Serve { config, record } => serve(config, record),
+        CliCommand::Serve { config, record, pid_file } => {
+            serve(config, record, pid_file, cli.log_format)
+        }
         CliCommand::Replay { trace } => replay(&trace),
         CliCommand::CheckConfig { file } => check_config(&file),
         CliCommand::Worker { connect, name, password, keepalive_interval_s, once, tls } => {
@@ -240,12 +252,18 @@ fn new_token() -> Result<(), Box<dyn std::error::Error>> {
 fn serve(
     config: Option<PathBuf>,
     record: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    log_format: Option<crate::logging::LogFormat>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let config = match config {
-        Some(path) => Config::load(&path)?,
-        None => Config::embedded_default()?,
+        Some(path) => Config::load(&path),
+        None => Config::embedded_default(),
     };
-    crate::daemon::serve(config, record.as_deref())?;
+    let format = log_format.or(config.as_ref().ok().map(|config| config.log_format));
+    crate::logging::init(format.unwrap_or_default());
+    let options =
+        crate::daemon::ServeOptions { record: record.as_deref(), pid_file: pid_file.as_deref() };
+    crate::daemon::serve(config?, &options)?;
     Ok(())
 }
 

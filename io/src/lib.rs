@@ -17,6 +17,7 @@ pub mod fuzzing;
 mod http;
 mod log_limit;
 mod logging;
+pub use logging::LogFormat;
 pub mod metrics;
 pub mod storage;
 pub mod tls;

@@ -1,19 +1,46 @@
-//! Logs go to standard error through `tracing`; `RUST_LOG` filters them. The default shows
-//! rollcall's own `info` lines and only warnings from the storage engine, whose `info`
-//! lines describe its internal housekeeping.
+//! Logs go to standard error through `tracing`, as text (for a terminal or journald) or as
+//! JSON lines (for a log shipper: one object a line, the structured fields as keys).
+//! `RUST_LOG` filters them; the default shows rollcall's own `info` lines and only
+//! warnings from its dependencies, whose `info` lines describe their own housekeeping
+//! (the storage engine's every sequence number, say).
 
 use std::io::IsTerminal;
 
-const DEFAULT_FILTER: &str = "info,fjall=warn,lsm_tree=warn";
+use serde::{Deserialize, Serialize};
 
-pub(crate) fn init() {
+/// Everything of rollcall's at `info`, everything else at `warn`.
+pub(crate) const DEFAULT_FILTER: &str =
+    "warn,rollcall=info,rollcall_io=info,rollcall_core=info,rollcall_under_test=info";
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `2026-12-02T10:00:00Z  INFO target: message key=value`, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `message` and each field.
+    Json,
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+/// Starts logging (once per process; a second call changes nothing).
+pub(crate) fn init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+    };
 }
 
 /// A value that came from a peer (a name, a path, a reason), shown in a log line with every

@@ -26,6 +26,15 @@ pub(crate) struct ConfigFile {
     pub(crate) masters: Vec<MasterEntry>,
     pub(crate) tls: Option<TlsTable>,
     pub(crate) cluster: Option<ClusterTable>,
+    #[serde(default)]
+    pub(crate) log: LogTable,
+}
+
+/// `[log]`: how the daemon writes its log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogTable {
+    pub(crate) format: Option<crate::logging::LogFormat>,
 }
 
 /// A cluster node needs the store, its own name and where it is reached: all required.

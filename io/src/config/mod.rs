@@ -52,6 +52,9 @@ pub struct Config {
     pub tls: Option<TlsSection>,
     /// This node's part in a cluster on PostgreSQL; `None`: one node on fjall, the default.
     pub cluster: Option<ClusterSection>,
+    /// `[log] format`: text (the default) or JSON lines. `--log-format` and
+    /// `ROLLCALL_LOG_FORMAT` override it; a reconfig cannot change it.
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// A cluster node's settings (`[cluster]`, docs/cluster.md).

@@ -49,6 +49,7 @@ pub(crate) fn validate(file: ConfigFile, origin: &Origin<'_>) -> Result<Config, 
         masters,
         tls,
         cluster,
+        log_format: file.log.format.unwrap_or_default(),
     })
 }
 

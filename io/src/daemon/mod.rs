@@ -12,7 +12,9 @@ pub(crate) mod connection;
 mod core_loop;
 mod durability;
 mod node_events;
+mod notify;
 mod peers;
+mod pid_file;
 mod wait;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +35,7 @@ use crate::core_link::inputs::CoreInput;
 use crate::core_link::NetShared;
 use crate::metrics::Metrics;
 use core_loop::CoreLoop;
+use pid_file::PidFile;
 
 /// How many inputs may wait for the core thread before readers are made to wait.
 const CORE_QUEUE_CAPACITY: usize = 65_536;
@@ -56,6 +59,11 @@ pub enum DaemonError {
     CoreThreadSpawn(std::io::Error),
     /// A cluster node's own master token (`[cluster] master_token_file`) cannot be read.
     MasterToken(String),
+    /// `--pid-file` cannot be written.
+    PidFile {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
     /// The core thread panicked: a bug, whose message is in the log.
     CoreThreadPanicked,
     /// A TLS file could not be loaded: `<file>: <why>`.
@@ -82,6 +90,9 @@ impl std::fmt::Display for DaemonError {
             DaemonError::MasterToken(why) => {
                 write!(formatter, "[cluster] master_token_file: {why}")
             }
+            DaemonError::PidFile { path, error } => {
+                write!(formatter, "cannot write the pid file {}: {error}", path.display())
+            }
             DaemonError::CoreThreadPanicked => {
                 formatter.write_str("the core thread panicked (a bug: see the log above)")
             }
@@ -98,7 +109,8 @@ impl std::error::Error for DaemonError {
             DaemonError::Trace { error, .. }
             | DaemonError::Listen { error, .. }
             | DaemonError::Signals(error)
-            | DaemonError::CoreThreadSpawn(error) => Some(error),
+            | DaemonError::CoreThreadSpawn(error)
+            | DaemonError::PidFile { error, .. } => Some(error),
             DaemonError::Tls(error) => Some(error),
             DaemonError::CoreThreadPanicked | DaemonError::MasterToken(_) => None,
         }
@@ -111,13 +123,23 @@ impl From<StorageError> for DaemonError {
     }
 }
 
+/// How `rollcall serve` was asked to run, beside its configuration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServeOptions<'a> {
+    /// Record every core input to this trace file.
+    pub record: Option<&'a std::path::Path>,
+    /// Write the process id here once every port listens; removed at a clean stop.
+    pub pid_file: Option<&'a std::path::Path>,
+}
+
 /// Runs the daemon until SIGTERM or SIGINT, then stops this master cleanly.
 ///
 /// # Errors
 ///
 /// When the store cannot be opened or loaded, a port cannot be bound, or storage fails
 /// while running (nothing can be acknowledged then, so the daemon stops).
-pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), DaemonError> {
+pub fn serve(config: Config, options: &ServeOptions<'_>) -> Result<(), DaemonError> {
+    let record = options.record;
     // Before any port is bound: a client (or a test) that sees a port answer may signal at
     // once, and a SIGTERM before the handlers are in would kill the daemon uncleanly.
     let signals = async_signal::Signals::new([
@@ -129,6 +151,16 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
     // Before the store: a bad certificate file should stop the start before anything is
     // registered.
     let tls = Arc::new(load_tls(&config)?);
+    // Every port before the store: a port that is taken stops the start before the data
+    // directory is made or the master registered.
+    let limits = &config.limits;
+    let listen = |address| {
+        bind::listen(address, limits.listen_backlog)
+            .map_err(|error| DaemonError::Listen { address, error })
+    };
+    let workers_listener = listen(config.listen.workers)?;
+    let http_listener = listen(config.listen.http)?;
+    let buildbot_listener = config.listen.buildbot_workers.map(listen).transpose()?;
     let (core, metrics) = start_core(&config, record)?;
     let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
@@ -157,8 +189,7 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             handshake_timeout: Duration::from_secs(limits.handshake_timeout_s),
         };
         let address = config.listen.workers;
-        let listener = bind::listen(address, limits.listen_backlog)
-            .map_err(|error| DaemonError::Listen { address, error })?;
+        let listener = workers_listener;
         let bound = listener.local_addr().unwrap_or(address);
         tracing::info!(%bound, name = %Escaped(&config.master.name), "listening for workers and masters");
         let http_limits = crate::http::HttpLimits {
@@ -169,13 +200,12 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
                 max_handshaking_per_address: limits.http_max_connections_per_address,
                 handshake_timeout: Duration::from_secs(limits.http_head_timeout_s),
             },
-            backlog: limits.listen_backlog,
             max_in_flight: limits.http_max_in_flight,
             write_timeout: Duration::from_secs(limits.http_write_timeout_s),
             max_buffered_bytes: limits.http_max_buffered_bytes,
         };
         let http = crate::http::start(
-            config.listen.http,
+            http_listener,
             http_limits,
             core_sender.clone(),
             Arc::clone(&metrics),
@@ -203,11 +233,11 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
                 },
             ))
         };
-        let buildbot = match config.listen.buildbot_workers {
-            Some(address) => {
-                let listener = bind::listen(address, limits.listen_backlog)
-                    .map_err(|error| DaemonError::Listen { address, error })?;
-                tracing::info!(bound = %listener.local_addr().unwrap_or(address), "listening for buildbot workers (msgpack_experimental_v7)");
+        let buildbot = match buildbot_listener {
+            Some(listener) => {
+                if let Ok(bound) = listener.local_addr() {
+                    tracing::info!(%bound, "listening for buildbot workers (msgpack_experimental_v7)");
+                }
                 let settings = Arc::new(crate::buildbot::Listener {
                     shared: Arc::clone(&shared),
                     credentials,
@@ -236,7 +266,12 @@ pub fn serve(config: Config, record: Option<&std::path::Path>) -> Result<(), Dae
             }
             None => None,
         };
+        // Ready: the store is loaded (a cluster node stands by) and every port listens.
+        let pid_file = options.pid_file.map(PidFile::write).transpose()?;
+        notify::ready(&config);
         handle_signals(signals, &config, &core_sender, &tls).await?;
+        notify::stopping();
+        drop(pid_file);
         // Stop accepting first, then let the core close connections and stop the master.
         drop(stop_accepting);
         accepting.await;
@@ -388,6 +423,10 @@ async fn reload(
     tls.install(prepared);
     if next.tls.is_some() {
         tracing::info!("TLS certificates reloaded");
+    }
+    if next.log_format != config.log_format {
+        // The log's writer is set once per process; the rest of the reconfig applies.
+        tracing::warn!(now = %config.log_format, configured = %next.log_format, "[log] format changes at the next restart");
     }
     let _ = core.send(CoreInput::Reconfig(Box::new(next))).await;
 }

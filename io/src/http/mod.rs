@@ -73,28 +73,31 @@ struct Context {
 #[derive(Clone, Debug)]
 pub(crate) struct HttpLimits {
     pub(crate) port: PortLimits,
-    pub(crate) backlog: u32,
     /// Requests inside the engine at once; also its number of handler threads.
     pub(crate) max_in_flight: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) max_buffered_bytes: usize,
 }
 
-/// Binds the HTTP port and starts answering. Must run inside the smol executor.
+/// Starts answering on `listener` (bound with [`crate::bind::listen`] before the store
+/// was opened, so that a taken port stops the start before anything is written). Must run
+/// inside the smol executor.
 ///
 /// # Errors
 ///
-/// When the address cannot be bound, or the engine's socket cannot be made.
+/// When the engine's socket or its threads cannot be made.
 pub(crate) fn start(
-    address: std::net::SocketAddr,
+    listener: async_net::TcpListener,
     limits: HttpLimits,
     core: smol::channel::Sender<CoreInput>,
     metrics: Arc<Metrics>,
     tls: Arc<crate::tls::ServerTls>,
 ) -> Result<HttpServer, ListenError> {
+    let local_address = listener
+        .local_addr()
+        .map_err(|error| ListenError { address: ([0, 0, 0, 0], 0).into(), error })?;
+    let address = local_address;
     let listen_error = |error: std::io::Error| ListenError { address, error };
-    let listener = crate::bind::listen(address, limits.backlog).map_err(listen_error)?;
-    let local_address = listener.local_addr().unwrap_or(address);
     let socket_directory = private_socket_directory().map_err(listen_error)?;
     let socket = socket_directory.path().join("engine.sock");
     let engine = tiny_http::Server::http_unix(&socket)

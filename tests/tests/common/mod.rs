@@ -97,6 +97,8 @@ pub struct Daemon {
     log_path: PathBuf,
     extra_args: Vec<String>,
     master_name: String,
+    /// `RUST_LOG` for the process; `None` leaves the daemon's default filter.
+    rust_log: Option<String>,
 }
 
 impl Daemon {
@@ -114,6 +116,17 @@ impl Daemon {
     /// As [`Daemon::start_with`], with its own master named `master_name` (each node of a
     /// cluster is its own master). `{workers}` in `rest` becomes the workers' address.
     pub fn start_as(master_name: &str, rest: &str, extra_args: &[&str]) -> Daemon {
+        Daemon::start_logging(master_name, rest, extra_args, Some("info,fjall=warn,lsm_tree=warn"))
+    }
+
+    /// As [`Daemon::start_as`], with `RUST_LOG` set to `rust_log` (`None`: unset, so the
+    /// daemon's own default filter applies).
+    pub fn start_logging(
+        master_name: &str,
+        rest: &str,
+        extra_args: &[&str],
+        rust_log: Option<&str>,
+    ) -> Daemon {
         let directory = tempfile::tempdir().expect("temp dir");
         let workers_address: SocketAddr =
             format!("127.0.0.1:{}", free_port()).parse().expect("addr");
@@ -130,6 +143,7 @@ impl Daemon {
             log_path: directory.path().join("daemon.log"),
             extra_args: Vec::new(),
             master_name: master_name.to_string(),
+            rust_log: rust_log.map(str::to_string),
             directory,
         };
         let base = daemon.directory.path().display().to_string();
@@ -171,15 +185,19 @@ impl Daemon {
             .append(true)
             .open(&self.log_path)
             .expect("log file");
-        let child = Command::new(BINARY)
+        let mut command = Command::new(BINARY);
+        command
             .args(["serve", "--config"])
             .arg(&self.config_path)
             .args(&self.extra_args)
-            .env("RUST_LOG", "info,fjall=warn,lsm_tree=warn")
+            .env_remove("ROLLCALL_LOG_FORMAT")
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the daemon");
+            .stderr(log);
+        match &self.rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let child = command.spawn().expect("start the daemon");
         self.child = Some(child);
         let address = self.workers_address;
         let log_path = self.log_path.clone();

@@ -168,6 +168,7 @@ fn the_full_example_parses_to_the_values_it_sets() {
             client_ca: Some(absolute("tls/masters-ca.pem")),
         }),
         cluster: None,
+        log_format: crate::logging::LogFormat::Text,
     };
     assert_eq!(config, expected);
 }
@@ -193,6 +194,7 @@ fn an_empty_file_gives_every_default() {
         masters: Vec::new(),
         tls: None,
         cluster: None,
+        log_format: crate::logging::LogFormat::Text,
     };
     assert_eq!(config, expected);
 }
@@ -354,4 +356,14 @@ fn load_names_the_file_it_read_in_a_refusal() {
         "{error:?}"
     );
     assert_eq!(error.position(), Some(Position { line: 2, column: 18 }));
+}
+
+/// `[log] format` is text unless it says json; anything else is refused on its line.
+#[test]
+fn the_log_format_is_text_json_or_refused() {
+    assert_eq!(parsed("").log_format, crate::logging::LogFormat::Text);
+    assert_eq!(parsed("[log]\nformat = \"json\"\n").log_format, crate::logging::LogFormat::Json);
+    assert_eq!(parsed("[log]\nformat = \"text\"\n").log_format, crate::logging::LogFormat::Text);
+    super::assert_refused_at("[log]\nformat = \"xml\"\n", 2, "xml");
+    super::assert_refused_at("[log]\nlevel = \"debug\"\n", 2, "level");
 }
