@@ -25,7 +25,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum CliCommand {
     /// Run the daemon (on the embedded default when no --config is given).
+    ///
+    /// The embedded default: workers and masters on 127.0.0.1:9989, HTTP (REST, /metrics,
+    /// /healthz) on 127.0.0.1:8010, the data in ./rollcall-data, no workers configured.
+    /// SIGHUP reloads the configuration file; SIGTERM or SIGINT stop cleanly.
+    #[command(verbatim_doc_comment)]
     Serve {
+        /// The configuration file (TOML; `check-config --print FILE` shows every setting
+        /// with its default). Default: the embedded default above.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Record every core input, with its moment, as JSON lines (see the README).
@@ -38,23 +45,31 @@ enum CliCommand {
     },
     /// Feed a recorded trace to a fresh core and print the state it reaches, in REST shape.
     Replay {
+        /// A trace written by `serve --record FILE`.
         #[arg(value_name = "FILE")]
         trace: PathBuf,
     },
     /// Check a configuration file without starting anything.
     CheckConfig {
+        /// The configuration file to check.
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Print the effective configuration, every default filled in, secrets redacted.
+        #[arg(long)]
+        print: bool,
     },
     /// Attach to a daemon as a worker; print the builder lists it pushes.
     Worker {
         #[command(flatten)]
         connect: ConnectArgs,
+        /// The worker's name, as the daemon's `[[workers]]` configures it.
         #[arg(long)]
         name: String,
         /// The worker's password (or set ROLLCALL_WORKER_PASSWORD, which `ps` cannot see).
         #[arg(long, env = "ROLLCALL_WORKER_PASSWORD", hide_env_values = true)]
         password: String,
+        /// How often to send a keepalive (the daemon drops a worker silent for its
+        /// keepalive timeout, 180 s by default).
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         keepalive_interval_s: u64,
         /// Exit when the connection is lost instead of reconnecting.
@@ -67,6 +82,7 @@ enum CliCommand {
     Master {
         #[command(flatten)]
         connect: ConnectArgs,
+        /// The master's name, as the daemon's `[[masters]]` lists it (`host:/basedir`).
         #[arg(long)]
         name: String,
         /// A file holding this master's token (its first line), or set
@@ -76,6 +92,8 @@ enum CliCommand {
         /// Builders this master serves, comma-separated.
         #[arg(long, value_delimiter = ',')]
         builders: Vec<String>,
+        /// How often to say masterActive (the daemon expires a master silent for its
+        /// expiry window, 600 s by default).
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         heartbeat_interval_s: u64,
         #[command(flatten)]
@@ -156,7 +174,7 @@ pub fn main() -> ExitCode {
             serve(config, record, pid_file, cli.log_format)
         }
         CliCommand::Replay { trace } => replay(&trace),
-        CliCommand::CheckConfig { file } => check_config(&file),
+        CliCommand::CheckConfig { file, print } => check_config(&file, print),
         CliCommand::Worker { connect, name, password, keepalive_interval_s, once, tls } => {
             match tls.client_tls() {
                 Ok(tls) => smol::block_on(run_worker(WorkerOptions {
@@ -195,10 +213,14 @@ pub fn main() -> ExitCode {
 }
 
 /// Loads the file and its TLS files as `serve` would, without starting anything.
-fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+fn check_config(file: &std::path::Path, print: bool) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(file)?;
     let tls = crate::tls::ServerTls::new()?;
     tls.prepare(config.tls.as_ref())?;
+    if print {
+        print!("{}", config.effective_toml());
+        return Ok(());
+    }
     let transport = match &config.tls {
         Some(tls) if tls.client_ca.is_some() => {
             "TLS on every port, client certificates for masters"
@@ -218,13 +240,22 @@ fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
         None => format!("fjall in {}", config.master.data_dir.display()),
     };
     println!(
-        "{}: OK ({} workers, {} builders, {} remote masters; {transport}; {storage})",
+        "{}: OK ({}, {}, {}; {transport}; {storage})",
         file.display(),
-        config.workers.len(),
-        config.builders.len(),
-        config.masters.len()
+        counted(config.workers.len(), "worker"),
+        counted(config.builders.len(), "builder"),
+        counted(config.masters.len(), "remote master"),
     );
     Ok(())
+}
+
+/// `1 worker`, `2 workers`, `0 workers`.
+fn counted(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// The master's token: the first line of `--token-file`, else `ROLLCALL_MASTER_TOKEN`.

@@ -8,8 +8,45 @@ use std::time::Instant;
 
 use rollcall_sim::{run_seed, FailureKind, Outcome, Overrides};
 
-const USAGE: &str = "usage: rollcall-sim (--seed S | --seeds N [--first S]) [--check-determinism] \
-[--masters M] [--workers W] [--hours H] [--jobs J] [--invariants-every-step] [--cluster]";
+/// The real rollcall core under simulated time, network and disk. Each seed decides a whole
+/// run (its sizes, timings and faults) and replays exactly; a failure prints the command
+/// that replays it.
+#[derive(Debug, clap::Parser)]
+#[command(name = "rollcall-sim", version, about, long_about = None)]
+struct Cli {
+    /// Run this one seed (with its settings and, on failure, its whole report).
+    #[arg(long, value_name = "S", conflicts_with_all = ["seeds", "first"])]
+    seed: Option<u64>,
+    /// Run this many seeds, from --first on.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seeds: u64,
+    /// The first seed of a sweep.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    first: u64,
+    /// Run every seed twice and compare their traces: a difference is a determinism bug.
+    #[arg(long)]
+    check_determinism: bool,
+    /// How many masters (default: drawn from the seed, 2 to 12).
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u64).range(1..=MAX_MASTERS))]
+    masters: Option<u64>,
+    /// How many workers (default: drawn from the seed, the masters' count to 120).
+    #[arg(long, value_name = "W", value_parser = clap::value_parser!(u64).range(0..=MAX_WORKERS))]
+    workers: Option<u64>,
+    /// Simulated hours per seed (default: drawn from the seed).
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u64).range(1..))]
+    hours: Option<u64>,
+    /// Seeds run in parallel on this many threads (each seed stays single-threaded and
+    /// deterministic). Default: the machine's cores.
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+    /// Check every machine's full-state invariants after every event, not amortized.
+    #[arg(long)]
+    invariants_every_step: bool,
+    /// Simulate the replicated cluster on a shared store instead: its nodes, lease and log
+    /// (sizes and timings are drawn from each seed; the single node's flags do not apply).
+    #[arg(long, conflicts_with_all = ["masters", "workers", "hours", "invariants_every_step"])]
+    cluster: bool,
+}
 
 #[derive(Debug, Default)]
 struct Options {
@@ -24,49 +61,31 @@ struct Options {
     cluster: bool,
 }
 
-fn parse() -> Result<Options, String> {
-    let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let mut options = Options { count: 1, jobs, ..Options::default() };
-    let mut arguments = std::env::args().skip(1);
-    let mut single = None;
-    while let Some(flag) = arguments.next() {
-        if flag == "--check-determinism" {
-            options.check_determinism = true;
-            continue;
+/// The options, or the exit code to leave with: 0 after `--help` or `--version`, 64 (bad
+/// usage) after clap's message.
+fn parse() -> Result<Options, ExitCode> {
+    let cli = match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return Err(if error.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS });
         }
-        if flag == "--cluster" {
-            options.cluster = true;
-            continue;
-        }
-        if flag == "--invariants-every-step" {
-            options.overrides.invariants_every_step = true;
-            continue;
-        }
-        let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |value: &str| {
-            value.parse::<u64>().map_err(|_| format!("{flag}: {value:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--seed" => single = Some(number(&value)?),
-            "--seeds" => options.count = number(&value)?,
-            "--first" => options.first = number(&value)?,
-            "--masters" => {
-                options.overrides.masters =
-                    Some(within(&flag, number(&value)?.max(1), MAX_MASTERS)?);
-            }
-            "--workers" => {
-                options.overrides.workers = Some(within(&flag, number(&value)?, MAX_WORKERS)?);
-            }
-            "--hours" => options.overrides.hours = Some(number(&value)?.max(1)),
-            "--jobs" => options.jobs = number(&value)?.max(1) as usize,
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    if let Some(seed) = single {
-        options.first = seed;
-        options.count = 1;
-    }
-    Ok(options)
+    };
+    let default_jobs = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+    Ok(Options {
+        first: cli.seed.unwrap_or(cli.first),
+        count: if cli.seed.is_some() { 1 } else { cli.seeds },
+        check_determinism: cli.check_determinism,
+        overrides: Overrides {
+            masters: cli.masters.map(to_usize),
+            workers: cli.workers.map(to_usize),
+            hours: cli.hours,
+            invariants_every_step: cli.invariants_every_step,
+        },
+        jobs: cli.jobs.map_or(default_jobs, to_usize),
+        cluster: cli.cluster,
+    })
 }
 
 /// Cluster sizes the simulator accepts: its event queue holds at most 2^23 pending events,
@@ -74,13 +93,6 @@ fn parse() -> Result<Options, String> {
 /// while refusing a size that would end in a panic (reported as a crash) instead.
 const MAX_MASTERS: u64 = 10_000;
 const MAX_WORKERS: u64 = 100_000;
-
-fn within(flag: &str, value: u64, limit: u64) -> Result<usize, String> {
-    if value > limit {
-        return Err(format!("{flag} {value} is above the simulator's limit of {limit}"));
-    }
-    usize::try_from(value).map_err(|_| format!("{flag} {value} does not fit this machine"))
-}
 
 fn replay_command(seed: u64, options: &Options) -> String {
     let mut command = format!("cargo run --release -p rollcall-sim -- --seed {seed}");
@@ -99,13 +111,19 @@ fn replay_command(seed: u64, options: &Options) -> String {
     command
 }
 
+/// `1 seed`, `2 seeds`.
+fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 fn main() -> ExitCode {
     let options = match parse() {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("rollcall-sim: {error}\n{USAGE}");
-            return ExitCode::from(64);
-        }
+        Err(code) => return code,
     };
     // No panic hook here: run_seed's own keeps each seed's panic off the terminal and
     // records where it happened; a runner thread's panic outside a seed still prints, as
@@ -126,8 +144,8 @@ fn main() -> ExitCode {
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let hours = report.simulated_ms as f64 / 3.6e6;
     println!(
-        "{} seeds passed{}: {:.1} simulated hours ({:.0} master-hours), {} events in {:.1} s wall: {:.0} events/s, {:.0} simulated hours per wall minute",
-        options.count,
+        "{} passed{}: {:.1} simulated hours ({:.0} master-hours), {} events in {:.1} s wall: {:.0} events/s, {:.0} simulated hours per wall minute",
+        counted(options.count, "seed"),
         if options.check_determinism { " twice with identical traces" } else { "" },
         hours,
         report.cluster_hours,
@@ -331,8 +349,8 @@ fn run_cluster(seeds: &[u64], options: &Options, started: Instant) -> ExitCode {
         None if determinism_failed => ExitCode::from(4),
         None => {
             println!(
-                "{} cluster seeds passed{}: {} events, {} takeovers, {} commits ({} refused), {} log entries, {} snapshots, in {:.1} s",
-                seeds.len(),
+                "{} passed{}: {} events, {} takeovers, {} commits ({} refused), {} log entries, {} snapshots, in {:.1} s",
+                counted(seeds.len() as u64, "cluster seed"),
                 if options.check_determinism { " twice with identical traces" } else { "" },
                 totals.events,
                 totals.takeovers,

@@ -43,6 +43,37 @@ fn a_cluster_config_is_checked_and_described_without_its_password() {
     assert!(!printed.contains("s3cret"), "{printed}");
 }
 
+/// `check-config --print` shows the effective configuration as TOML, every default filled
+/// in (settings the file never names), with no password, token digest or connection
+/// string password in it; the summary counts in the singular where it is one.
+#[test]
+fn check_config_prints_the_effective_configuration_without_secrets() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let file = directory.path().join("one.toml");
+    let digest = "ab".repeat(32);
+    let text = format!(
+        "[master]\ndata_dir = {:?}\n\n[[workers]]\nname = \"w1\"\npassword = \"hunter2-secret\"\n\n[[builders]]\nname = \"linux\"\nworkernames = [\"w1\"]\n\n[[masters]]\nname = \"m:/srv\"\ntoken_sha256 = [\"{digest}\"]\n\n[cluster]\npostgres = \"host=/tmp user=rc password=s3cret\"\nnode = \"a\"\nadvertise = \"127.0.0.1:7001\"\n",
+        directory.path().join("data")
+    );
+    std::fs::write(&file, text).expect("write");
+    let output =
+        Command::new(BINARY).args(["check-config", "--print"]).arg(&file).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout).to_string();
+    for secret in ["hunter2-secret", "s3cret", digest.as_str()] {
+        assert!(!printed.contains(secret), "{secret} shown:\n{printed}");
+    }
+    let effective: toml::Table = printed.parse().expect("the output is TOML");
+    assert_eq!(effective["limits"]["max_frame_bytes"].as_integer(), Some(1_048_576));
+    assert_eq!(effective["timing"]["expiry_window_s"].as_integer(), Some(600));
+    assert_eq!(effective["listen"]["http"].as_str(), Some("127.0.0.1:8010"));
+    assert_eq!(effective["cluster"]["lease_ttl_s"].as_integer(), Some(10));
+    assert_eq!(effective["workers"][0]["name"].as_str(), Some("w1"));
+    let summary = Command::new(BINARY).arg("check-config").arg(&file).output().expect("run");
+    let summary = String::from_utf8_lossy(&summary.stdout).to_string();
+    assert!(summary.contains("(1 worker, 1 builder, 1 remote master;"), "{summary}");
+}
+
 #[test]
 fn sigterm_stops_the_master_cleanly_and_exits_zero() {
     let mut daemon = Daemon::start("");

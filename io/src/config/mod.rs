@@ -6,6 +6,7 @@
 //! <problem>` and never quotes a password. `examples/rollcall.toml` shows every key.
 
 mod defaults;
+mod effective;
 mod error;
 mod file;
 mod position;
