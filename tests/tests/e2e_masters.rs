@@ -129,3 +129,48 @@ fn a_master_that_keeps_heartbeating_stays_active() {
         "still active after several windows"
     );
 }
+
+/// `rollcall master` rides out a daemon restart: it reconnects with backoff, registers
+/// again and declares its builders again, so the restarted daemon shows it active and
+/// serving them (it is never left to expire).
+#[test]
+fn rollcall_master_reconnects_after_a_daemon_restart_and_declares_its_builders_again() {
+    let mut daemon = Daemon::start("");
+    let token_file = daemon.directory.path().join("remote.token");
+    std::fs::write(&token_file, common::MASTER_TOKEN).expect("token file");
+    let output = daemon.directory.path().join("master.out");
+    let mut master = std::process::Command::new(common::BINARY)
+        .args(["master", "--name", "remote:/srv", "--builders", "linux,mac"])
+        .args(["--heartbeat-interval-s", "1", "--connect", &daemon.address(), "--token-file"])
+        .arg(&token_file)
+        .stdout(std::fs::File::create(&output).expect("output"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rollcall master");
+    let registrations = || {
+        std::fs::read_to_string(&output).unwrap_or_default().matches("registered as master").count()
+    };
+    common::eventually(STEP, "the first registration", || registrations() == 1);
+    assert!(daemon.stop().success());
+    daemon.spawn();
+    common::eventually(Duration::from_secs(30), "a registration after the restart", || {
+        registrations() == 2
+    });
+    let body = common::http::get(daemon.http_address, "/api/v2/masters").json();
+    let row = body["masters"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["name"] == "remote:/srv"))
+        .cloned()
+        .expect("its row");
+    assert_eq!(row["active"], serde_json::Value::Bool(true), "{row}");
+    let id = row["masterid"].clone();
+    let builders = common::http::get(daemon.http_address, "/api/v2/builders").json();
+    let served = builders["builders"].as_array().map_or(0, |rows| {
+        rows.iter()
+            .filter(|builder| builder["masterids"].as_array().is_some_and(|ids| ids.contains(&id)))
+            .count()
+    });
+    assert_eq!(served, 2, "both builders served again: {builders}");
+    let _ = master.kill();
+    let _ = master.wait();
+}

@@ -186,3 +186,47 @@ fn a_client_that_never_says_hello_is_closed_after_the_handshake_timeout() {
     let goodbye: ServerMessage = rollcall_io::codec::decode(body).expect("a goodbye frame");
     assert!(matches!(goodbye, ServerMessage::Goodbye { reason } if reason.contains("no Hello")));
 }
+
+/// Two `rollcall worker` processes under one name (drop-older): each is told it was
+/// replaced, and waits longer each time before taking the name back (1 s, 2 s, 4 s...)
+/// instead of the two taking turns twice a second; the daemon warns once that the name
+/// keeps replacing itself, naming both connections' addresses.
+#[test]
+fn two_processes_sharing_a_worker_name_are_told_and_back_off_further_each_time() {
+    let daemon = Daemon::start(ROSTER);
+    let directory = tempfile::tempdir().expect("temp dir");
+    let start = |index: usize| {
+        let output = directory.path().join(format!("worker-{index}.err"));
+        let process = std::process::Command::new(common::BINARY)
+            .args(["worker", "--name", "w1", "--connect", &daemon.address()])
+            .env("ROLLCALL_WORKER_PASSWORD", "s3cret")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&output).expect("output"))
+            .spawn()
+            .expect("start rollcall worker");
+        (process, output)
+    };
+    let mut workers = [start(0), start(1)];
+    let printed = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    let told = |text: &str, seconds: u64| {
+        text.contains(&format!(
+            "replaced by another connection for w1 (is another process using this name?); taking it back in {seconds} s"
+        ))
+    };
+    common::eventually_showing(
+        Duration::from_secs(60),
+        "one worker to be told, and back off 1 s, 2 s, then 4 s",
+        || workers.iter().any(|(_, path)| (1..=3).all(|n| told(&printed(path), 1 << (n - 1)))),
+        || workers.iter().map(|(_, path)| printed(path)).collect::<Vec<_>>().join("\n--\n"),
+    );
+    daemon.wait_for_log("worker keeps replacing itself");
+    let log = daemon.log();
+    let warning = log.lines().find(|line| line.contains("worker keeps replacing itself"));
+    let warning = warning.expect("the warning");
+    assert!(warning.contains("kept=127.0.0.1:") && warning.contains("dropped=127.0.0.1:"));
+    assert_eq!(log.matches("worker keeps replacing itself").count(), 1, "once per period");
+    for (process, _) in &mut workers {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+}

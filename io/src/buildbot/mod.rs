@@ -144,6 +144,7 @@ pub(crate) async fn serve(
     let (outbound, frames) = crate::core_link::outbound::channel();
     let hello = CoreInput::WorkerHello {
         connection,
+        peer,
         name: name.clone(),
         password: crate::credentials::password_key(&password),
         outbound,

@@ -29,6 +29,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// While a cluster is telling the worker where to go (a standby's `NotLeader`), it retries
 /// sooner: a takeover takes seconds, and the redirect says the nodes are up.
 const MAX_CLUSTER_BACKOFF: Duration = Duration::from_secs(2);
+/// A worker replaced by another connection for its name (drop-older) waits this long
+/// before taking the name back, doubled each time it is replaced again: two processes that
+/// share a name settle down instead of taking turns twice a second.
+const FIRST_REPLACED_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_REPLACED_BACKOFF: Duration = Duration::from_secs(300);
+/// Attached this long without being replaced, the worker counts as settled again.
+const SETTLED_AFTER: Duration = Duration::from_secs(60);
+/// What the daemon's goodbye says when another connection took the worker's name.
+const REPLACED: &str = "replaced by another connection";
 /// Redirects followed in a row before the worker tries the next configured address: two
 /// standbys that each name the other (a stale view) cannot hold it in a loop.
 const MAX_REDIRECTS: usize = 4;
@@ -53,6 +62,7 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
     let mut next = 0_usize;
     let mut redirect: Option<String> = None;
     let mut redirects = 0;
+    let mut replaced_backoff = FIRST_REPLACED_BACKOFF;
     loop {
         let address = redirect.take().unwrap_or_else(|| {
             redirects = 0;
@@ -60,11 +70,26 @@ pub async fn run_worker(options: WorkerOptions) -> Result<(), Box<dyn std::error
             next += 1;
             address
         });
+        let started = std::time::Instant::now();
         let (ending, was_attached) = attach_once(&options, &address).await;
         if was_attached {
             backoff = FIRST_BACKOFF;
         }
+        if started.elapsed() >= SETTLED_AFTER {
+            replaced_backoff = FIRST_REPLACED_BACKOFF;
+        }
         match ending {
+            Ending::Lost(ClientError::Goodbye(reason)) if reason.starts_with(REPLACED) => {
+                if options.once {
+                    return Err(reason.into());
+                }
+                eprintln!(
+                    "{reason} (is another process using this name?); taking it back in {} s",
+                    replaced_backoff.as_secs()
+                );
+                smol::Timer::after(replaced_backoff).await;
+                replaced_backoff = (replaced_backoff * 2).min(MAX_REPLACED_BACKOFF);
+            }
             Ending::Rejected(reason) => {
                 return Err(format!("rejected by the master: {reason:?}").into());
             }

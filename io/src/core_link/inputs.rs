@@ -31,6 +31,8 @@ pub(crate) type ReadJob = Box<dyn FnOnce(&ReadView<'_>) + Send>;
 pub(crate) enum CoreInput {
     WorkerHello {
         connection: ConnectionId,
+        /// Where it connects from, for the operator's log.
+        peer: std::net::SocketAddr,
         name: String,
         password: Password,
         outbound: Outbound,

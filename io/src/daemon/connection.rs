@@ -101,7 +101,7 @@ pub(crate) async fn serve(
     let hello_input = match role {
         Role::Worker { name, password } => {
             let password = crate::credentials::password_key(password.expose_secret());
-            CoreInput::WorkerHello { connection, name, password, outbound }
+            CoreInput::WorkerHello { connection, peer, name, password, outbound }
         }
         Role::Master { name, token } => {
             CoreInput::MasterHello { connection, name, token, outbound }

@@ -27,7 +27,7 @@ use crate::daemon::node_events;
 use crate::daemon::peers::{encode, Overflowed, Peer, PeerRole, Peers};
 use crate::daemon::wait::{Next, Waiter};
 use crate::daemon::DaemonError;
-use crate::log_limit::LogLimiter;
+use crate::log_limit::{LogLimiter, Verdict};
 use crate::logging::Escaped;
 use crate::metrics::Metrics;
 use crate::storage::StorageError;
@@ -59,6 +59,9 @@ pub(crate) struct CoreLoop<D> {
     reads: Vec<ReadJob>,
     /// Peers found not reading after the last overflow round: closed in the next batch.
     deferred_closes: Vec<ConnectionId>,
+    /// Replacements of one worker name by another connection, to tell flapping apart.
+    flapping: crate::daemon::flapping::Flapping,
+    flapping_log: LogLimiter,
     /// Once a shutdown was fed: the moment the loop stops waiting for a standby's leader
     /// to confirm that its master stopped.
     stop_deadline: Option<std::time::Instant>,
@@ -127,6 +130,8 @@ impl<D: Durability> CoreLoop<D> {
             reads: Vec::new(),
             deferred_closes: Vec::new(),
             stop_deadline: None,
+            flapping: crate::daemon::flapping::Flapping::default(),
+            flapping_log: LogLimiter::new(Duration::from_secs(60), 1),
             config,
         }
     }
@@ -244,8 +249,8 @@ impl<D: Durability> CoreLoop<D> {
 
     fn handle_input(&mut self, now: Timestamp, input: CoreInput) {
         match input {
-            CoreInput::WorkerHello { connection, name, password, outbound } => {
-                let role = PeerRole::Worker { name: name.clone() };
+            CoreInput::WorkerHello { connection, peer, name, password, outbound } => {
+                let role = PeerRole::Worker { name: name.clone(), address: peer };
                 self.peers.insert(connection, Peer { outbound, role });
                 self.feed(now, NodeInput::WorkerHello { connection, worker: name, password });
             }
@@ -286,7 +291,7 @@ impl<D: Durability> CoreLoop<D> {
                 self.pending_reconfigs.push_back(*config);
             }
             CoreInput::WorkerInfo { connection, info } => {
-                if let Some(Peer { role: PeerRole::Worker { name }, .. }) =
+                if let Some(Peer { role: PeerRole::Worker { name, .. }, .. }) =
                     self.peers.get(connection)
                 {
                     tracing::info!(worker = %Escaped(name), "worker reported its info");
@@ -359,7 +364,13 @@ impl<D: Durability> CoreLoop<D> {
                     self.peers.send(connection, encode(&ServerMessage::Worker(message)))
                 }
                 NodeOutput::CloseWorker { connection, reason } => {
-                    self.peers.close(connection, &format!("{reason:?}"));
+                    let text = match reason {
+                        rollcall_core::CloseReason::ReplacedByNewerConnection => {
+                            self.replaced(connection)
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    self.peers.close(connection, &text);
                     Ok(())
                 }
                 NodeOutput::SessionWelcome { connection } => {
@@ -415,6 +426,32 @@ impl<D: Durability> CoreLoop<D> {
             }
         }
         overflowed
+    }
+
+    /// A worker's connection replaced by a newer one for the same name (drop-older): what
+    /// it is told, and, when one name keeps replacing itself, a warning naming both ends.
+    fn replaced(&mut self, dropped: ConnectionId) -> String {
+        let Some(Peer { role: PeerRole::Worker { name, address }, .. }) = self.peers.get(dropped)
+        else {
+            return "replaced by another connection".into();
+        };
+        let (name, dropped_address) = (name.clone(), *address);
+        let kept_address =
+            self.node.gateway().attached_connection(&name).and_then(|kept| {
+                match self.peers.get(kept) {
+                    Some(Peer { role: PeerRole::Worker { address, .. }, .. }) => Some(*address),
+                    _ => None,
+                }
+            });
+        if self.flapping.replaced(&name, std::time::Instant::now()) {
+            if let Verdict::Log { suppressed } = self.flapping_log.check(std::time::Instant::now())
+            {
+                let kept =
+                    kept_address.map_or_else(|| "?".to_string(), |address| address.to_string());
+                tracing::warn!(worker = %Escaped(&name), kept = %kept, dropped = %dropped_address, suppressed, "worker keeps replacing itself: two processes share this name (each connection drops the other's)");
+            }
+        }
+        format!("replaced by another connection for {name}")
     }
 
     fn event_released(&mut self, event: &rollcall_core::NodeEvent) {

@@ -11,6 +11,7 @@ mod cluster;
 pub(crate) mod connection;
 mod core_loop;
 mod durability;
+mod flapping;
 mod node_events;
 mod notify;
 mod peers;

@@ -13,6 +13,8 @@ use crate::wire::ServerMessage;
 pub(super) enum PeerRole {
     Worker {
         name: String,
+        /// Where it connects from.
+        address: std::net::SocketAddr,
     },
     /// A master session: the Node holds its name and token.
     Master,
