@@ -16,6 +16,7 @@ mod resources;
 mod respond;
 mod routes;
 mod rows;
+mod status;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,6 +190,8 @@ fn answer(
         Route::Health => observe::health(context, format),
         Route::Metrics => observe::metrics(context),
         Route::Cluster => observe::cluster(context, format),
+        Route::StatusPage(asset) => asset.reply(),
+        Route::ApiIndex => status::api_index(format),
         route => data(context, format, route, raw_query),
     }
 }

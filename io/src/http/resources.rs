@@ -67,7 +67,11 @@ pub(crate) fn resource_of(route: &Route) -> Option<&'static Resource> {
         Route::Builds | Route::Build(_) => &BUILDS,
         Route::Schedulers | Route::Scheduler(_) => &SCHEDULERS,
         Route::ChangeSources | Route::ChangeSource(_) => &CHANGE_SOURCES,
-        Route::Health | Route::Metrics | Route::Cluster => return None,
+        Route::Health
+        | Route::Metrics
+        | Route::Cluster
+        | Route::StatusPage(_)
+        | Route::ApiIndex => return None,
     })
 }
 
@@ -124,9 +128,11 @@ pub(crate) fn select(
         Route::Scheduler(id) => services(registry, ServiceKind::Scheduler, Some(*id)),
         Route::ChangeSources => services(registry, ServiceKind::ChangeSource, None),
         Route::ChangeSource(id) => services(registry, ServiceKind::ChangeSource, Some(*id)),
-        Route::Health | Route::Metrics | Route::Cluster => {
-            Selected::Masters(Selection::Many(Vec::new()))
-        }
+        Route::Health
+        | Route::Metrics
+        | Route::Cluster
+        | Route::StatusPage(_)
+        | Route::ApiIndex => Selected::Masters(Selection::Many(Vec::new())),
     }
 }
 

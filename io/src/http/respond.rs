@@ -98,6 +98,11 @@ impl Reply {
         Reply { status, body: body.into_bytes(), content_type }
     }
 
+    /// A file built into the binary (the status page's).
+    pub(crate) fn asset(body: &'static str, content_type: &'static str) -> Reply {
+        Reply { status: 200, body: body.as_bytes().to_vec(), content_type }
+    }
+
     pub(crate) fn into_response(self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
         // The whole body is in memory, so send its Content-Length: tiny_http would otherwise
         // switch to chunked encoding above 32 KiB, twice the writes for the same bytes and
@@ -109,6 +114,19 @@ impl Reply {
             tiny_http::Header::from_bytes(&b"Content-Type"[..], self.content_type.as_bytes())
         {
             response.add_header(header);
+        }
+        // Nothing is guessed from a body, and the status page runs only its own files.
+        let mut security: Vec<(&[u8], &[u8])> = vec![(b"X-Content-Type-Options", b"nosniff")];
+        if self.content_type.starts_with("text/html") {
+            security.push((
+                b"Content-Security-Policy",
+                b"default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ));
+        }
+        for (name, value) in security {
+            if let Ok(header) = tiny_http::Header::from_bytes(name, value) {
+                response.add_header(header);
+            }
         }
         response
     }

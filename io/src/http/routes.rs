@@ -30,6 +30,10 @@ pub(crate) enum Route {
     Metrics,
     /// This node's role in its cluster, and who leads.
     Cluster,
+    /// The status page and its files (`status.rs`).
+    StatusPage(crate::http::status::Asset),
+    /// `/api/v2`: the collections.
+    ApiIndex,
 }
 
 impl Route {
@@ -56,6 +60,12 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     }
     if path == "/metrics" {
         return Some(Route::Metrics);
+    }
+    if let Some(asset) = crate::http::status::Asset::at(path) {
+        return Some(Route::StatusPage(asset));
+    }
+    if path == "/api/v2" || path == "/api/v2/" {
+        return Some(Route::ApiIndex);
     }
     let rest = path.strip_prefix("/api/v2/")?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
@@ -162,9 +172,21 @@ mod tests {
             "/api/v2/builders/%ff",
             "/api/v2/../etc/passwd",
             "/api/v1/masters",
-            "/",
+            "/index.htm",
+            "/status/",
+            "/status/../Cargo.toml",
+            "/api/v2//",
         ] {
             assert_eq!(route(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn the_status_page_and_the_api_index_have_routes() {
+        use crate::http::status::Asset;
+        assert_eq!(route("/"), Some(Route::StatusPage(Asset::Page)));
+        assert_eq!(route("/status/app.js"), Some(Route::StatusPage(Asset::Script)));
+        assert_eq!(route("/api/v2"), Some(Route::ApiIndex));
+        assert_eq!(route("/api/v2/"), Some(Route::ApiIndex));
     }
 }
