@@ -99,6 +99,33 @@ enum CliCommand {
         #[command(flatten)]
         tls: TlsArgs,
     },
+    /// Write a backup of the registry as JSON lines: of a running daemon (through its
+    /// control socket, one committed state) or of a stopped data dir.
+    ///
+    /// Run it as the daemon's user: the control socket and the data dir are that user's
+    /// only. Restore with `rollcall import`.
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// The daemon's configuration file (it names the data dir). Default: the embedded
+        /// default's (./rollcall-data).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write the dump to FILE (whole or not at all: it is written beside it and renamed
+        /// once complete). Default: standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load a dump written by `rollcall export` into an empty data dir (the daemon
+    /// stopped); the whole dump is checked before anything is written.
+    Import {
+        /// The configuration file naming the data dir to fill. Default: the embedded
+        /// default's (./rollcall-data).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The dump (`-` for standard input).
+        #[arg(value_name = "DUMP")]
+        dump: PathBuf,
+    },
     /// Master tokens.
     Token {
         #[command(subcommand)]
@@ -201,6 +228,8 @@ pub fn main() -> ExitCode {
                 Err(error) => Err(error.into()),
             }
         }
+        CliCommand::Export { config, output } => export(config, output),
+        CliCommand::Import { config, dump } => import(config, &dump),
         CliCommand::Token { command: TokenCommand::New } => new_token(),
     };
     match outcome {
@@ -295,6 +324,75 @@ fn serve(
     let options =
         crate::daemon::ServeOptions { record: record.as_deref(), pid_file: pid_file.as_deref() };
     crate::daemon::serve(config?, &options)?;
+    Ok(())
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config, Box<dyn std::error::Error>> {
+    Ok(match path {
+        Some(path) => Config::load(&path)?,
+        None => Config::embedded_default()?,
+    })
+}
+
+fn export(
+    config: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_config(config)?;
+    let exported = match &output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            crate::backup::commands::export(&config, &mut out)?
+        }
+        Some(path) => {
+            // Written beside the target and renamed only once whole, so FILE is never a
+            // dump cut short.
+            let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty());
+            let mut partial = tempfile::Builder::new()
+                .prefix(".rollcall-export-")
+                .tempfile_in(directory.unwrap_or(std::path::Path::new(".")))
+                .map_err(|error| format!("cannot write beside {}: {error}", path.display()))?;
+            let exported = {
+                let mut out = std::io::BufWriter::new(partial.as_file_mut());
+                crate::backup::commands::export(&config, &mut out)?
+            };
+            partial.as_file().sync_all()?;
+            partial
+                .persist(path)
+                .map_err(|error| format!("cannot write {}: {}", path.display(), error.error))?;
+            exported
+        }
+    };
+    eprintln!(
+        "rollcall: exported {} from the {} on {}",
+        counted(usize::try_from(exported.rows).unwrap_or(usize::MAX), "row"),
+        exported.source,
+        config.master.data_dir.display()
+    );
+    Ok(())
+}
+
+fn import(
+    config: Option<PathBuf>,
+    dump: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = load_config(config)?;
+    let imported = if dump == std::path::Path::new("-") {
+        let stdin = std::io::stdin();
+        crate::backup::commands::import(&config, &mut stdin.lock())?
+    } else {
+        let file =
+            std::fs::File::open(dump).map_err(|error| format!("{}: {error}", dump.display()))?;
+        crate::backup::commands::import(&config, &mut std::io::BufReader::new(file))?
+    };
+    println!(
+        "imported {} into {} (a dump of a {}, written by {})",
+        counted(usize::try_from(imported.header.rows).unwrap_or(usize::MAX), "row"),
+        config.master.data_dir.display(),
+        imported.header.source,
+        imported.header.written_by
+    );
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! (fjall), configuration, signals, and the clients of rollcall's own wire protocol.
 
 mod acceptor;
+pub mod backup;
 pub mod bind;
 mod buildbot;
 pub mod cli;

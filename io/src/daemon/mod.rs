@@ -163,6 +163,8 @@ pub fn serve(config: Config, options: &ServeOptions<'_>) -> Result<(), DaemonErr
     let http_listener = listen(config.listen.http)?;
     let buildbot_listener = config.listen.buildbot_workers.map(listen).transpose()?;
     let (core, metrics) = start_core(&config, record)?;
+    // After the store: its lock says no other daemon owns the data dir, or its socket.
+    let control = bind_control_socket(&config);
     let credentials = core.credentials();
     let (core_sender, core_receiver) = smol::channel::bounded(CORE_QUEUE_CAPACITY);
     let reports = core_sender.clone();
@@ -267,6 +269,11 @@ pub fn serve(config: Config, options: &ServeOptions<'_>) -> Result<(), DaemonErr
             }
             None => None,
         };
+        let (stop_control, control_stopped) = smol::channel::bounded::<()>(1);
+        let controlling = control.map(|socket| {
+            let core = core_sender.clone();
+            smol::spawn(async move { socket.serve(core, control_stopped).await })
+        });
         // Ready: the store is loaded (a cluster node stands by) and every port listens.
         let pid_file = options.pid_file.map(PidFile::write).transpose()?;
         notify::ready(&config);
@@ -281,6 +288,10 @@ pub fn serve(config: Config, options: &ServeOptions<'_>) -> Result<(), DaemonErr
             accepting.await;
         }
         drop(http);
+        drop(stop_control);
+        if let Some(controlling) = controlling {
+            controlling.await;
+        }
         Ok::<(), DaemonError>(())
     });
     // Whatever ended the network side (a signal, or a port that could not be bound), the
@@ -349,6 +360,30 @@ fn start_core(
     let store = crate::storage::open(config)?;
     let core = CoreLoop::start(config.clone(), store, Arc::clone(&metrics), record)?;
     Ok((Core::Local(Box::new(core)), metrics))
+}
+
+/// The control socket `rollcall export` reaches a running single node through. Without
+/// it the daemon still serves (a data dir path too long for a Unix socket, say), and says
+/// what export cannot do then.
+fn bind_control_socket(config: &Config) -> Option<crate::backup::control::ControlSocket> {
+    if config.cluster.is_some() {
+        return None;
+    }
+    match crate::backup::control::ControlSocket::bind(&config.master.data_dir) {
+        Ok(socket) => {
+            tracing::info!(socket = %socket.path().display(), "control socket listening (rollcall export)");
+            Some(socket)
+        }
+        Err(error) => {
+            let socket = crate::backup::control::socket_path(&config.master.data_dir);
+            tracing::warn!(
+                socket = %socket.display(),
+                %error,
+                "no control socket: rollcall export cannot reach this daemon while it runs"
+            );
+            None
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT; reloads the configuration on SIGHUP.

@@ -24,6 +24,8 @@ pub enum StorageError {
     CannotCreate { directory: PathBuf, error: std::io::Error },
     /// The directory was written by a build this one cannot read.
     UnknownVersion { directory: PathBuf, found: UnknownVersion },
+    /// A fact the directory keeps about itself (its `meta` keyspace) that does not decode.
+    MalformedMeta { directory: PathBuf, key: &'static str },
     /// A row of a known version that does not decode.
     Corrupt { keyspace: &'static str, error: CodecError },
     /// A row that cannot be encoded (none of rollcall's rows; the codec's error says which).
@@ -36,6 +38,9 @@ pub enum UnknownVersion {
     /// fjall's `version` file names another on-disk format of fjall's (`None`: no format it
     /// knows at all, a newer fjall's or not fjall's).
     Database { version: Option<fjall::FormatVersion> },
+    /// The data directory's recorded layout (see `fjall_store/format.rs`) is not this
+    /// build's: a newer release wrote it.
+    DataFormat { version: u32 },
     /// A row's leading format byte (see `codec.rs`) is not this build's.
     Row { keyspace: &'static str, version: u8 },
 }
@@ -69,6 +74,12 @@ impl std::fmt::Display for StorageError {
                  that wrote it, or move the directory away to start with an empty registry",
                 directory.display()
             ),
+            StorageError::MalformedMeta { directory, key } => write!(
+                formatter,
+                "{} is damaged: its {key:?} in the \"meta\" keyspace is unreadable; restore it \
+                 from a backup (`rollcall import`)",
+                directory.display()
+            ),
             StorageError::Corrupt { keyspace, error } => {
                 write!(formatter, "stored data in {keyspace:?} is unreadable: {error}")
             }
@@ -91,6 +102,16 @@ impl std::fmt::Display for UnknownVersion {
                  reads {}",
                 fjall::FormatVersion::V3
             ),
+            UnknownVersion::DataFormat { version } => write!(
+                formatter,
+                "its data format version is {version}, and this build reads {}{}",
+                super::DATA_FORMAT_VERSION,
+                if *version > super::DATA_FORMAT_VERSION {
+                    " (a newer rollcall wrote it)"
+                } else {
+                    ""
+                }
+            ),
             UnknownVersion::Row { keyspace, version } => write!(
                 formatter,
                 "a row in {keyspace:?} has format version {version}, and this build reads \
@@ -108,6 +129,7 @@ impl std::error::Error for StorageError {
             StorageError::Corrupt { error, .. } | StorageError::Encode(error) => Some(error),
             StorageError::Locked { .. }
             | StorageError::NotADirectory { .. }
+            | StorageError::MalformedMeta { .. }
             | StorageError::UnknownVersion { .. } => None,
         }
     }

@@ -13,7 +13,7 @@ mod keys;
 pub use rollcall_core::store::{CommitStats, Store};
 
 pub use error::{StorageError, UnknownVersion};
-pub use fjall_store::FjallStore;
+pub use fjall_store::{FjallStore, DATA_FORMAT_VERSION};
 
 /// The store the configuration names: fjall in `[master] data_dir`, the embedded default
 /// and today the only engine.

@@ -58,14 +58,17 @@ impl FjallStore {
     /// [`StorageError::Locked`] when another store holds the directory (fjall tries for
     /// about 200 ms first), [`StorageError::NotADirectory`] or
     /// [`StorageError::CannotCreate`] when there is no directory to use,
-    /// [`StorageError::UnknownVersion`] when the database or a master row was written in a
-    /// format this build does not read; otherwise when a master row or index key cannot be
+    /// [`StorageError::UnknownVersion`] when the database, the directory's layout or a
+    /// master row was written in a format this build does not read; otherwise when a master row or index key cannot be
     /// read, or the index cannot be repaired.
     pub fn open(directory: &Path) -> Result<FjallStore, StorageError> {
         create_private_directory(directory)?;
         let database = Database::builder(directory)
             .open()
             .map_err(|error| refusal_to_open(directory, error))?;
+        // Before any row keyspace is made or read: a newer layout is refused untouched.
+        let meta = database.keyspace(format::META, KeyspaceCreateOptions::default)?;
+        format::check_or_record(directory, &database, &meta)?;
         let mut keyspaces = HashMap::new();
         for name in ROW_KEYSPACES.into_iter().chain([keys::MASTERS_BY_LAST_ACTIVE]) {
             let options = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
@@ -284,6 +287,9 @@ fn create_private_directory(directory: &Path) -> Result<(), StorageError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(directory).map_err(cannot)
 }
+
+mod format;
+pub use format::DATA_FORMAT_VERSION;
 
 #[cfg(test)]
 mod refusals;

@@ -240,3 +240,86 @@ fn storage_errors_can_cross_threads_boxed() {
     fn sendable<T: std::error::Error + Send + Sync + 'static>() {}
     sendable::<StorageError>();
 }
+
+/// The directory's recorded layout version, as stored.
+fn recorded_format_version(directory: &Path) -> Option<Vec<u8>> {
+    let database = Database::builder(directory).open().expect("open with fjall");
+    let meta = database.keyspace(format::META, KeyspaceCreateOptions::default).expect("meta");
+    meta.get(b"data_format_version").expect("read").map(|value| value.to_vec())
+}
+
+fn record_format_version(directory: &Path, value: &[u8]) {
+    let database = Database::builder(directory).open().expect("open with fjall");
+    let meta = database.keyspace(format::META, KeyspaceCreateOptions::default).expect("meta");
+    meta.insert(b"data_format_version", value).expect("write");
+    database.persist(PersistMode::SyncAll).expect("persist");
+}
+
+#[test]
+fn a_new_directory_records_this_builds_data_format_version() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    drop(FjallStore::open(directory.path()).expect("create"));
+    assert_eq!(
+        recorded_format_version(directory.path()),
+        Some(DATA_FORMAT_VERSION.to_be_bytes().to_vec())
+    );
+}
+
+#[test]
+fn a_directory_from_before_the_version_was_recorded_is_version_1_and_keeps_its_rows() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    {
+        let mut store = FjallStore::open(directory.path()).expect("create");
+        store.commit(&[Change::Put(master(1))]).expect("commit");
+    }
+    // As the releases before the version was recorded left it: no `meta` entry.
+    {
+        let database = Database::builder(directory.path()).open().expect("open with fjall");
+        let meta = database.keyspace(format::META, KeyspaceCreateOptions::default).expect("meta");
+        meta.remove(b"data_format_version").expect("remove");
+        database.persist(PersistMode::SyncAll).expect("persist");
+    }
+    let store = FjallStore::open(directory.path()).expect("an unversioned directory opens");
+    assert_eq!(store.load().expect("load"), vec![master(1)]);
+    drop(store);
+    assert_eq!(recorded_format_version(directory.path()), Some(1_u32.to_be_bytes().to_vec()));
+}
+
+#[test]
+fn a_directory_of_a_newer_data_format_is_refused_naming_both_versions_and_left_as_it_is() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    drop(FjallStore::open(directory.path()).expect("create"));
+    let newer = DATA_FORMAT_VERSION + 1;
+    record_format_version(directory.path(), &newer.to_be_bytes());
+    let error = refusal(directory.path());
+    let StorageError::UnknownVersion { directory: named, found } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(named, directory.path());
+    assert_eq!(*found, UnknownVersion::DataFormat { version: newer });
+    assert_eq!(
+        message(&error),
+        format!(
+            "{} holds data from an unknown format version: its data format version is {newer}, \
+             and this build reads {DATA_FORMAT_VERSION} (a newer rollcall wrote it); run the \
+             rollcall release that wrote it, or move the directory away to start with an empty \
+             registry",
+            directory.path().display()
+        )
+    );
+    // The refusal wrote nothing over the newer release's version.
+    assert_eq!(recorded_format_version(directory.path()), Some(newer.to_be_bytes().to_vec()));
+}
+
+#[test]
+fn an_unreadable_data_format_version_is_refused_as_damage() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    drop(FjallStore::open(directory.path()).expect("create"));
+    record_format_version(directory.path(), b"\x01");
+    let error = refusal(directory.path());
+    assert!(
+        matches!(error, StorageError::MalformedMeta { key: "data_format_version", .. }),
+        "{error:?}"
+    );
+    assert!(message(&error).contains("is damaged"), "{}", message(&error));
+}
