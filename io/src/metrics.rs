@@ -273,3 +273,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "metrics_reference_tests.rs"]
+mod reference;

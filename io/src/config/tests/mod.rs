@@ -3,6 +3,7 @@
 mod cluster;
 mod fuzz;
 mod loading;
+mod reference;
 mod refusals;
 mod roster;
 mod secrets;
