@@ -85,7 +85,7 @@ pub fn import(config: &Config, input: &mut dyn BufRead) -> Result<Imported, Back
     if config.cluster.is_some() {
         return Err(BackupError::Cluster);
     }
-    let dump = read_dump(&mut BufReader::new(input), None)?;
+    let dump = read_dump(input, None)?;
     Registry::recover(config.registry_config(), dump.rows.iter().cloned())
         .map_err(BackupError::Inconsistent)?;
     let directory = &config.master.data_dir;

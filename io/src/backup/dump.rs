@@ -114,7 +114,7 @@ pub struct Dump {
 ///
 /// A [`BackupError`] naming the line at fault.
 pub fn read_dump(
-    input: &mut impl BufRead,
+    input: &mut (impl BufRead + ?Sized),
     mut copy: Option<&mut dyn Write>,
 ) -> Result<Dump, BackupError> {
     let mut line = Vec::new();
@@ -207,7 +207,7 @@ fn parse_header(line: &[u8]) -> Result<Header, BackupError> {
 /// Reads one line (its newline kept) into `line`; `false` at the end of the input. A line
 /// longer than [`MAX_LINE_BYTES`] is refused before it is held whole.
 fn read_line(
-    input: &mut impl BufRead,
+    input: &mut (impl BufRead + ?Sized),
     line: &mut Vec<u8>,
     number: u64,
 ) -> Result<bool, BackupError> {
