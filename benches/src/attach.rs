@@ -10,7 +10,7 @@ use futures_lite::AsyncWriteExt;
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::codec;
 use rollcall_io::tls::{ClientStream, ClientTls};
-use rollcall_io::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
 
 use crate::daemon::BoxError;
 use crate::fixture::{worker_name, WORKER_PASSWORD};
@@ -69,7 +69,7 @@ pub async fn attach_over(
     let (reading, writer) = futures_lite::io::split(stream);
     let mut session = WorkerSession { reader: BufReader::new(reading), writer, handshake };
     let role = Role::Worker { name: worker_name(worker), password: Password::new(WORKER_PASSWORD) };
-    session.send(&ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role }).await?;
+    session.send(&ClientMessage::hello(role)).await?;
     match session.receive().await? {
         ServerMessage::Worker(ToWorker::Welcome) => {}
         other => return Err(format!("expected a Welcome, got {other:?}").into()),

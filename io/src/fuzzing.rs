@@ -12,13 +12,15 @@ use std::path::Path;
 use crate::buildbot::decode as buildbot;
 use crate::codec::{self, CodecError, FrameError};
 use crate::http::head;
-use crate::wire::ClientMessage;
+use crate::wire::{self, ClientMessage};
 
-/// A frame as `daemon::connection` reads it: [`codec::decode`] of a [`ClientMessage`].
+/// A frame as `daemon::connection` reads it: [`codec::decode_any`] of a [`ClientMessage`],
+/// in either encoding, which must round-trip in the encoding it came in.
 pub fn client_message(bytes: &[u8]) -> bool {
-    match codec::decode::<ClientMessage>(bytes) {
-        Ok(message) => {
-            let again = codec::encode(&message).map(|bytes| codec::decode(&bytes));
+    match codec::decode_any::<ClientMessage>(bytes) {
+        Ok((encoding, message)) => {
+            let again = codec::encode_as(encoding, &message)
+                .map(|bytes| codec::decode_as(encoding, &bytes));
             assert_eq!(again, Ok(Ok(message)), "a decoded message does not round-trip");
             true
         }
@@ -28,7 +30,7 @@ pub fn client_message(bytes: &[u8]) -> bool {
         }
         Err(CodecError::UnknownVersion(version)) => {
             assert_eq!(bytes.first(), Some(&version));
-            assert_ne!(version, codec::FORMAT_VERSION);
+            assert!(codec::Encoding::from_byte(version).is_none(), "format {version} refused");
             false
         }
         Err(CodecError::TrailingBytes(count)) => {
@@ -36,7 +38,39 @@ pub fn client_message(bytes: &[u8]) -> bool {
             false
         }
         Err(CodecError::Malformed(_)) => false,
+        Err(CodecError::WrongEncoding { expected, found }) => {
+            panic!("decode_any expected {expected}, found {found}")
+        }
         Err(CodecError::Encode(why)) => panic!("decoding reported an encoding error: {why}"),
+    }
+}
+
+/// A frame body behind MessagePack's format byte: [`client_message`] with the fuzzer's
+/// bytes all spent on the MessagePack decoder.
+pub fn messagepack_client_message(payload: &[u8]) -> bool {
+    let mut bytes = Vec::with_capacity(payload.len() + 1);
+    bytes.push(codec::Encoding::MessagePack.byte());
+    bytes.extend_from_slice(payload);
+    client_message(&bytes)
+}
+
+/// A connection's first frame as the daemon judges it ([`wire::accept_hello`]): an accepted
+/// Hello's version is one both the client and the daemon speak in its encoding.
+pub fn hello(bytes: &[u8]) -> bool {
+    match wire::accept_hello(bytes) {
+        Ok(accepted) => {
+            let (min, max) = wire::daemon_versions(accepted.encoding);
+            assert!((min..=max).contains(&accepted.protocol_version));
+            assert_eq!(bytes.first(), Some(&accepted.encoding.byte()));
+            true
+        }
+        Err(wire::HelloError::NoCommonVersion { encoding, offered_min, offered_max }) => {
+            let (min, max) = wire::daemon_versions(encoding);
+            assert!(offered_min <= offered_max, "an empty offer is malformed");
+            assert!(offered_max < min || offered_min > max, "{offered_min}..={offered_max}");
+            false
+        }
+        Err(wire::HelloError::Malformed(_)) => false,
     }
 }
 

@@ -301,7 +301,10 @@ fn assert_legitimate_clients_are_served(
     let (_second, builders) = transport.attach(daemon, "w2", "pw2");
     assert_eq!(builders, ["linux"], "a new worker attaches during the flood");
     let mut master = master_hello(transport, daemon, "build1:/srv".into());
-    assert_eq!(next(&mut master).expect("welcome"), ServerMessage::MasterWelcome);
+    assert_eq!(
+        next(&mut master).expect("welcome"),
+        ServerMessage::Welcome { protocol_version: PROTOCOL_VERSION }
+    );
     assert!(transport.healthy(daemon), "HTTP answers another address during the flood");
     let answer = transport.raw(daemon.buildbot_address, UPGRADE);
     assert_eq!(answer.status, 401, "the Buildbot port still answers another address");
@@ -321,7 +324,7 @@ fn master_hello(transport: &Transport, daemon: &Daemon, name: String) -> Session
 /// there without reading the answer.
 fn raw_hello_answer(transport: &Transport, daemon: &Daemon, name: String) -> String {
     let role = Role::Master { name, token: Token::new(common::MASTER_TOKEN) };
-    let hello = ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role };
+    let hello = ClientMessage::hello(role);
     let frame = rollcall_io::codec::encode_frame(&hello).expect("a frame");
     let mut connection = transport.connect_from(ATTACKER, daemon.workers_address);
     let _ = connection.write_all(&frame);
@@ -353,16 +356,25 @@ fn master_sessions_are_bounded_in_name_count_and_idleness(transport: &Transport)
     let mut long = master_hello(transport, &daemon, "m".repeat(1025));
     assert!(goodbye(&mut long).contains("the limit is 1024"));
     let mut first = master_hello(transport, &daemon, "build1:/srv".into());
-    assert_eq!(next(&mut first).expect("welcome"), ServerMessage::MasterWelcome);
+    assert_eq!(
+        next(&mut first).expect("welcome"),
+        ServerMessage::Welcome { protocol_version: PROTOCOL_VERSION }
+    );
     let mut second = master_hello(transport, &daemon, "build2:/srv".into());
-    assert_eq!(next(&mut second).expect("welcome"), ServerMessage::MasterWelcome);
+    assert_eq!(
+        next(&mut second).expect("welcome"),
+        ServerMessage::Welcome { protocol_version: PROTOCOL_VERSION }
+    );
     let mut third = master_hello(transport, &daemon, "build3:/srv".into());
     assert!(goodbye(&mut third).contains("limit of 2 master sessions"));
     let reason = goodbye(&mut first);
     assert!(reason.contains("idle master session"), "{reason}");
     assert!(is_closed(&mut second));
     let mut after = master_hello(transport, &daemon, "build4:/srv".into());
-    assert_eq!(next(&mut after).expect("a slot is free again"), ServerMessage::MasterWelcome);
+    assert_eq!(
+        next(&mut after).expect("a slot is free again"),
+        ServerMessage::Welcome { protocol_version: PROTOCOL_VERSION }
+    );
 }
 
 fn names_from_peers_cannot_forge_log_lines(transport: &Transport) {
@@ -461,7 +473,7 @@ fn stalled_tls_handshakes_from_one_address_lock_no_other_address_out_and_are_all
     let mut again = transport.session_from(ATTACKER, &daemon, role);
     assert_eq!(
         next(&mut again).expect("the attacker's address is served again"),
-        ServerMessage::MasterWelcome
+        ServerMessage::Welcome { protocol_version: PROTOCOL_VERSION }
     );
     assert_eq!(
         transport

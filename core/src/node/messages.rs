@@ -65,6 +65,7 @@ pub enum NodeInput {
 
 /// Why a remote master's request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RequestError {
     /// The Registry refused the command.
     Refused(CommandError),

@@ -148,6 +148,8 @@ pub(crate) async fn serve(
         name: name.clone(),
         password: crate::credentials::password_key(&password),
         outbound,
+        // The bridge reads its own frames back (`session`): they stay bincode.
+        encoding: crate::codec::Encoding::Bincode,
     };
     if shared.core.send(hello).await.is_err() {
         return;

@@ -171,6 +171,7 @@ impl Session {
             | ServerMessage::Goodbye { .. }
             | ServerMessage::NotLeader { .. }
             | ServerMessage::MasterWelcome
+            | ServerMessage::Welcome { .. }
             | ServerMessage::Reply { .. } => false,
         }
     }

@@ -47,7 +47,9 @@ impl MasterClient {
         let role = Role::Master { name: name.into(), token: token.clone() };
         let mut session = Session::connect_with(address, role, tls).await?;
         match session.receive().await? {
-            ServerMessage::MasterWelcome => Ok(MasterClient { session }),
+            ServerMessage::Welcome { .. } | ServerMessage::MasterWelcome => {
+                Ok(MasterClient { session })
+            }
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }

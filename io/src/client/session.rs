@@ -2,9 +2,9 @@ use async_net::TcpStream;
 use futures_lite::io::{BufReader, ReadHalf, WriteHalf};
 use futures_lite::AsyncWriteExt;
 
-use crate::codec::{self, CodecError, FrameError};
+use crate::codec::{self, CodecError, Encoding, FrameError};
 use crate::tls::{ClientStream, ClientTls, Stream};
-use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use crate::wire::{ClientMessage, Role, ServerMessage};
 
 /// The largest frame a client accepts from the daemon.
 const CLIENT_MAX_FRAME_BYTES: u32 = 16 * 1024 * 1024;
@@ -54,6 +54,8 @@ impl std::error::Error for ClientError {}
 pub struct Session {
     reader: BufReader<ReadHalf<ClientStream>>,
     writer: WriteHalf<ClientStream>,
+    /// What the Hello chose: every frame both ways is encoded so.
+    encoding: Encoding,
 }
 
 impl Session {
@@ -103,15 +105,30 @@ impl Session {
         role: Role,
         tls: Option<&ClientTls>,
     ) -> Result<Session, ClientError> {
+        Session::over_encoded(stream, address, role, tls, Encoding::Bincode).await
+    }
+
+    /// As [`Session::over_with`], speaking `encoding` (rollcall's own clients speak
+    /// bincode; MessagePack is for other languages, and for tests and benchmarks of it).
+    ///
+    /// # Errors
+    ///
+    /// When the TLS handshake fails or the Hello cannot be sent.
+    pub async fn over_encoded(
+        stream: TcpStream,
+        address: &str,
+        role: Role,
+        tls: Option<&ClientTls>,
+        encoding: Encoding,
+    ) -> Result<Session, ClientError> {
         let _ = stream.set_nodelay(true);
         let stream = match tls {
             Some(tls) => tls.connect(stream, address).await.map_err(ClientError::Tls)?,
             None => Stream::Plain(stream),
         };
         let (reading, writer) = futures_lite::io::split(stream);
-        let mut session = Session { reader: BufReader::new(reading), writer };
-        let hello = ClientMessage::Hello { protocol_version: PROTOCOL_VERSION, role };
-        match session.send(&hello).await {
+        let mut session = Session { reader: BufReader::new(reading), writer, encoding };
+        match session.send(&ClientMessage::hello(role)).await {
             Ok(()) => Ok(session),
             // A daemon that refuses a Hello while it is still being written (one over its
             // size limit) says why, then closes: show its reason rather than the broken pipe.
@@ -135,7 +152,7 @@ impl Session {
     ///
     /// When the connection is gone.
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
-        let frame = codec::encode_frame(message).map_err(ClientError::Decode)?;
+        let frame = codec::encode_frame_as(self.encoding, message).map_err(ClientError::Decode)?;
         self.writer.write_all(&frame).await.map_err(ClientError::Send)
     }
 
@@ -157,13 +174,14 @@ impl Session {
         outgoing: &smol::channel::Receiver<Option<ClientMessage>>,
         mut incoming: impl FnMut(ServerMessage) -> bool,
     ) -> ClientError {
-        let Session { reader, writer } = self;
+        let Session { reader, writer, encoding } = self;
+        let encoding = *encoding;
         let sending = async {
             loop {
                 let Ok(Some(message)) = outgoing.recv().await else {
                     return ClientError::Unexpected("the session was given up".into());
                 };
-                let frame = match codec::encode_frame(&message) {
+                let frame = match codec::encode_frame_as(encoding, &message) {
                     Ok(frame) => frame,
                     Err(error) => return ClientError::Decode(error),
                 };
@@ -178,7 +196,7 @@ impl Session {
                     Ok(body) => body,
                     Err(error) => return ClientError::Receive(error),
                 };
-                let message = match codec::decode(&body) {
+                let message = match codec::decode_as(encoding, &body) {
                     Ok(ServerMessage::Goodbye { reason }) => return ClientError::Goodbye(reason),
                     Ok(ServerMessage::NotLeader { leader }) => {
                         return ClientError::NotLeader(leader)
@@ -203,7 +221,15 @@ impl Session {
         let body = codec::read_frame(&mut self.reader, CLIENT_MAX_FRAME_BYTES)
             .await
             .map_err(ClientError::Receive)?;
-        match codec::decode(&body).map_err(ClientError::Decode)? {
+        // A refusal of the Hello itself may come in bincode, if the daemon could not tell
+        // what the Hello asked for; everything after it is in the session's encoding.
+        let message = match codec::decode_as(self.encoding, &body) {
+            Err(CodecError::WrongEncoding { found: Encoding::Bincode, .. }) => {
+                codec::decode_as(Encoding::Bincode, &body)
+            }
+            decoded => decoded,
+        };
+        match message.map_err(ClientError::Decode)? {
             ServerMessage::Goodbye { reason } => Err(ClientError::Goodbye(reason)),
             ServerMessage::NotLeader { leader } => Err(ClientError::NotLeader(leader)),
             message => Ok(message),

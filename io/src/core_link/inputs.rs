@@ -36,6 +36,8 @@ pub(crate) enum CoreInput {
         name: String,
         password: Password,
         outbound: Outbound,
+        /// What its Hello chose: every frame to it is encoded so.
+        encoding: crate::codec::Encoding,
     },
     WorkerMessage {
         connection: ConnectionId,
@@ -46,6 +48,9 @@ pub(crate) enum CoreInput {
         name: String,
         token: crate::credentials::Token,
         outbound: Outbound,
+        encoding: crate::codec::Encoding,
+        /// The version its Hello and the daemon agreed on, which says how it is welcomed.
+        protocol_version: u32,
     },
     MasterRequest {
         connection: ConnectionId,

@@ -12,13 +12,13 @@ use futures_lite::{AsyncWriteExt, FutureExt};
 use rollcall_core::{ConnectionId, MAX_NAME_BYTES};
 
 use crate::acceptor::{before_deadline, Admission, Refusal};
-use crate::codec::{self, FrameError};
+use crate::codec::{self, Encoding, FrameError};
 use crate::core_link::inputs::{CoreInput, WorkerMessage};
 use crate::core_link::outbound::OutboundFrames;
 use crate::core_link::NetShared;
 use crate::metrics::Metrics;
 use crate::tls::{ServerStream, ServerTls};
-use crate::wire::{ClientMessage, Role, ServerMessage, PROTOCOL_VERSION};
+use crate::wire::{AcceptedHello, ClientMessage, Role, ServerMessage};
 
 /// How long a closing connection may take to send what TLS still holds and its
 /// close_notify before the socket is shut regardless.
@@ -58,6 +58,8 @@ pub(crate) async fn serve(
     let hello_limit = MAX_HELLO_BYTES.min(shared.max_frame_bytes);
     let hello = before_deadline(&admission, codec::read_frame(&mut reader, hello_limit)).await;
     let refusal = |refusal, reason: String| (refusal, reason);
+    // A refusal is said in the encoding the client asked for, when its first byte names one.
+    let mut encoding = Encoding::Bincode;
     let decided = match hello {
         None => {
             let seconds = admission.port().limits.handshake_timeout.as_secs();
@@ -66,16 +68,19 @@ pub(crate) async fn serve(
         Some(Err(FrameError::Closed)) => return,
         Some(Err(error)) => Err(refusal(Refusal::BadHandshake, error.to_string())),
         Some(Ok(body)) => {
-            check_hello(codec::decode::<ClientMessage>(&body)).and_then(|(session, role)| {
-                check_master_certificate(&role, &shared.tls, client_certificate.as_ref())?;
-                Ok((session, role))
+            if let Some(asked) = body.first().copied().and_then(Encoding::from_byte) {
+                encoding = asked;
+            }
+            check_hello(&body).and_then(|(session, hello)| {
+                check_master_certificate(&hello.role, &shared.tls, client_certificate.as_ref())?;
+                Ok((session, hello))
             })
         }
     };
-    let (session, role) = match decided {
+    let (session, AcceptedHello { encoding, protocol_version, role }) = match decided {
         Ok(decided) => decided,
         Err((why, reason)) => {
-            return refuse(writing, socket, peer, &admission, why, reason).await;
+            return refuse(writing, socket, peer, &admission, encoding, why, reason).await;
         }
     };
     // Held until this task ends: the count of master sessions.
@@ -88,7 +93,7 @@ pub(crate) async fn serve(
                     shared.max_master_sessions
                 );
                 let why = Refusal::MasterSessionsFull;
-                return refuse(writing, socket, peer, &admission, why, reason).await;
+                return refuse(writing, socket, peer, &admission, encoding, why, reason).await;
             }
         },
         Session::Worker => None,
@@ -101,10 +106,10 @@ pub(crate) async fn serve(
     let hello_input = match role {
         Role::Worker { name, password } => {
             let password = crate::credentials::password_key(password.expose_secret());
-            CoreInput::WorkerHello { connection, peer, name, password, outbound }
+            CoreInput::WorkerHello { connection, peer, name, password, outbound, encoding }
         }
         Role::Master { name, token } => {
-            CoreInput::MasterHello { connection, name, token, outbound }
+            CoreInput::MasterHello { connection, name, token, outbound, encoding, protocol_version }
         }
     };
     if shared.core.send(hello_input).await.is_err() {
@@ -139,7 +144,8 @@ pub(crate) async fn serve(
             Err(FrameError::Closed | FrameError::Io(_)) => break None,
             Err(error @ FrameError::TooLarge { .. }) => break Some(error.to_string()),
         };
-        let message = match codec::decode::<ClientMessage>(&body) {
+        // Every frame of a session is in the encoding its Hello chose.
+        let message = match codec::decode_as::<ClientMessage>(encoding, &body) {
             Ok(message) => message,
             Err(error) => break Some(error.to_string()),
         };
@@ -166,28 +172,19 @@ pub(crate) async fn serve(
     let _ = shared.core.send(CoreInput::ConnectionClosed { connection, protocol_error }).await;
 }
 
-/// The session a decoded first frame asks for, or why it is refused.
-fn check_hello(
-    decoded: Result<ClientMessage, codec::CodecError>,
-) -> Result<(Session, Role), (Refusal, String)> {
-    let bad = |reason: String| Err((Refusal::BadHandshake, reason));
-    match decoded {
-        Ok(ClientMessage::Hello { protocol_version, role })
-            if protocol_version == PROTOCOL_VERSION =>
-        {
-            match &role {
-                Role::Worker { name, .. } | Role::Master { name, .. } if name.len() > MAX_NAME_BYTES => {
-                    bad(format!("a name of {} bytes: the limit is {MAX_NAME_BYTES}", name.len()))
-                }
-                Role::Worker { .. } => Ok((Session::Worker, role)),
-                Role::Master { .. } => Ok((Session::Master, role)),
-            }
+/// The session a first frame asks for, or why it is refused.
+fn check_hello(body: &[u8]) -> Result<(Session, AcceptedHello), (Refusal, String)> {
+    let hello = crate::wire::accept_hello(body)
+        .map_err(|error| (Refusal::BadHandshake, error.to_string()))?;
+    match &hello.role {
+        Role::Worker { name, .. } | Role::Master { name, .. } if name.len() > MAX_NAME_BYTES => {
+            Err((
+                Refusal::BadHandshake,
+                format!("a name of {} bytes: the limit is {MAX_NAME_BYTES}", name.len()),
+            ))
         }
-        Ok(ClientMessage::Hello { protocol_version, .. }) => bad(format!(
-            "protocol version {protocol_version} is not supported; this daemon speaks {PROTOCOL_VERSION}"
-        )),
-        Ok(_) => bad("the first frame must be a Hello".into()),
-        Err(error) => bad(error.to_string()),
+        Role::Worker { .. } => Ok((Session::Worker, hello)),
+        Role::Master { .. } => Ok((Session::Master, hello)),
     }
 }
 
@@ -248,13 +245,14 @@ async fn refuse(
     socket: TcpStream,
     peer: SocketAddr,
     admission: &Admission,
+    encoding: Encoding,
     why: Refusal,
     reason: String,
 ) {
     let port = admission.port();
     Metrics::add(&port.metrics.frames_rejected, 1);
     port.refused_because(why, peer, &reason);
-    if let Ok(frame) = codec::encode_frame(&ServerMessage::Goodbye { reason }) {
+    if let Ok(frame) = codec::encode_frame_as(encoding, &ServerMessage::Goodbye { reason }) {
         let write = async {
             let _ = stream.write_all(&frame).await;
             let _ = stream.close().await;

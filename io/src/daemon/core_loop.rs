@@ -249,9 +249,9 @@ impl<D: Durability> CoreLoop<D> {
 
     fn handle_input(&mut self, now: Timestamp, input: CoreInput) {
         match input {
-            CoreInput::WorkerHello { connection, peer, name, password, outbound } => {
+            CoreInput::WorkerHello { connection, peer, name, password, outbound, encoding } => {
                 let role = PeerRole::Worker { name: name.clone(), address: peer };
-                self.peers.insert(connection, Peer { outbound, role });
+                self.peers.insert(connection, Peer { outbound, role, encoding });
                 self.feed(now, NodeInput::WorkerHello { connection, worker: name, password });
             }
             CoreInput::WorkerMessage { connection, message } => match message {
@@ -265,12 +265,19 @@ impl<D: Durability> CoreLoop<D> {
                     tracing::debug!(connection = %connection, "builder list acknowledged");
                 }
             },
-            CoreInput::MasterHello { connection, name, token, outbound } => {
+            CoreInput::MasterHello {
+                connection,
+                name,
+                token,
+                outbound,
+                encoding,
+                protocol_version,
+            } => {
                 // Hashed here, compared by the Node: the token itself never leaves this
                 // line, never reaches a trace or the Node.
                 let token = TokenDigest(credentials::sha256(token.text().as_bytes()));
-                let role = PeerRole::Master;
-                self.peers.insert(connection, Peer { outbound, role });
+                let role = PeerRole::Master { protocol_version };
+                self.peers.insert(connection, Peer { outbound, role, encoding });
                 self.feed(now, NodeInput::MasterSessionOpened { connection, name, token });
             }
             CoreInput::MasterRequest { connection, request_id, command } => {
@@ -361,7 +368,7 @@ impl<D: Durability> CoreLoop<D> {
         while let Some(output) = self.node.poll_output() {
             let sent = match output {
                 NodeOutput::ToWorker { connection, message } => {
-                    self.peers.send(connection, encode(&ServerMessage::Worker(message)))
+                    self.peers.send(connection, &ServerMessage::Worker(message))
                 }
                 NodeOutput::CloseWorker { connection, reason } => {
                     let text = match reason {
@@ -373,12 +380,10 @@ impl<D: Durability> CoreLoop<D> {
                     self.peers.close(connection, &text);
                     Ok(())
                 }
-                NodeOutput::SessionWelcome { connection } => {
-                    self.peers.send(connection, encode(&ServerMessage::MasterWelcome))
+                NodeOutput::SessionWelcome { connection } => self.peers.welcome(connection),
+                NodeOutput::Reply { connection, request_id, result } => {
+                    self.peers.send(connection, &ServerMessage::Reply { request_id, result })
                 }
-                NodeOutput::Reply { connection, request_id, result } => self
-                    .peers
-                    .send(connection, encode(&ServerMessage::Reply { request_id, result })),
                 NodeOutput::CloseSession { connection, reason } => {
                     let reason = match reason {
                         rollcall_core::node::SessionCloseReason::ShuttingDown => {
@@ -510,10 +515,9 @@ impl<D: Durability> CoreLoop<D> {
     /// Peers the Node did not close itself (a connection waiting for a duplicate's
     /// verdict, one whose Hello the Node has not answered yet) hear the shutdown too.
     fn say_goodbye_to_the_rest(&mut self) {
-        let goodbye =
-            encode(&ServerMessage::Goodbye { reason: "the master is shutting down".into() });
+        let goodbye = ServerMessage::Goodbye { reason: "the master is shutting down".into() };
         for (_, peer) in self.peers.drain() {
-            let _ = peer.outbound.try_send(goodbye.clone());
+            let _ = peer.outbound.try_send(encode(peer.encoding, &goodbye));
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rollcall_core::ConnectionId;
 
-use crate::codec;
+use crate::codec::{self, Encoding};
 use crate::core_link::inputs::Outbound;
 use crate::wire::ServerMessage;
 
@@ -16,14 +16,17 @@ pub(super) enum PeerRole {
         /// Where it connects from.
         address: std::net::SocketAddr,
     },
-    /// A master session: the Node holds its name and token.
-    Master,
+    /// A master session: the Node holds its name and token. The version its Hello chose
+    /// says how it is welcomed.
+    Master { protocol_version: u32 },
 }
 
 #[derive(Debug)]
 pub(super) struct Peer {
     pub(super) outbound: Outbound,
     pub(super) role: PeerRole,
+    /// What its Hello chose: every frame to it is encoded so.
+    pub(super) encoding: Encoding,
 }
 
 /// Frames queued to peers, with the outbound limits that say when a peer stopped reading.
@@ -60,13 +63,15 @@ impl Peers {
         self.by_connection.remove(&connection)
     }
 
-    /// Queues a frame; a peer over its outbound limits is reported, not sent to.
+    /// Queues a message in the peer's encoding; a peer over its outbound limits is
+    /// reported, not sent to.
     pub(super) fn send(
         &mut self,
         connection: ConnectionId,
-        frame: Vec<u8>,
+        message: &ServerMessage,
     ) -> Result<(), Overflowed> {
         let Some(peer) = self.by_connection.get(&connection) else { return Ok(()) };
+        let frame = encode(peer.encoding, message);
         let full = peer.outbound.would_overflow(
             frame.len(),
             self.max_outbound_frames,
@@ -86,18 +91,32 @@ impl Peers {
         Ok(())
     }
 
+    /// Welcomes a master session as its protocol version says.
+    pub(super) fn welcome(&mut self, connection: ConnectionId) -> Result<(), Overflowed> {
+        let welcome = match self.by_connection.get(&connection).map(|peer| &peer.role) {
+            Some(PeerRole::Master { protocol_version: 2 }) => ServerMessage::MasterWelcome,
+            Some(PeerRole::Master { protocol_version }) => {
+                ServerMessage::Welcome { protocol_version: *protocol_version }
+            }
+            Some(PeerRole::Worker { .. }) | None => return Ok(()),
+        };
+        self.send(connection, &welcome)
+    }
+
     /// Forgets the peer after queueing its Goodbye: dropping the queue ends the writer
     /// once the Goodbye is out.
     pub(super) fn close(&mut self, connection: ConnectionId, reason: &str) -> Option<Peer> {
         let peer = self.by_connection.remove(&connection)?;
-        let _ = peer.outbound.try_send(encode(&ServerMessage::Goodbye { reason: reason.into() }));
+        let goodbye = ServerMessage::Goodbye { reason: reason.into() };
+        let _ = peer.outbound.try_send(encode(peer.encoding, &goodbye));
         Some(peer)
     }
 
     /// Forgets the peer after telling it where the leader is (a master at a standby).
     pub(super) fn redirect(&mut self, connection: ConnectionId, leader: Option<String>) {
         if let Some(peer) = self.by_connection.remove(&connection) {
-            let _ = peer.outbound.try_send(encode(&ServerMessage::NotLeader { leader }));
+            let not_leader = ServerMessage::NotLeader { leader };
+            let _ = peer.outbound.try_send(encode(peer.encoding, &not_leader));
         }
     }
 
@@ -107,8 +126,8 @@ impl Peers {
     }
 }
 
-pub(super) fn encode(message: &ServerMessage) -> Vec<u8> {
-    match codec::encode_frame(message) {
+pub(super) fn encode(encoding: Encoding, message: &ServerMessage) -> Vec<u8> {
+    match codec::encode_frame_as(encoding, message) {
         Ok(frame) => frame,
         Err(error) => unreachable!("server messages always encode: {error}"),
     }

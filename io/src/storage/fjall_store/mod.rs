@@ -158,6 +158,11 @@ impl FjallStore {
                 directory: self.directory.clone(),
                 found: UnknownVersion::Row { keyspace, version },
             },
+            // This release writes bincode rows only: another encoding is another release's.
+            CodecError::WrongEncoding { found, .. } => StorageError::UnknownVersion {
+                directory: self.directory.clone(),
+                found: UnknownVersion::Row { keyspace, version: found.byte() },
+            },
             error => StorageError::Corrupt { keyspace, error },
         })
     }
