@@ -104,3 +104,5 @@ pub use hello::{accept_hello, daemon_versions, AcceptedHello, HelloError};
 mod catalogue;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors_tests;
