@@ -2,7 +2,8 @@
 //! the same run.
 //!
 //! Usage: `rollcall-net-bench --daemon PATH [--seconds S] [--clients C] [--repeats R]
-//! [--sessions N,N,...] [--workloads all|heartbeats|attach] [--tls] [--json OUT]`
+//! [--sessions N,N,...] [--workloads all|heartbeats|attach] [--tls] [--messagepack]
+//! [--json OUT]`
 //!
 //! Starts the daemon binary at PATH on a temporary data directory with 1,000 configured
 //! workers, then runs R rounds (default 3) of S seconds (default 4) per workload, the
@@ -16,6 +17,10 @@
 //!   durable masterActive: a session sends its next heartbeat only once the previous one
 //!   is acknowledged, and the daemon acknowledges only after the fsync of the batch that
 //!   holds it (group commit: one fsync per batch of inputs).
+//!
+//! `--messagepack` follows each heartbeat measurement with the same one from as many other
+//! master sessions speaking MessagePack (docs/protocol.md), and prints its rate beside
+//! bincode's of the same rounds.
 //!
 //! `--workloads heartbeats` skips attach and its baseline; `--workloads attach` skips the
 //! heartbeats. Prints each workload's median (min–max) over the rounds and the
@@ -63,6 +68,7 @@ use rollcall_benches::stats::{human_summary, Summary};
 use rollcall_benches::tls::{Certificates, FreshClients, HandshakeCounts};
 use rollcall_core::{Password, ToWorker};
 use rollcall_io::client::{MasterClient, Session};
+use rollcall_io::codec::Encoding;
 use rollcall_io::credentials::Token;
 use rollcall_io::tls::ClientTls;
 use rollcall_io::wire::{ClientMessage, Role, ServerMessage};
@@ -85,6 +91,8 @@ struct Options {
     tls: bool,
     /// The daemon is a cluster leader on PostgreSQL, with a standby (heartbeats only).
     cluster: bool,
+    /// Each heartbeat measurement is followed by the same in MessagePack sessions.
+    messagepack: bool,
     json: Option<PathBuf>,
 }
 
@@ -99,6 +107,7 @@ fn options() -> Result<Options, String> {
         heartbeats: true,
         tls: false,
         cluster: false,
+        messagepack: false,
         json: None,
     };
     let mut arguments = std::env::args().skip(1);
@@ -109,6 +118,10 @@ fn options() -> Result<Options, String> {
         }
         if flag == "--cluster" {
             options.cluster = true;
+            continue;
+        }
+        if flag == "--messagepack" {
+            options.messagepack = true;
             continue;
         }
         let value = arguments.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -146,6 +159,9 @@ fn options() -> Result<Options, String> {
     }
     if options.tls && !options.attach {
         return Err("--tls measures attach: not with --workloads heartbeats".into());
+    }
+    if options.messagepack && !options.heartbeats {
+        return Err("--messagepack measures heartbeats: not with --workloads attach".into());
     }
     if options.cluster && (options.attach || options.tls) {
         return Err("--cluster measures heartbeats: use it with --workloads heartbeats".into());
@@ -504,8 +520,11 @@ struct HeartbeatSample {
     client_cpu_us: f64,
 }
 
+/// Heartbeats from the first `count` of `sessions`, the session at index `i` being master
+/// `remote_master_name(first_name + i)`.
 fn measure_heartbeats(
     sessions: &Arc<Vec<Arc<smol::lock::Mutex<MasterClient>>>>,
+    first_name: usize,
     count: usize,
     seconds: u64,
     daemon: &daemon::Daemon,
@@ -518,7 +537,7 @@ fn measure_heartbeats(
     let heartbeats_per_second = measure(count, seconds, move |client, _| {
         let sessions = Arc::clone(&sessions);
         async move {
-            let name = format!("bench-master-{client}");
+            let name = daemon::remote_master_name(first_name + client);
             sessions[client].lock().await.master_active(&name).await?;
             Ok(())
         }
@@ -543,6 +562,8 @@ fn main() -> Result<(), BoxError> {
     let options = options()?;
     let remote_masters =
         options.sessions.iter().copied().max().unwrap_or(options.clients).max(options.clients);
+    // The MessagePack sessions are masters of their own, after the bincode ones.
+    let remote_masters = if options.messagepack { 2 * remote_masters } else { remote_masters };
     let settings = DaemonOptions { workers: WORKERS, remote_masters, ..DaemonOptions::default() };
     let (daemon, standby) = if options.cluster {
         let (leader, standby) = Standby::start(&options.daemon, &settings)?;
@@ -569,25 +590,37 @@ fn main() -> Result<(), BoxError> {
     } else {
         0
     };
-    let sessions: Vec<_> = (0..most_sessions)
-        .map(|client| {
-            smol::block_on(async {
-                let name = daemon::remote_master_name(client);
-                let token = Token::new(daemon::MASTER_TOKEN);
-                let mut session =
-                    MasterClient::connect(&address.to_string(), &name, &token).await?;
-                session.master_active(&name).await?;
-                Ok::<_, BoxError>(Arc::new(smol::lock::Mutex::new(session)))
+    let connect_sessions = |encoding: Encoding, first_name: usize| {
+        (0..most_sessions)
+            .map(|client| {
+                smol::block_on(async {
+                    let name = daemon::remote_master_name(first_name + client);
+                    let token = Token::new(daemon::MASTER_TOKEN);
+                    let address = address.to_string();
+                    let mut session =
+                        MasterClient::connect_encoded(&address, &name, &token, None, encoding)
+                            .await?;
+                    session.master_active(&name).await?;
+                    Ok::<_, BoxError>(Arc::new(smol::lock::Mutex::new(session)))
+                })
             })
-        })
-        .collect::<Result<_, _>>()?;
-    let sessions = Arc::new(sessions);
+            .collect::<Result<Vec<_>, _>>()
+            .map(Arc::new)
+    };
+    let sessions = connect_sessions(Encoding::Bincode, 0)?;
+    let messagepack_sessions = if options.messagepack {
+        connect_sessions(Encoding::MessagePack, most_sessions)?
+    } else {
+        Arc::new(Vec::new())
+    };
 
     let (mut baseline, mut attach, mut attach_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let daemon_pid = daemon.pid().to_string();
     // None without the heartbeat workload, so that nothing is summarised for it.
     let heartbeat_counts = if options.heartbeats { options.sessions.as_slice() } else { &[] };
     let mut heartbeat: Vec<Vec<HeartbeatSample>> =
+        heartbeat_counts.iter().map(|_| Vec::new()).collect();
+    let mut heartbeat_messagepack: Vec<Vec<HeartbeatSample>> =
         heartbeat_counts.iter().map(|_| Vec::new()).collect();
     let mut lags: Vec<Summary> = Vec::new();
     for round in 0..options.repeats {
@@ -614,7 +647,7 @@ fn main() -> Result<(), BoxError> {
         }
         for (index, &count) in options.sessions.iter().enumerate() {
             let lag = standby.as_ref().map(|standby| standby.sample_lag(daemon.http_address));
-            let sample = measure_heartbeats(&sessions, count, seconds, &daemon)?;
+            let sample = measure_heartbeats(&sessions, 0, count, seconds, &daemon)?;
             if let Some(lag) = lag {
                 let lag = lag.finish()?;
                 eprintln!(
@@ -633,6 +666,20 @@ fn main() -> Result<(), BoxError> {
                 sample.client_cpu_us
             );
             heartbeat[index].push(sample);
+            if options.messagepack {
+                let sample = measure_heartbeats(
+                    &messagepack_sessions,
+                    most_sessions,
+                    count,
+                    seconds,
+                    &daemon,
+                )?;
+                eprintln!(
+                    "  round {round}: heartbeats in MessagePack, {count} sessions: {:.0}/s (CPU per heartbeat {:.1} µs daemon, {:.1} µs client)",
+                    sample.heartbeats_per_second, sample.daemon_cpu_us, sample.client_cpu_us
+                );
+                heartbeat_messagepack[index].push(sample);
+            }
         }
     }
     let mut results = serde_json::Map::new();
@@ -695,6 +742,37 @@ fn main() -> Result<(), BoxError> {
     }
     if options.heartbeats {
         results.insert("heartbeat_durable_tcp_sessions".into(), json!(sweep));
+    }
+    if options.messagepack {
+        let mut sweep = Vec::new();
+        for ((samples, bincode), &count) in
+            heartbeat_messagepack.iter().zip(&heartbeat).zip(&options.sessions)
+        {
+            let summary = |samples: &[HeartbeatSample], pick: fn(&HeartbeatSample) -> f64| {
+                Summary::of(&samples.iter().map(pick).collect::<Vec<_>>())
+            };
+            let rate = summary(samples, |s| s.heartbeats_per_second);
+            let bincode_rate = summary(bincode, |s| s.heartbeats_per_second);
+            let daemon_cpu = summary(samples, |s| s.daemon_cpu_us);
+            let bincode_daemon_cpu = summary(bincode, |s| s.daemon_cpu_us);
+            let client_cpu = summary(samples, |s| s.client_cpu_us);
+            println!(
+                "durable heartbeats in MessagePack ({count} master sessions): {}  ({:.2} of bincode's in the same rounds); CPU per heartbeat {:.1} µs daemon (bincode {:.1}), {:.1} µs client",
+                human_summary(rate, "ops/s"),
+                rate.median / bincode_rate.median,
+                daemon_cpu.median,
+                bincode_daemon_cpu.median,
+                client_cpu.median
+            );
+            let mut entry = rate.to_json("ops/s");
+            entry["sessions"] = json!(count);
+            entry["bincode"] = bincode_rate.to_json("ops/s");
+            entry["daemon_cpu_per_heartbeat"] = daemon_cpu.to_json("µs");
+            entry["bincode_daemon_cpu_per_heartbeat"] = bincode_daemon_cpu.to_json("µs");
+            entry["client_cpu_per_heartbeat"] = client_cpu.to_json("µs");
+            sweep.push(entry);
+        }
+        results.insert("heartbeat_durable_tcp_messagepack_sessions".into(), json!(sweep));
     }
     if !lags.is_empty() {
         let medians = Summary::of(&lags.iter().map(|lag| lag.median).collect::<Vec<_>>());

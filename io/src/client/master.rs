@@ -8,6 +8,7 @@ use rollcall_core::{Command, MasterId, Reply};
 use crate::client::follow::{connect_to_leader, Target};
 use crate::client::request_ids::next_request_id;
 use crate::client::session::{ClientError, Session};
+use crate::codec::Encoding;
 use crate::credentials::Token;
 use crate::tls::ClientTls;
 use crate::wire::{ClientMessage, RequestError, Role, ServerMessage};
@@ -44,8 +45,25 @@ impl MasterClient {
         token: &Token,
         tls: Option<&ClientTls>,
     ) -> Result<MasterClient, ClientError> {
+        MasterClient::connect_encoded(address, name, token, tls, Encoding::Bincode).await
+    }
+
+    /// As [`MasterClient::connect_with`], the session speaking `encoding` (for tests and
+    /// benchmarks of the MessagePack encoding other languages use).
+    ///
+    /// # Errors
+    ///
+    /// As [`MasterClient::connect_with`].
+    pub async fn connect_encoded(
+        address: &str,
+        name: &str,
+        token: &Token,
+        tls: Option<&ClientTls>,
+        encoding: Encoding,
+    ) -> Result<MasterClient, ClientError> {
         let role = Role::Master { name: name.into(), token: token.clone() };
-        let mut session = Session::connect_with(address, role, tls).await?;
+        let stream = async_net::TcpStream::connect(address).await.map_err(ClientError::Connect)?;
+        let mut session = Session::over_encoded(stream, address, role, tls, encoding).await?;
         match session.receive().await? {
             ServerMessage::Welcome { .. } | ServerMessage::MasterWelcome => {
                 Ok(MasterClient { session })
