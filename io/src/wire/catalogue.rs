@@ -107,7 +107,7 @@ pub(super) fn command_errors() -> Vec<CommandError> {
         CommandError::UnknownMaster(MasterId(9)),
         CommandError::MasterInactive(MasterId(1)),
         CommandError::EmptyName,
-        CommandError::NameTooLong { bytes: 300, limit: 255 },
+        CommandError::NameTooLong { bytes: 2000, limit: 1024 },
         CommandError::TooManyItems { count: 20_000, limit: 10_000 },
         CommandError::DuplicateName("linux".into()),
         CommandError::ServiceOwnedByAnother { service: ServiceId(3), owner: MasterId(2) },
