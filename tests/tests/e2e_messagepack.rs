@@ -4,7 +4,6 @@
 
 mod common;
 
-use async_net::TcpStream;
 use common::{within, Daemon, MASTER_TOKEN, STEP};
 use rollcall_core::{Command, MasterId, Password, Reply, ToWorker};
 use rollcall_io::client::{ClientError, Session};
@@ -23,12 +22,7 @@ workernames = ["w1"]
 "#;
 
 fn session(daemon: &Daemon, role: Role, encoding: Encoding) -> Session {
-    let address = daemon.address();
-    within(STEP, async {
-        let stream = TcpStream::connect(&address).await.expect("connect");
-        Session::over_encoded(stream, &address, role, None, encoding).await
-    })
-    .expect("hello")
+    within(STEP, Session::connect_encoded(&daemon.address(), role, None, encoding)).expect("hello")
 }
 
 fn master(name: &str) -> Role {
@@ -43,17 +37,24 @@ fn send(session: &mut Session, message: &ClientMessage) {
     within(STEP, session.send(message)).expect("send");
 }
 
-/// The raw answer frames to `hello`: how a client that knows only bytes sees them.
-fn raw_answer(daemon: &Daemon, hello: &[u8]) -> Vec<u8> {
+/// The first answer frame to `hello`, sent and read as raw bytes (as a client that knows
+/// only bytes sees it), decoded in `encoding`.
+fn raw_answer(
+    daemon: &Daemon,
+    hello: &[u8],
+    encoding: Encoding,
+) -> Result<ServerMessage, codec::CodecError> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(daemon.workers_address).expect("connect");
     stream.set_read_timeout(Some(STEP)).expect("timeout");
     let mut frame = u32::try_from(hello.len()).expect("small").to_be_bytes().to_vec();
     frame.extend_from_slice(hello);
     stream.write_all(&frame).expect("write");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    answer
+    let mut prefix = [0_u8; 4];
+    stream.read_exact(&mut prefix).expect("an answer");
+    let mut body = vec![0_u8; codec::frame_length(prefix, 4096).expect("a frame length")];
+    stream.read_exact(&mut body).expect("the whole answer");
+    codec::decode_as(encoding, &body)
 }
 
 #[test]
@@ -126,10 +127,7 @@ fn a_hello_with_no_common_version_is_refused_naming_both_ranges_in_its_encoding(
         min_protocol_version: Some(PROTOCOL_VERSION + 1),
     };
     let body = codec::encode_as(Encoding::MessagePack, &hello).expect("encodes");
-    let answer = raw_answer(&daemon, &body);
-    let length = codec::frame_length(answer[..4].try_into().expect("a prefix"), 4096)
-        .expect("a frame length");
-    let goodbye = codec::decode_as::<ServerMessage>(Encoding::MessagePack, &answer[4..4 + length]);
+    let goodbye = raw_answer(&daemon, &body, Encoding::MessagePack);
     let expected = format!(
         "no protocol version in common: this daemon speaks {PROTOCOL_VERSION} in MessagePack; \
          the client offers {} to {}",
@@ -151,24 +149,6 @@ fn a_protocol_two_master_is_served_with_protocol_two_s_welcome() {
         hello.push(u8::try_from(text.len()).expect("short"));
         hello.extend_from_slice(text.as_bytes());
     }
-    let answer = raw_answer_then_close(&daemon, &hello);
+    let answer = raw_answer(&daemon, &hello, Encoding::Bincode);
     assert_eq!(answer, Ok(ServerMessage::MasterWelcome));
-}
-
-/// The first answer frame to a Hello, read without waiting for the connection to close.
-fn raw_answer_then_close(
-    daemon: &Daemon,
-    hello: &[u8],
-) -> Result<ServerMessage, codec::CodecError> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(daemon.workers_address).expect("connect");
-    stream.set_read_timeout(Some(STEP)).expect("timeout");
-    let mut frame = u32::try_from(hello.len()).expect("small").to_be_bytes().to_vec();
-    frame.extend_from_slice(hello);
-    stream.write_all(&frame).expect("write");
-    let mut prefix = [0_u8; 4];
-    stream.read_exact(&mut prefix).expect("an answer");
-    let mut body = vec![0_u8; codec::frame_length(prefix, 4096).expect("a frame length")];
-    stream.read_exact(&mut body).expect("the whole answer");
-    codec::decode(&body)
 }

@@ -181,8 +181,9 @@ fn rest(daemon: &Daemon, target: &str) -> Value {
     response.json()
 }
 
-fn worker_connected(daemon: &Daemon) -> bool {
-    rest(daemon, "/api/v2/workers/w1")["workers"][0]["connected_to"]
+/// Whether w1 is attached, as the REST view read by `get` shows it.
+fn worker_connected(get: impl Fn(&str) -> Value) -> bool {
+    get("/api/v2/workers/w1")["workers"][0]["connected_to"]
         .as_array()
         .is_some_and(|masters| !masters.is_empty())
 }
@@ -214,11 +215,7 @@ fn the_python_master_runs_a_build_cycle_over_tls_with_its_token() {
     let _worker = Worker::start(&daemon.address(), &["--tls", "--ca", &ca]);
     let tls = pki.client();
     let rest = |target: &str| https_get(daemon.http_address, &tls, target).json();
-    eventually(STEP, "w1 to attach", || {
-        rest("/api/v2/workers/w1")["workers"][0]["connected_to"]
-            .as_array()
-            .is_some_and(|masters| !masters.is_empty())
-    });
+    eventually(STEP, "w1 to attach", || worker_connected(rest));
     let directory = tempfile::tempdir().expect("a directory");
     let master =
         PythonMaster::start(&daemon.address(), &token_file(directory.path()), &["--ca", &ca]);
@@ -236,7 +233,7 @@ fn the_python_master_runs_a_build_cycle_over_tls_with_its_token() {
 fn a_claim_re_sent_after_the_daemon_restarts_is_made_once() {
     let mut daemon = Daemon::start(ROSTER);
     let _worker = Worker::start(&daemon.address(), &[]);
-    eventually(STEP, "w1 to attach", || worker_connected(&daemon));
+    eventually(STEP, "w1 to attach", || worker_connected(|target| rest(&daemon, target)));
     let directory = tempfile::tempdir().expect("a directory");
     let mut master = PythonMaster::start(
         &daemon.address(),
@@ -260,6 +257,6 @@ fn a_claim_re_sent_after_the_daemon_restarts_is_made_once() {
     let seen = master.finish();
     let welcomes = seen.iter().filter(|line| line["step"] == "welcome").count();
     assert_eq!(welcomes, 2, "the claim was re-sent on a new session: {seen:#?}");
-    eventually(STEP, "w1 to attach again", || worker_connected(&daemon));
+    eventually(STEP, "w1 to attach again", || worker_connected(|target| rest(&daemon, target)));
     assert_one_whole_cycle(|target| rest(&daemon, target), id);
 }

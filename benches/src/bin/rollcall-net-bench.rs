@@ -558,6 +558,11 @@ fn measure_heartbeats(
     })
 }
 
+/// One quantity of the heartbeat samples of the rounds, summarised.
+fn summarise(samples: &[HeartbeatSample], pick: fn(&HeartbeatSample) -> f64) -> Summary {
+    Summary::of(&samples.iter().map(pick).collect::<Vec<_>>())
+}
+
 fn main() -> Result<(), BoxError> {
     let options = options()?;
     let remote_masters =
@@ -710,15 +715,12 @@ fn main() -> Result<(), BoxError> {
     }
     let mut sweep = Vec::new();
     for (samples, &count) in heartbeat.iter().zip(&options.sessions) {
-        let rate =
-            Summary::of(&samples.iter().map(|s| s.heartbeats_per_second).collect::<Vec<_>>());
-        let commits =
-            Summary::of(&samples.iter().map(|s| s.commits_per_second).collect::<Vec<_>>());
-        let per_commit =
-            Summary::of(&samples.iter().map(|s| s.changes_per_commit).collect::<Vec<_>>());
-        let commit_ms = Summary::of(&samples.iter().map(|s| s.commit_ms).collect::<Vec<_>>());
-        let daemon_cpu = Summary::of(&samples.iter().map(|s| s.daemon_cpu_us).collect::<Vec<_>>());
-        let client_cpu = Summary::of(&samples.iter().map(|s| s.client_cpu_us).collect::<Vec<_>>());
+        let rate = summarise(samples, |s| s.heartbeats_per_second);
+        let commits = summarise(samples, |s| s.commits_per_second);
+        let per_commit = summarise(samples, |s| s.changes_per_commit);
+        let commit_ms = summarise(samples, |s| s.commit_ms);
+        let daemon_cpu = summarise(samples, |s| s.daemon_cpu_us);
+        let client_cpu = summarise(samples, |s| s.client_cpu_us);
         println!(
             "durable heartbeats through the daemon ({count} master sessions): {}; {:.0} commits/s, {:.1} changes and {:.2} ms per commit; CPU per heartbeat {:.1} µs daemon, {:.1} µs client",
             human_summary(rate, "ops/s"),
@@ -748,14 +750,11 @@ fn main() -> Result<(), BoxError> {
         for ((samples, bincode), &count) in
             heartbeat_messagepack.iter().zip(&heartbeat).zip(&options.sessions)
         {
-            let summary = |samples: &[HeartbeatSample], pick: fn(&HeartbeatSample) -> f64| {
-                Summary::of(&samples.iter().map(pick).collect::<Vec<_>>())
-            };
-            let rate = summary(samples, |s| s.heartbeats_per_second);
-            let bincode_rate = summary(bincode, |s| s.heartbeats_per_second);
-            let daemon_cpu = summary(samples, |s| s.daemon_cpu_us);
-            let bincode_daemon_cpu = summary(bincode, |s| s.daemon_cpu_us);
-            let client_cpu = summary(samples, |s| s.client_cpu_us);
+            let rate = summarise(samples, |s| s.heartbeats_per_second);
+            let bincode_rate = summarise(bincode, |s| s.heartbeats_per_second);
+            let daemon_cpu = summarise(samples, |s| s.daemon_cpu_us);
+            let bincode_daemon_cpu = summarise(bincode, |s| s.daemon_cpu_us);
+            let client_cpu = summarise(samples, |s| s.client_cpu_us);
             println!(
                 "durable heartbeats in MessagePack ({count} master sessions): {}  ({:.2} of bincode's in the same rounds); CPU per heartbeat {:.1} µs daemon (bincode {:.1}), {:.1} µs client",
                 human_summary(rate, "ops/s"),

@@ -62,8 +62,7 @@ impl MasterClient {
         encoding: Encoding,
     ) -> Result<MasterClient, ClientError> {
         let role = Role::Master { name: name.into(), token: token.clone() };
-        let stream = async_net::TcpStream::connect(address).await.map_err(ClientError::Connect)?;
-        let mut session = Session::over_encoded(stream, address, role, tls, encoding).await?;
+        let mut session = Session::connect_encoded(address, role, tls, encoding).await?;
         match session.receive().await? {
             ServerMessage::Welcome { .. } | ServerMessage::MasterWelcome => {
                 Ok(MasterClient { session })

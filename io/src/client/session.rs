@@ -79,8 +79,22 @@ impl Session {
         role: Role,
         tls: Option<&ClientTls>,
     ) -> Result<Session, ClientError> {
+        Session::connect_encoded(address, role, tls, Encoding::Bincode).await
+    }
+
+    /// As [`Session::connect_with`], speaking `encoding`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::connect_with`].
+    pub async fn connect_encoded(
+        address: &str,
+        role: Role,
+        tls: Option<&ClientTls>,
+        encoding: Encoding,
+    ) -> Result<Session, ClientError> {
         let stream = TcpStream::connect(address).await.map_err(ClientError::Connect)?;
-        Session::over_with(stream, address, role, tls).await
+        Session::over_encoded(stream, address, role, tls, encoding).await
     }
 
     /// Says Hello in the given role over a connection made elsewhere (from a chosen source

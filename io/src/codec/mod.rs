@@ -144,11 +144,7 @@ pub fn encode_as<T: Serialize>(encoding: Encoding, value: &T) -> Result<Vec<u8>,
 pub fn decode_any<T: DeserializeOwned>(bytes: &[u8]) -> Result<(Encoding, T), CodecError> {
     let (&byte, payload) = bytes.split_first().ok_or(CodecError::Empty)?;
     let encoding = Encoding::from_byte(byte).ok_or(CodecError::UnknownVersion(byte))?;
-    let value = match encoding {
-        Encoding::Bincode => decode_bincode(payload)?,
-        Encoding::MessagePack => messagepack::decode(payload)?,
-    };
-    Ok((encoding, value))
+    Ok((encoding, decode_payload(encoding, payload)?))
 }
 
 /// Decodes a value that must be in `encoding`, refusing the others and trailing bytes.
@@ -163,8 +159,18 @@ pub fn decode_as<T: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Resul
         Some(found) if found != encoding => {
             Err(CodecError::WrongEncoding { expected: encoding, found })
         }
-        Some(Encoding::Bincode) => decode_bincode(payload),
-        Some(Encoding::MessagePack) => messagepack::decode(payload),
+        Some(_) => decode_payload(encoding, payload),
+    }
+}
+
+/// Decodes what follows the format byte.
+fn decode_payload<T: DeserializeOwned>(
+    encoding: Encoding,
+    payload: &[u8],
+) -> Result<T, CodecError> {
+    match encoding {
+        Encoding::Bincode => decode_bincode(payload),
+        Encoding::MessagePack => messagepack::decode(payload),
     }
 }
 
